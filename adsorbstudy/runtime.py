@@ -1,0 +1,65 @@
+"""Device choice, seeding and the repository's directories.
+
+The study writes expensive artifacts to ``artifacts/<profile>/`` and
+machine-readable results to ``results/<profile>/`` under the repository root.
+The root is ``$ADSORBSTUDY_ROOT`` when set (the study runner sets it for the
+notebooks it executes), else the current directory's nearest ancestor holding
+``pyproject.toml`` and ``params/``.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def pick_device(preference: str = "auto"):
+    """Return a ``torch.device``: ``cuda`` when available and asked for (or ``auto``), else ``cpu``.
+
+    Raises ``ValueError`` for an unknown preference or for ``cuda`` on a machine without one.
+    """
+    import torch
+
+    if preference not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {preference!r}")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: 'cuda' was requested but no CUDA device is available (use auto or cpu)")
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(preference)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and make torch deterministic on CPU."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def repo_root() -> Path:
+    """The study's root directory (see module docstring)."""
+    env = os.environ.get("ADSORBSTUDY_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for p in (here, *here.parents):
+        if (p / "pyproject.toml").exists() and (p / "params").is_dir():
+            return p
+    return here
+
+
+def artifacts_dir(profile: str) -> Path:
+    """``<root>/artifacts/<profile>``: cached ensembles, checkpoints, sample sets."""
+    return repo_root() / "artifacts" / profile
+
+
+def results_dir(profile: str) -> Path:
+    """``<root>/results/<profile>``: the machine-readable results the book quotes."""
+    return repo_root() / "results" / profile
