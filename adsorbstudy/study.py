@@ -1,0 +1,141 @@
+"""The study runner: a profile's notebooks executed in batch by papermill.
+
+Each run converts ``notebooks/<notebook>.py`` (jupytext py:percent) to a
+notebook, executes it with the run's parameters from the repository root, and
+moves the executed notebook to ``book/generated/<name>.ipynb`` (a chapter) or
+``artifacts/<profile>/notebooks/<name>.ipynb`` (``in_book: false``) only when it
+succeeded: a failing run leaves every earlier output intact, saves its partial
+notebook under ``artifacts/<profile>/failed/`` and stops the batch with a
+``StudyError`` naming the notebook and the failing cell.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .profile import Profile, Run, load_profile, notebook_path
+from .runtime import artifacts_dir, repo_root
+from .store import FORCE_ENV, atomic_write, atomic_write_json
+
+
+class StudyError(RuntimeError):
+    """A notebook failed; the message names the run, the notebook and the cell."""
+
+
+@dataclass
+class RunResult:
+    name: str
+    notebook: str
+    seconds: float
+    output: Path
+
+
+def generated_dir() -> Path:
+    return repo_root() / "book" / "generated"
+
+
+def output_path(profile: Profile, run: Run) -> Path:
+    if run.in_book:
+        return generated_dir() / f"{run.name}.ipynb"
+    return artifacts_dir(profile.name) / "notebooks" / f"{run.name}.ipynb"
+
+
+def select_runs(profile: Profile, only: list[str] | None) -> list[Run]:
+    """The runs named by ``only`` (run names or notebook names), in profile order."""
+    if not only:
+        return list(profile.runs)
+    known = {r.name for r in profile.runs} | {r.notebook for r in profile.runs}
+    for o in only:
+        if o not in known:
+            raise ValueError(f"--only: {o!r} is not a run or notebook of profile {profile.name}; "
+                             f"choose from: {', '.join(sorted(known))}")
+    return [r for r in profile.runs if r.name in only or r.notebook in only]
+
+
+def _failing_cell(nb) -> tuple[int, str]:
+    """Index (in the source notebook, 0-based) and first line of the first cell whose output is an error.
+
+    Cells papermill added (injected parameters, the error banner) are not counted, so the index
+    matches the ``# %%`` cells of ``notebooks/<name>.py``.
+    """
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    source_cells = [c for c in nb.cells if not added & set(c.metadata.get("tags", []))]
+    for i, cell in enumerate(source_cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
+                return i, first
+    return -1, ""
+
+
+def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
+    """Execute one run; raise StudyError naming the notebook and cell when it fails."""
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    src = notebook_path(run.notebook)
+    nb = jupytext.read(src)
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    out = output_path(profile, run)
+    failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
+    work = artifacts_dir(profile.name) / "running" / f"{run.name}.ipynb"
+    work.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(nb, str(work), parameters=run.parameters, kernel_name="python3",
+                            cwd=str(repo_root()), progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError as exc:
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(work, failed)
+        executed = nbformat.read(failed, as_version=4)
+        idx, first = _failing_cell(executed)
+        raise StudyError(
+            f"notebook {src.name} (run {run.name}) failed in cell {idx if idx >= 0 else exc.cell_index} (0-based)"
+            f" [{first.strip()[:80]}]: {exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}"
+            f" (partial output: {failed.relative_to(repo_root())})") from None
+    seconds = time.perf_counter() - t0
+    atomic_write(out, lambda p: p.write_bytes(work.read_bytes()))
+    work.unlink()
+    if failed.exists():
+        failed.unlink()
+    log(f"  {run.name:<34s} {seconds:8.1f} s  -> {out.relative_to(repo_root())}")
+    return RunResult(run.name, run.notebook, seconds, out)
+
+
+def run_study(profile_name: str, only: list[str] | None = None, force: bool = False, log=print) -> list[RunResult]:
+    """Validate the profile, then execute its runs in order. Returns the per-run timings.
+
+    ``force`` recomputes every artifact written before this batch started.
+    """
+    profile = load_profile(profile_name)
+    runs = select_runs(profile, only)
+    for run in runs:  # a missing notebook or bad spec fails here, before any work
+        notebook_path(run.notebook).stat()
+    os.environ["ADSORBSTUDY_ROOT"] = str(repo_root())
+    if force:
+        os.environ[FORCE_ENV] = repr(time.time())
+    log(f"study: profile {profile.name} ({len(runs)} runs)")
+    t0 = time.perf_counter()
+    results = [execute_run(profile, run, log=log) for run in runs]
+    total = time.perf_counter() - t0
+    log(time_table(results, total))
+    record = {
+        "profile": profile.name, "runs": [{"name": r.name, "notebook": r.notebook, "seconds": r.seconds}
+                                          for r in results],
+        "total_seconds": total, "python": sys.version.split()[0], "platform": platform.platform(),
+        "cpu_count": os.cpu_count(), "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "only": only or [],
+    }
+    atomic_write_json(artifacts_dir(profile.name) / "timings.json", record)
+    return results
+
+
+def time_table(results: list[RunResult], total: float) -> str:
+    lines = ["", f"{'run':<34s} {'seconds':>10s}", "-" * 45]
+    lines += [f"{r.name:<34s} {r.seconds:10.1f}" for r in results]
+    lines += ["-" * 45, f"{'total':<34s} {total:10.1f}"]
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""The papermill batch: outputs written only on success; a failure names the notebook and the cell."""
+import json
+import textwrap
+
+import nbformat
+
+from conftest import run_cli
+
+
+def test_batch_runs_then_stops_at_failing_cell(fixture_root):
+    (fixture_root / "params" / "fx.yaml").write_text(textwrap.dedent("""
+        runs:
+          - notebook: 10-ok
+            parameters: {n: 2, label: b}
+          - notebook: 10-ok
+            name: 10-ok-again
+            in_book: false
+            parameters: {n: 4}
+          - notebook: 20-fails
+          - notebook: 10-ok
+            name: never-reached
+    """))
+    res = run_cli(["study", "--profile", "fx"], fixture_root)
+    assert res.returncode == 1, res.stderr
+    msg = res.stderr.strip().splitlines()[-1]
+    assert "20-fails.py" in msg and "failed in cell 3 (0-based)" in msg and "raise RuntimeError" in msg
+    assert "deliberate failure in the third cell" in msg
+
+    gen = fixture_root / "book" / "generated"
+    assert sorted(p.name for p in gen.iterdir()) == ["10-ok.ipynb"]  # nothing half-written
+    nb = nbformat.read(gen / "10-ok.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "n = 2" in injected[0].source and 'profile = "fx"' in injected[0].source
+    # the second run (n=4, default label) ran after the first and wrote last
+    assert (fixture_root / "results" / "fx" / "ok.txt").read_text().splitlines() == [f"a:{i}:1.5" for i in range(4)]
+    assert (fixture_root / "artifacts" / "fx" / "notebooks" / "10-ok-again.ipynb").exists()
+    assert (fixture_root / "artifacts" / "fx" / "failed" / "20-fails.ipynb").exists()
+    assert not (fixture_root / "artifacts" / "fx" / "notebooks" / "never-reached.ipynb").exists()
+
+
+def test_only_runs_the_named_run_and_prints_a_time_table(fixture_root):
+    (fixture_root / "params" / "fx.yaml").write_text(textwrap.dedent("""
+        runs:
+          - notebook: 10-ok
+          - notebook: 20-fails
+    """))
+    res = run_cli(["study", "--profile", "fx", "--only", "10-ok"], fixture_root)
+    assert res.returncode == 0, res.stderr
+    assert "total" in res.stdout and "10-ok" in res.stdout
+    timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
+    assert [r["name"] for r in timings["runs"]] == ["10-ok"]
+    assert timings["runs"][0]["seconds"] > 0
