@@ -1,0 +1,118 @@
+"""Figures shared by the chapters: thermodynamics against temperature beside the exact references.
+
+Conventions: temperature in units of J/k_B; energy and magnetization per spin;
+C per spin in units of k_B; χ per spin in units of 1/J. Monte Carlo is drawn with
+error bars, models with error bands, the exact finite-size curve at the data's L
+as a solid black line, Onsager's infinite lattice as a dashed grey line, and the
+training range as a grey band.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+QUANTITIES = (
+    ("e", "energy per spin $e$ [J]"),
+    ("m_abs", r"$\langle|m|\rangle$ per spin"),
+    ("C", r"specific heat $C$ per spin [$k_B$]"),
+    ("chi", r"susceptibility $\chi$ per spin [1/J]"),
+)
+
+
+def shade_training(ax, train_range: tuple[float, float] | None, label: bool = True) -> None:
+    """Grey band over the training temperatures."""
+    if train_range is None:
+        return
+    ax.axvspan(*train_range, color="0.88", zorder=0, label="training range" if label else None)
+
+
+def stats_table(stats: Sequence[Mapping[str, float]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T, value, error) arrays of one quantity from a list of per-temperature statistics dicts."""
+    rows = sorted(stats, key=lambda s: s["T"])
+    T = np.array([s["T"] for s in rows], float)
+    v = np.array([s[key] for s in rows], float)
+    err = np.array([s.get(f"{key}_err", np.nan) for s in rows], float)
+    return T, v, err
+
+
+def thermo_panels(curves: Mapping[str, Sequence[Mapping[str, float]]], L: int, *,
+                  reference: str = "MC", train_range: tuple[float, float] | None = None,
+                  T_range: tuple[float, float] | None = None, title: str | None = None,
+                  quantities=QUANTITIES):
+    """e, |m|, C and χ against T: the ``reference`` ensemble with error bars, each model with a band,
+    and the exact finite-size (e, C at this L) and Onsager (e, |m|, C) curves.
+
+    ``curves`` maps a label to a list of per-temperature dicts with keys ``T``, ``e``, ``e_err``,
+    ``m_abs``, ``m_abs_err``, ``C``, ``C_err``, ``chi``, ``chi_err`` (as from ``metrics.thermo_stats``).
+    """
+    from . import exact
+
+    temps = np.concatenate([stats_table(c, "e")[0] for c in curves.values()]) if curves else np.array([1.0, 4.0])
+    lo, hi = T_range or (float(temps.min()), float(temps.max()))
+    Tf = np.linspace(max(lo, 0.5), hi, 400)
+    e_fs, c_fs = exact.finite_size(L, Tf)
+    refs = {
+        "e": [(Tf, e_fs, f"exact torus L={L}"), (Tf, exact.onsager_energy(Tf), "Onsager L=∞")],
+        "m_abs": [(Tf, exact.onsager_magnetization(Tf), "Onsager L=∞")],
+        "C": [(Tf, c_fs, f"exact torus L={L}"), (Tf, np.minimum(exact.onsager_specific_heat(Tf), 4.0),
+                                                  "Onsager L=∞")],
+        "chi": [],
+    }
+    fig, axes = plt.subplots(2, (len(quantities) + 1) // 2, figsize=(11, 7.5), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (key, ylabel) in zip(axes.flat, quantities):
+        shade_training(ax, train_range)
+        for (Tx, y, label) in refs.get(key, []):
+            ax.plot(Tx, y, "-" if "torus" in label else "--", color="k" if "torus" in label else "0.5",
+                    lw=1.2, label=label, zorder=2)
+        ax.axvline(exact.TC, color="0.6", lw=0.8, ls=":", zorder=1)
+        for i, (label, stats) in enumerate(curves.items()):
+            T, v, err = stats_table(stats, key)
+            if label == reference:
+                ax.errorbar(T, v, yerr=err, fmt="o", ms=4, color="k", mfc="white", capsize=2,
+                            label=f"{label} (±1σ)", zorder=4)
+            else:
+                c = colors[i % len(colors)]
+                ax.plot(T, v, "-", marker=".", color=c, lw=1.3, label=label, zorder=3)
+                ax.fill_between(T, v - err, v + err, color=c, alpha=0.25, lw=0, zorder=3)
+        ax.set_xlabel("temperature $T$ [J/$k_B$]")
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(lo - 0.05, hi + 0.05)
+    handles, labels = {}, []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    fig.legend([handles[k] for k in labels], labels, loc="lower center", ncol=min(len(labels), 4),
+               frameon=False, bbox_to_anchor=(0.5, -0.01))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07 + 0.03 * (len(labels) > 4), 1, 1))
+    return fig
+
+
+def snapshots(rows: Mapping[str, Mapping[float, np.ndarray]], per_cell: int = 2, title: str | None = None):
+    """A grid of ±1 configurations: one row per ensemble label, ``per_cell`` images per temperature."""
+    labels = list(rows)
+    temps = sorted({T for r in rows.values() for T in r})
+    fig, axes = plt.subplots(len(labels), len(temps) * per_cell,
+                             figsize=(1.3 * len(temps) * per_cell, 1.45 * len(labels) + 0.4), squeeze=False)
+    for i, label in enumerate(labels):
+        for j, T in enumerate(temps):
+            configs = rows[label].get(T)
+            for k in range(per_cell):
+                ax = axes[i, j * per_cell + k]
+                ax.set_xticks([]), ax.set_yticks([])
+                if configs is not None and k < len(configs):
+                    ax.imshow(np.asarray(configs[k]), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+                if i == 0 and k == 0:
+                    ax.set_title(f"T = {T:.2f}", fontsize=9, loc="left")
+            if j == 0:
+                axes[i, 0].set_ylabel(label, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
