@@ -1,0 +1,56 @@
+"""Results files and verdict arithmetic on hand-made rows with known answers."""
+import math
+
+import numpy as np
+
+from adsorbstudy.report import (SUMMARY_COLUMNS, compare, fmt_pm, read_summary_csv, verdict, verdict_table,
+                                write_summary_csv)
+
+
+def rows():
+    out = []
+    for T in (1.0, 2.0, 3.0, 4.0):
+        out.append(dict(model="MC", T=T, n=100, e=-T, e_err=0.03, m_abs=1 / T, m_abs_err=0.04, C=1.0, C_err=0.1,
+                        chi=2.0, chi_err=0.0, w1_e=0.0, w1_m=0.0, nfe=None, seconds_per_1000=None,
+                        exact_e=-T, exact_c=1.0))
+        out.append(dict(model="gen", T=T, n=100, e=-T + (0.1 if T < 2.5 else -0.3), e_err=0.04,
+                        m_abs=1 / T, m_abs_err=0.03, C=1.5, C_err=0.1, chi=1.0, chi_err=0.0,
+                        w1_e=0.2, w1_m=0.1, nfe=50, seconds_per_1000=1.25, exact_e=-T, exact_c=1.0))
+    return out
+
+
+def test_summary_roundtrip(tmp_path):
+    path = write_summary_csv(tmp_path / "summary.csv", rows())
+    back = read_summary_csv(path)
+    assert list(back[0]) == SUMMARY_COLUMNS
+    assert back[1]["model"] == "gen" and back[1]["e"] == -0.9 and math.isnan(back[0]["nfe"])
+
+
+def test_verdict_known_numbers():
+    v = verdict(rows(), (1.5, 3.0))
+    gen = v["models"]["gen"]
+    inside, outside = gen["inside"], gen["outside"]
+    assert inside["n_T"] == 2 and outside["n_T"] == 2          # 2.0, 3.0 inside; 1.0, 4.0 outside
+    assert math.isclose(inside["d_e"], (0.1 + 0.3) / 2)
+    assert math.isclose(inside["d_e_err"], math.sqrt(2 * (0.03**2 + 0.04**2)) / 2)
+    assert math.isclose(outside["d_e"], (0.1 + 0.3) / 2)
+    assert math.isclose(inside["d_m_abs"], 0.0, abs_tol=1e-12)
+    assert math.isclose(inside["rel_C"], 0.5) and math.isclose(inside["rel_chi"], 0.5)
+    assert gen["nfe"] == 50 and gen["seconds_per_1000"] == 1.25
+    table = verdict_table(v)
+    assert table.count("\n") == 2 + 1 and "0.200 ± 0.035" in table
+
+
+def test_fmt_pm():
+    assert fmt_pm(0.123456, 0.0123) == "0.123 ± 0.012"
+    assert fmt_pm(12.3, 2.5) == "12.3 ± 2.5"
+    assert fmt_pm(float("nan")) == "n/a"
+
+
+def test_compare_respects_seed_spread():
+    close = compare([1.0, 1.2, 0.8], [1.1, 1.3, 0.9], "a", "b", "mean |Δe|")
+    assert close["outcome"].startswith("no difference")
+    far = compare([0.1, 0.12, 0.11], [0.5, 0.52, 0.49], "a", "b", "mean |Δe|")
+    assert far["outcome"] == "a is better"
+    assert compare([0.1], [0.5], "a", "b", "x")["outcome"].startswith("one seed only")
+    assert np.isclose(far["spread"], np.std([0.5, 0.52, 0.49], ddof=1))
