@@ -372,7 +372,7 @@ def test_surface_excess():
         (dict(zb=-6), "zb"),
         (dict(za=float("nan")), "za"),
         (dict(eps_s=1e308, eps_a=-1e308), "eps_a"),
-        (dict(eps_s=1e308, xb=1e-300), "eps_s"),
+        (dict(eps_s=1.7e308, eps_a=-3e307), "eps_s"),
     ],
 )
 def test_invalid_input_raises_naming_argument(kwargs, name):
