@@ -72,7 +72,7 @@ __all__ = [
     "PhaseDiagram",
 ]
 
-_BRANCHES = {"equilibrium": 0, "low": 1, "high": 2}
+_BRANCHES = {"equilibrium": 0, "low": 1, "high": 2, "middle": 3}
 _EPS = np.finfo(float).eps
 
 
@@ -268,6 +268,12 @@ def _solve_kernel(g, h, branch, out):
             out[i] = _low(gi, hi)
         elif branch == 2:
             out[i] = _high(gi, hi)
+        elif branch == 3:
+            out[i] = math.nan
+            if gi < -4.0:
+                up, hhi, hlo = _spin(gi)
+                if hlo < hi < hhi:
+                    out[i] = _bracketed(gi, hi, -up, up, -1.0, 0.0)
         else:
             # Omega(m) = even(m) - (h - g/2) m / 2: the global minimum is the high root for h > g/2
             out[i] = _high(gi, hi) if hi > 0.5 * gi else _low(gi, hi)
@@ -424,7 +430,8 @@ def solve(xb, eps_s, eps_a, za=4, zb=6, *, branch: str = "equilibrium", space: s
         root when h > eps_a z_a / 2, else the low one; at the exact Maxwell tie
         the low root);
       - "low": the lowest root (the adsorption branch's metastable continuation);
-      - "high": the highest root.
+      - "high": the highest root;
+      - "middle": the unstable middle root where three exist, else NaN.
     Returns an array of the broadcast shape: x_a (space="x") or logit(x_a)
     (space="logit"). Runs a compiled single-threaded kernel (~10^7 points/s).
     """

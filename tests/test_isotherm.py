@@ -218,14 +218,22 @@ def test_vectorized_solve_matches_roots_and_global_minimum():
     low = iso.solve(xb, es, ea, branch="low")
     high = iso.solve(xb, es, ea, branch="high")
     eq = iso.solve(xb, es, ea)
+    mid = iso.solve(xb, es, ea, branch="middle")
+    n3 = 0
     for i in range(n):
         r = iso.roots(xb[i], es[i], ea[i])
         assert low[i] == r[0] and high[i] == r[-1]
+        if r.size == 3:
+            n3 += 1
+            assert mid[i] == r[1]
+        else:
+            assert np.isnan(mid[i])
         om = iso.grand_potential(r, xb[i], es[i], ea[i])
         # equilibrium is the global minimum of Omega (brute force over the roots and a dense grid)
         grid = np.linspace(1e-9, 1 - 1e-9, 20001)
         og = iso.grand_potential(grid, xb[i], es[i], ea[i])
         assert iso.grand_potential(eq[i], xb[i], es[i], ea[i]) <= min(om.min(), og.min()) + 1e-12
+    assert n3 > 20  # the sample exercises the three-root case
     # broadcasting and shape
     out = iso.solve(np.array([[0.1], [0.2]]), np.array([-1.0, 0.0, 1.0]), -0.5)
     assert out.shape == (2, 3)
@@ -392,7 +400,7 @@ def test_invalid_input_other_kinds():
     with pytest.raises(ValueError, match="xa"):
         iso.residual(np.ones(2) * 0.5, np.ones(3) * 0.5, 0.0, -1.0)
     with pytest.raises(ValueError, match="branch"):
-        iso.solve(0.3, 0.0, -1.0, branch="middle")
+        iso.solve(0.3, 0.0, -1.0, branch="metastable")
     with pytest.raises(ValueError, match="xb_grid"):
         iso.hysteresis([0.5, 0.4], 0.0, -1.5)
     with pytest.raises(ValueError, match="xb_grid"):
