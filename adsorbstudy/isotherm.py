@@ -50,6 +50,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from scipy.special import expit, xlogy
 
 __all__ = [
     "residual",
@@ -60,6 +61,7 @@ __all__ = [
     "grand_potential",
     "is_stable",
     "effective_field",
+    "xb_for_field",
     "solve",
     "hysteresis",
     "maxwell_xb",
@@ -359,8 +361,6 @@ def residual_logit(ua, xb, eps_s, eps_a, za=4, zb=6):
     xb_, es, ea, za_, zb_ = _validate(xb, eps_s, eps_a, za, zb)
     _broadcast({"ua": ua_, "xb": xb_, "eps_s": es, "eps_a": ea, "za": za_, "zb": zb_})
     h = _field(xb_, es, ea, zb_)
-    from scipy.special import expit
-
     return h - ua_ - ea * za_ * expit(ua_)
 
 
@@ -386,8 +386,6 @@ def roots(xb, eps_s, eps_a, za=4, zb=6, *, space: str = "x") -> np.ndarray:
     u = np.sort(buf[:n])
     if space == "logit":
         return u
-    from scipy.special import expit
-
     return expit(u)
 
 
@@ -399,8 +397,6 @@ def grand_potential(xa, xb, eps_s, eps_a, za=4, zb=6):
     dOmega/dx_a = -residual(x_a, ...), so the stationary points are Eq. 6; the
     equilibrium x_a is the global minimum. Defined for x_a in [0, 1] (0 ln 0 = 0).
     """
-    from scipy.special import xlogy
-
     xa_ = _as_float("xa", xa)
     if np.any(xa_ < 0.0) or np.any(xa_ > 1.0):
         raise ValueError("xa must lie in [0, 1]")
@@ -448,8 +444,6 @@ def solve(xb, eps_s, eps_a, za=4, zb=6, *, branch: str = "equilibrium", space: s
     u = u.reshape(xb_.shape)
     if space == "logit":
         return u
-    from scipy.special import expit
-
     return expit(u)
 
 
@@ -466,21 +460,30 @@ def surface_excess(xa, xb, capacity):
     return c * (xa_ - xb_)
 
 
+def xb_for_field(h, eps_s, eps_a, zb=6) -> np.ndarray:
+    """Every x_b in (0, 1) whose effective field equals ``h`` (k_B T), ascending, 1-D.
+
+    Inverts h(x_b) = logit(x_b) - eps_s + eps_a z_b x_b exactly: one value, or up
+    to three when eps_a z_b < -4 (non-monotone bulk field). Scalars only.
+    """
+    hh = float(_as_float("h", h, scalar=True))
+    _, es, ea, _, zb_ = _validate(0.5, eps_s, eps_a, 1.0, zb, scalar=True)
+    return expit(_xb_where_field(hh, float(es), float(ea), float(zb_))[:, 0])
+
+
 def _xb_where_field(c: float, eps_s: float, eps_a: float, zb: float) -> np.ndarray:
-    """Every x_b in (0, 1) with h(x_b) = c, ascending, and the sign of dh/dx_b there.
+    """Every v = logit(x_b) with h(x_b) = c, ascending, and the sign of dh/dx_b there ((n, 2) array).
 
     h(x_b) = c is v + (eps_a z_b) sigmoid(v) = c + eps_s with v = logit(x_b):
     the same equation as Eq. 6, so the same exact all-roots kernel applies.
     """
-    from scipy.special import expit
-
     gb = eps_a * zb
     buf = np.empty(3)
     n = _all_roots(gb, c + eps_s, buf)
     v = np.sort(buf[:n])
     s = expit(v)
     slope = 1.0 + gb * s * (1.0 - s)  # sign of dh/dv, same as dh/dx_b
-    return np.column_stack([s, np.sign(slope)]) if n else np.empty((0, 2))
+    return np.column_stack([v, np.sign(slope)])
 
 
 class Branch(NamedTuple):
@@ -506,8 +509,6 @@ class Hysteresis(NamedTuple):
 
 
 def _sweep(xb: np.ndarray, h: np.ndarray, g: float, eps_s: float, eps_a: float, zb: float, upward: bool):
-    from scipy.special import expit
-
     n = xb.size
     if not g < -4.0:
         xa = expit(_low_vec(g, h))
@@ -517,7 +518,8 @@ def _sweep(xb: np.ndarray, h: np.ndarray, g: float, eps_s: float, eps_a: float, 
     # events: x_b where the field crosses a turning value in the sweep direction
     events = []
     for c, kind in ((hhi, "up"), (hlo, "down")):
-        for x, slope in _xb_where_field(c, eps_s, eps_a, zb):
+        for v, slope in _xb_where_field(c, eps_s, eps_a, zb):
+            x = float(expit(v))
             if xb[0] < x < xb[-1] and slope != 0:
                 # in sweep direction the field increases iff slope*(+1 if upward) > 0
                 rising = (slope > 0) == upward
@@ -617,9 +619,7 @@ def maxwell_xb(eps_s, eps_a, za=4, zb=6) -> Maxwell:
     g = ea * za_
     if not g < -4.0:
         raise ValueError(f"eps_a must be < critical_eps_a(za) = {-4.0 / za_!r} for a transition; got {ea!r}")
-    from scipy.special import expit
-
-    xb = _xb_where_field(0.5 * g, es, ea, zb_)[:, 0]
+    xb = expit(_xb_where_field(0.5 * g, es, ea, zb_)[:, 0])
     return Maxwell(xb=xb, xa_low=float(expit(_low(g, 0.5 * g))), xa_high=float(expit(_high(g, 0.5 * g))))
 
 
@@ -657,8 +657,8 @@ def phase_diagram(eps_a_grid, eps_s, za=4, zb=6) -> PhaseDiagram:
             continue
         up, hhi, hlo = _spin(g)
         for arr, c in ((su, hhi), (sd, hlo), (bi, 0.5 * g)):
-            x = _xb_where_field(c, es, ea, zb_)[:, 0]
+            x = expit(_xb_where_field(c, es, ea, zb_)[:, 0])
             arr[i, : x.size] = x
     ec = -4.0 / za_
-    crit = _xb_where_field(-2.0, es, ec, zb_)[:, 0]
+    crit = expit(_xb_where_field(-2.0, es, ec, zb_)[:, 0])
     return PhaseDiagram(ea_, su, sd, bi, ec, crit)

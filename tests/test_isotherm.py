@@ -357,6 +357,13 @@ def test_phase_diagram_points_are_exact():
         assert abs(_h(x, -1.0, -2.0, 6) - (-4.0)) <= 1e-12
     for x in P.critical_xb:
         assert abs(_h(x, -1.0, -1.0, 6) + 2.0) <= 1e-12
+    # inverse of the bulk field: three preimages inside the bulk loop, one outside (brute-force count)
+    grid = expit(np.linspace(-20, 20, 400001))
+    for c, n in ((-3.0, 3), (3.0, 1)):
+        xs = iso.xb_for_field(c, -1.0, -2.0, 6)
+        hg = _h(grid, -1.0, -2.0, 6) - c
+        assert xs.size == n == np.count_nonzero(np.sign(hg[1:]) != np.sign(hg[:-1]))
+        assert np.all(np.abs(_h(xs, -1.0, -2.0, 6) - c) <= 1e-12)
 
 
 def test_surface_excess():
