@@ -161,3 +161,41 @@ def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, wh
         outcome = f"{better} is better"
     return {"what": what, "a": name_a, "b": name_b, "mean_a": ma, "mean_b": mb, "spread": spread,
             "n_seeds": n_seeds, "outcome": outcome}
+
+
+def temperature_key(T: float) -> str:
+    """The key of one temperature in ``samples/<model>.npz``: ``T=2.30``."""
+    return f"T={T:.2f}"
+
+
+def load_samples(path: Path | str) -> dict[float, np.ndarray]:
+    """``samples/<model>.npz`` as {T: int8 (n, L, L)}."""
+    with np.load(path, allow_pickle=False) as z:
+        return {float(k.split("=", 1)[1]): z[k] for k in z.files if k.startswith("T=")}
+
+
+def summary_rows(model: str, ensembles: Mapping[float, np.ndarray], reference: Mapping[float, np.ndarray],
+                 L: int, *, n_boot: int = 200, seed: int = 0, nfe: float | None = None,
+                 seconds_per_1000: float | None = None, stats_cache: dict | None = None) -> list[dict]:
+    """One ``summary.csv`` row per temperature of ``ensembles``: bootstrap statistics, W1 distances of
+    the e and |m| distributions to the ``reference`` ensemble at the same T, and the exact finite-size
+    e and c at this L. ``stats_cache`` (T → stats) skips recomputing known statistics.
+    """
+    from . import exact, metrics
+
+    rows = []
+    for T in sorted(ensembles):
+        configs = np.asarray(ensembles[T])
+        if configs.ndim != 3 or configs.shape[1:] != (L, L):
+            raise ValueError(f"ensembles[{T}]: expected shape (n, {L}, {L}); got {configs.shape}")
+        st = (stats_cache or {}).get(T) or metrics.thermo_stats(configs, T, n_boot=n_boot, seed=seed)
+        ref = reference.get(T)
+        w = metrics.w1_e_m(configs, ref) if ref is not None else {"w1_e": math.nan, "w1_m": math.nan}
+        e_x, c_x = exact.finite_size(L, np.array([T]))
+        rows.append({"model": model, "T": float(T), "n": int(configs.shape[0]),
+                     **{k: float(st[k]) for k in ("e", "e_err", "m_abs", "m_abs_err", "C", "C_err",
+                                                  "chi", "chi_err")},
+                     "w1_e": float(w["w1_e"]), "w1_m": float(w["w1_m"]),
+                     "nfe": nfe, "seconds_per_1000": seconds_per_1000,
+                     "exact_e": float(np.ravel(e_x)[0]), "exact_c": float(np.ravel(c_x)[0])})
+    return rows
