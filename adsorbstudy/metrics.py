@@ -1,0 +1,206 @@
+"""Ensemble statistics used to judge every sampler and generative model against the Ising ground truth.
+
+Conventions (identical for Monte Carlo and models): J = 1, k_B = 1, per-spin energy e
+with each bond counted once, per-configuration magnetization m = Σ s_i / N and its
+absolute value |m| *per configuration* (seed 004's convention for its models; for MC
+it differs from |Σ_k m_k| / n below Tc, where MC chains do not flip). Error bars are
+bootstrap standard errors over configurations, which assumes the configurations are
+independent (the Monte Carlo ensembles are spaced by ≥ 2 τ_int for that reason).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from .ising import energy, magnetization
+
+
+def _spins(configs, name: str = "configs") -> np.ndarray:
+    """configs as a numpy array (n, L, L) of ±1; torch tensors are moved to the CPU."""
+    try:
+        import torch
+        if isinstance(configs, torch.Tensor):
+            configs = configs.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    x = np.asarray(configs)
+    if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] < 2 or x.shape[2] < 2:
+        raise ValueError(f"{name} must have shape (n >= 1, L >= 2, L >= 2); got shape {x.shape}")
+    if not np.all(np.abs(x) == 1):
+        raise ValueError(f"{name} must contain only spins -1 and +1")
+    return x
+
+
+def _check_T(T) -> float:
+    if isinstance(T, bool) or not isinstance(T, (int, float, np.integer, np.floating)) or not math.isfinite(T) or T <= 0:
+        raise ValueError(f"T must be a finite temperature > 0 (J/k_B); got {T!r}")
+    return float(T)
+
+
+def thermo_stats(configs, T: float, n_boot: int = 200, seed: int = 0) -> dict:
+    """Thermodynamic averages of an ensemble at temperature ``T``, with bootstrap errors.
+
+    ``configs``: (n, L, L) of ±1 (numpy or torch). Returns floats:
+    ``n``; ``e`` = <e>; ``m_abs`` = <|m|> (|m| per configuration);
+    ``C`` = N(<e²> − <e>²)/T² (specific heat per spin, k_B);
+    ``chi`` = N(<m²> − <|m|>²)/T (susceptibility per spin with the |m| convention);
+    ``U4`` = 1 − <m⁴>/(3<m²>²) (Binder cumulant, signed m; invariant under m → −m);
+    each with ``*_err``, the standard deviation over ``n_boot`` bootstrap resamples of the
+    configurations (NaN when n = 1). The point estimates use all configurations.
+    """
+    x = _spins(configs)
+    T = _check_T(T)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
+    n, L1, L2 = x.shape
+    N = L1 * L2
+    e = energy(x)
+    m = magnetization(x)
+
+    def stats(idx):
+        ee, mm = e[idx], m[idx]
+        ma = np.abs(mm)
+        m2 = (mm**2).mean(-1)
+        m4 = (mm**4).mean(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            U4 = 1 - m4 / (3 * m2**2)
+        return {
+            "e": ee.mean(-1),
+            "m_abs": ma.mean(-1),
+            "C": N * ee.var(-1) / T**2,
+            "chi": N * (m2 - ma.mean(-1) ** 2) / T,
+            "U4": U4,
+        }
+
+    point = stats(np.arange(n))
+    out: dict = {"n": int(n)}
+    if n > 1:
+        rng = np.random.default_rng(seed)
+        boot = stats(rng.integers(0, n, size=(n_boot, n)))
+    for k, v in point.items():
+        out[k] = float(v)
+        out[k + "_err"] = float(np.nanstd(boot[k], ddof=1)) if n > 1 else float("nan")
+    return out
+
+
+def correlation(configs):
+    """Spin–spin correlation G(r) = <s_i s_{i+r}> along the lattice axes, r = 1 … ⌊L/2⌋.
+
+    ``configs``: (n, L, L) ±1, periodic. G(r) is averaged over all sites, both axes and
+    all configurations. Following Eq. 13 with the Z₂ symmetry of the Boltzmann
+    distribution, <s_i> = 0, so nothing is subtracted: the result is invariant under
+    flipping any configuration, hence identical in convention for MC chains (which
+    keep their sign below Tc) and for generative models (which do not). Below Tc it
+    therefore tends to m² at large r. Returns (r, G, G_err) with G_err the standard
+    error over configurations.
+    """
+    x = _spins(configs).astype(np.float64)
+    n, L, L2 = x.shape
+    rmax = min(L, L2) // 2
+    r = np.arange(1, rmax + 1)
+    per = np.empty((n, rmax))
+    for k, d in enumerate(r):
+        per[:, k] = 0.5 * ((x * np.roll(x, d, 1)).mean((1, 2)) + (x * np.roll(x, d, 2)).mean((1, 2)))
+    G = per.mean(0)
+    G_err = per.std(0, ddof=1) / math.sqrt(n) if n > 1 else np.full(rmax, np.nan)
+    return r, G, G_err
+
+
+def fit_eta_xi(r, G, G_err, rmax=None) -> dict:
+    """Fit G(r) = A r^(−η) e^(−r/ξ) by weighted least squares on ln G.
+
+    ln G = ln A − η ln r − κ r with κ = 1/ξ, weights 1/σ², σ = G_err/G. Points with
+    r > ``rmax`` or G ≤ 2 G_err (not significantly positive) are left out; at least
+    4 points must remain. Returns ``eta``, ``eta_err``, ``xi``, ``xi_err``, ``A``,
+    ``kappa`` (= 1/ξ), ``kappa_err``, ``chi2_dof``, ``n_points``. Errors are from the
+    covariance, scaled by √(χ²/dof) when that exceeds 1. κ ≤ 0 (no measurable
+    exponential decay, e.g. at Tc on a small torus) gives ξ = inf.
+    """
+    r = np.asarray(r, dtype=float)
+    G = np.asarray(G, dtype=float)
+    s = np.asarray(G_err, dtype=float)
+    if not (r.shape == G.shape == s.shape) or r.ndim != 1:
+        raise ValueError("r, G and G_err must be 1-D arrays of the same length")
+    if rmax is not None and (not np.isfinite(rmax) or rmax < 4):
+        raise ValueError(f"rmax must be >= 4 (lattice spacings); got {rmax!r}")
+    ok = (r > 0) & (G > 2 * s) & (s > 0)
+    if rmax is not None:
+        ok &= r <= rmax
+    if ok.sum() < 4:
+        raise ValueError(f"need at least 4 points with G > 2·G_err (and r <= rmax) to fit; got {int(ok.sum())}")
+    rr, y, sy = r[ok], np.log(G[ok]), s[ok] / G[ok]
+    X = np.stack([np.ones_like(rr), -np.log(rr), -rr], axis=1)
+    w = 1 / sy**2
+    A_ = X.T @ (X * w[:, None])
+    cov = np.linalg.inv(A_)
+    beta = cov @ (X.T @ (w * y))
+    resid = y - X @ beta
+    dof = len(y) - 3
+    chi2 = float((w * resid**2).sum() / dof) if dof > 0 else float("nan")
+    if dof > 0 and chi2 > 1:
+        cov = cov * chi2
+    lnA, eta, kappa = beta
+    err = np.sqrt(np.diag(cov))
+    xi = 1 / kappa if kappa > 0 else float("inf")
+    xi_err = err[2] / kappa**2 if kappa > 0 else float("inf")
+    return {"eta": float(eta), "eta_err": float(err[1]), "xi": float(xi), "xi_err": float(xi_err),
+            "A": float(math.exp(lnA)), "kappa": float(kappa), "kappa_err": float(err[2]),
+            "chi2_dof": chi2, "n_points": int(len(y))}
+
+
+def hamming(configs, flip_symmetric: bool, max_pairs: int = 200_000, seed: int = 0):
+    """Mean pairwise Hamming distance of an ensemble, as a fraction of sites, with its standard error.
+
+    d(a, b) = fraction of sites where a and b differ = (1 − q_ab)/2 with the overlap
+    q_ab = Σ s_a s_b / N. ``flip_symmetric=True`` factors out the global spin flip:
+    min(d(a, b), d(a, −b)) = (1 − |q_ab|)/2. All pairs of a random subset of m
+    configurations are used, m the largest with m(m−1)/2 ≤ ``max_pairs`` (all
+    configurations when they fit). The error is the U-statistic standard error
+    √(4 Var(h̄_a)/m), h̄_a the mean distance of configuration a to the others.
+    Returns (mean, err).
+    """
+    x = _spins(configs)
+    if isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 1:
+        raise ValueError(f"max_pairs must be an integer >= 1; got {max_pairs!r}")
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"configs must hold at least 2 configurations for pairwise distances; got {n}")
+    m = min(n, int((1 + math.sqrt(1 + 8 * max_pairs)) / 2))
+    m = max(m, 2)
+    if m < n:
+        x = x[np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))]
+    flat = x.reshape(m, -1).astype(np.float32)
+    q = (flat @ flat.T) / flat.shape[1]
+    d = (1 - (np.abs(q) if flip_symmetric else q)) / 2
+    iu = np.triu_indices(m, 1)
+    mean = float(d[iu].mean())
+    np.fill_diagonal(d, 0.0)
+    hbar = d.sum(1) / (m - 1)
+    err = float(math.sqrt(4 * hbar.var(ddof=1) / m)) if m > 2 else float("nan")
+    return mean, err
+
+
+def w1(a, b) -> float:
+    """1-D Wasserstein-1 (earth mover's) distance between the empirical distributions of samples a and b."""
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    if a.size == 0 or b.size == 0:
+        raise ValueError("a and b must each contain at least one sample")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("a and b must be finite")
+    return float(wasserstein_distance(a, b))
+
+
+def w1_e_m(configs_a, configs_b) -> dict:
+    """W1 distances between two ensembles' per-spin energy and |m| distributions.
+
+    ``w1_e``: W1 of e (J per spin); ``w1_m``: W1 of |m| per configuration (so a model
+    whose samples come in both signs is compared fairly with an MC chain that keeps one).
+    """
+    a, b = _spins(configs_a, "configs_a"), _spins(configs_b, "configs_b")
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"configs_a and configs_b must have the same lattice shape; got {a.shape[1:]} and {b.shape[1:]}")
+    return {"w1_e": w1(energy(a), energy(b)),
+            "w1_m": w1(np.abs(magnetization(a)), np.abs(magnetization(b)))}

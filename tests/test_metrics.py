@@ -1,0 +1,194 @@
+"""Ensemble metrics against exact values, brute-force loops and known configurations."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import comb
+
+from adsorbstudy import metrics
+from adsorbstudy.ising import energy, magnetization
+
+
+def _all_states(L):
+    N = L * L
+    codes = np.arange(2**N)
+    return (2 * ((codes[:, None] >> np.arange(N)) & 1) - 1).reshape(-1, L, L).astype(np.int8)
+
+
+def _random(n, L, seed=0):
+    return (2 * np.random.default_rng(seed).integers(0, 2, size=(n, L, L)) - 1).astype(np.int8)
+
+
+def test_thermo_stats_on_the_uniform_ensemble_is_exact():
+    # every state of the 4×4 torus exactly once = the infinite-temperature ensemble
+    L, N, T = 4, 16, 3.0
+    st = metrics.thermo_stats(_all_states(L), T, n_boot=50)
+    assert st["n"] == 2**N
+    assert st["e"] == pytest.approx(0, abs=1e-12)
+    # the 2N bond variables are pairwise independent: Var(E) = 2N
+    assert st["C"] == pytest.approx(N * (2 * N / N**2) / T**2, rel=1e-12)
+    k = np.arange(N + 1)
+    p = comb(N, k) / 2**N
+    m_abs = float((p * np.abs(2 * k - N)).sum() / N)
+    assert st["m_abs"] == pytest.approx(m_abs, rel=1e-12)
+    assert st["chi"] == pytest.approx(N * (1 / N - m_abs**2) / T, rel=1e-12)
+    assert st["U4"] == pytest.approx(2 / (3 * N), rel=1e-10)    # 1 − (3N² − 2N)/(3N²)
+
+
+def test_thermo_stats_point_values_and_bootstrap_errors():
+    x = _random(4000, 6, seed=3)
+    x[:1500] = 1                                     # a mixture so e and m really fluctuate
+    T = 2.0
+    st = metrics.thermo_stats(x, T, n_boot=400, seed=1)
+    e, m = energy(x), magnetization(x)
+    assert st["e"] == pytest.approx(e.mean())
+    assert st["m_abs"] == pytest.approx(np.abs(m).mean())
+    assert st["C"] == pytest.approx(36 * e.var() / T**2)
+    assert st["chi"] == pytest.approx(36 * ((m**2).mean() - np.abs(m).mean() ** 2) / T)
+    assert st["U4"] == pytest.approx(1 - (m**4).mean() / (3 * (m**2).mean() ** 2))
+    # bootstrap SE of a mean ≈ the analytic SE
+    assert st["e_err"] == pytest.approx(e.std() / math.sqrt(len(e)), rel=0.15)
+    assert st["m_abs_err"] == pytest.approx(np.abs(m).std() / math.sqrt(len(m)), rel=0.15)
+    for k in ("C", "chi", "U4"):
+        assert 0 < st[k + "_err"] < abs(st[k])
+    # invariant under flipping any configuration; torch input gives the same numbers
+    flip = np.where(np.arange(len(x))[:, None, None] % 3 == 0, -x, x)
+    assert metrics.thermo_stats(flip, T, n_boot=400, seed=1) == st
+    assert metrics.thermo_stats(torch.as_tensor(x), T, n_boot=400, seed=1) == st
+
+
+def test_thermo_stats_ordered_ensemble():
+    x = np.ones((10, 5, 5), np.int8)
+    x[::2] *= -1
+    st = metrics.thermo_stats(x, 1.0, n_boot=20)
+    assert st["e"] == -2 and st["m_abs"] == 1 and st["C"] == 0 and st["chi"] == 0
+    assert st["U4"] == pytest.approx(2 / 3)
+    assert st["e_err"] == 0
+
+
+def test_correlation_on_handmade_configurations():
+    L = 8
+    i, j = np.indices((L, L))
+    up = np.ones((L, L), np.int8)
+    checker = np.where((i + j) % 2 == 0, 1, -1).astype(np.int8)
+    stripes = np.where(i % 2 == 0, 1, -1).astype(np.int8)
+    r, G, G_err = metrics.correlation(up[None])
+    np.testing.assert_array_equal(r, [1, 2, 3, 4])
+    np.testing.assert_allclose(G, 1)
+    _, G, _ = metrics.correlation(checker[None])
+    np.testing.assert_allclose(G, (-1.0) ** r)
+    _, G, _ = metrics.correlation(np.stack([stripes, -stripes]))
+    np.testing.assert_allclose(G, (1 + (-1.0) ** r) / 2)
+
+
+def test_correlation_brute_force_and_errors():
+    x = _random(30, 6, seed=5)
+    r, G, G_err = metrics.correlation(x)
+    L = 6
+    for k, d in enumerate(r):
+        tot, cnt = 0.0, 0
+        for c in x:
+            for a in range(L):
+                for b in range(L):
+                    tot += c[a, b] * c[(a + d) % L, b] + c[a, b] * c[a, (b + d) % L]
+                    cnt += 2
+        assert G[k] == pytest.approx(tot / cnt)
+    big = _random(3000, 8, seed=6)
+    _, G, G_err = metrics.correlation(big)
+    assert np.all(np.abs(G) < 4 * G_err)              # independent spins: no correlation
+    assert G_err[0] == pytest.approx(1 / math.sqrt(2 * 64 * 3000), rel=0.2)
+
+
+def test_fit_eta_xi_recovers_synthetic_parameters():
+    rng = np.random.default_rng(0)
+    r = np.arange(1, 33, dtype=float)
+    A, eta, xi = 0.9, 0.25, 8.0
+    G0 = A * r**-eta * np.exp(-r / xi)
+    sig = 0.01 * G0
+    pulls_eta = []
+    for k in range(30):
+        G = G0 + sig * rng.normal(size=r.size)
+        fit = metrics.fit_eta_xi(r, G, sig)
+        pulls_eta.append((fit["eta"] - eta) / fit["eta_err"])
+    assert fit["A"] == pytest.approx(A, rel=0.05)
+    assert abs(np.mean(pulls_eta)) < 0.6 and 0.5 < np.std(pulls_eta) < 1.6   # errors are calibrated
+    assert fit["xi"] == pytest.approx(xi, abs=4 * fit["xi_err"])
+    # pure power law: no exponential decay
+    G = r**-0.25
+    fit = metrics.fit_eta_xi(r, G, 1e-3 * G)
+    assert fit["eta"] == pytest.approx(0.25, abs=1e-9) and fit["kappa"] == pytest.approx(0, abs=1e-9)
+    # rmax restricts the points used
+    assert metrics.fit_eta_xi(r, G0, sig, rmax=10)["n_points"] == 10
+
+
+def test_fit_eta_xi_bad_input():
+    r = np.arange(1, 6, dtype=float)
+    with pytest.raises(ValueError, match="at least 4 points"):
+        metrics.fit_eta_xi(r, np.array([1, 0.5, -0.1, 0.0, 0.01]), np.full(5, 0.05))
+    with pytest.raises(ValueError, match="same length"):
+        metrics.fit_eta_xi(r, r[:3], r)
+    with pytest.raises(ValueError, match="rmax"):
+        metrics.fit_eta_xi(r, r, r, rmax=2)
+
+
+def test_hamming_exact_cases_and_brute_force():
+    a = _random(1, 6, seed=1)[0]
+    pair = np.stack([a, -a])
+    assert metrics.hamming(pair, flip_symmetric=False)[0] == 1.0
+    assert metrics.hamming(pair, flip_symmetric=True)[0] == 0.0
+    x = _random(25, 5, seed=2)
+    x[:5] = 1
+    for sym in (False, True):
+        tot, cnt = 0.0, 0
+        for p in range(len(x)):
+            for q in range(p + 1, len(x)):
+                d = np.mean(x[p] != x[q])
+                tot += min(d, 1 - d) if sym else d
+                cnt += 1
+        mean, err = metrics.hamming(x, flip_symmetric=sym)
+        assert mean == pytest.approx(tot / cnt, abs=1e-6) and err > 0
+    # random ensembles: raw distance 1/2, subsampling of pairs is seeded and close to the full value
+    big = _random(600, 8, seed=3)
+    full, full_err = metrics.hamming(big, flip_symmetric=False)
+    sub, sub_err = metrics.hamming(big, flip_symmetric=False, max_pairs=5000, seed=1)
+    assert abs(full - 0.5) < 4 * full_err and abs(sub - full) < 4 * sub_err
+    assert metrics.hamming(big, False, max_pairs=5000, seed=1) == (sub, sub_err)
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.hamming(big[:1], False)
+
+
+def test_w1_and_w1_e_m():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=500), rng.normal(1.0, 1.0, size=500)
+    assert metrics.w1(a, b) == pytest.approx(np.abs(np.sort(a) - np.sort(b)).mean(), rel=1e-12)
+    assert metrics.w1(a, a + 0.3) == pytest.approx(0.3, rel=1e-12)
+    x = _random(200, 6, seed=4)
+    x[:50] = 1
+    d = metrics.w1_e_m(x, x[::-1])
+    assert d == {"w1_e": 0.0, "w1_m": 0.0}
+    assert metrics.w1_e_m(x, -x)["w1_m"] == 0.0   # |m| per configuration
+    up = np.ones((10, 6, 6), np.int8)
+    checker = np.where(np.indices((6, 6)).sum(0) % 2 == 0, 1, -1).astype(np.int8)
+    d = metrics.w1_e_m(up, np.repeat(checker[None], 10, axis=0))
+    assert d["w1_e"] == pytest.approx(4.0) and d["w1_m"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="lattice shape"):
+        metrics.w1_e_m(x, _random(10, 4))
+    with pytest.raises(ValueError, match="at least one sample"):
+        metrics.w1([], [1.0])
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, 4, 4)), np.full((3, 4, 4), 2), np.ones((4, 4)), np.ones((0, 4, 4))])
+def test_bad_configs_raise(bad):
+    with pytest.raises(ValueError, match="configs"):
+        metrics.thermo_stats(bad, 2.0)
+    with pytest.raises(ValueError, match="configs"):
+        metrics.correlation(bad)
+
+
+def test_bad_temperature_and_nboot_raise():
+    x = np.ones((3, 4, 4))
+    with pytest.raises(ValueError, match="T must"):
+        metrics.thermo_stats(x, 0.0)
+    with pytest.raises(ValueError, match="n_boot"):
+        metrics.thermo_stats(x, 1.0, n_boot=1)
