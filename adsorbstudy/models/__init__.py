@@ -1,0 +1,52 @@
+"""The generators: the adsorption generator (seed 000, DESIGN §3) and the seed-004 baselines.
+
+``build(kind, L, **hparams)`` constructs one by name:
+
+- ``"adsorption"``: Bernoulli adsorption diffusion with lateral coupling (ε_s, ε_a from a U-Net);
+- ``"adsorption-nolateral"``: the ε_a ≡ 0 ablation (binomial diffusion);
+- ``"ddpm"``: DDPM, 1000 steps, ε-prediction, same U-Net trunk;
+- ``"gan"``: conditional WGAN with weight clipping;
+- ``"gan-m"``: the same with the magnetization loss ("GAN M⊂L", ``lambda_m`` default 1.0).
+
+Every model has ``sample(n, T, seed=None, steps=None, progress=False)`` → int8 (n, L, L) ±1 on
+the CPU, ``nfe(steps=None)``, ``trajectory(n, T, seed, steps=None)``, ``hparams``, ``kind``.
+"""
+from __future__ import annotations
+
+from .adsorption import AdsorptionGenerator, solve_equilibrium
+from .ddpm import DDPM
+from .gan import WGAN
+
+KINDS = ("adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m")
+
+
+def build(kind: str, L: int, **hparams):
+    """A new (untrained) model of ``kind`` for L×L lattices; ``hparams`` go to its constructor.
+
+    Raises ValueError for an unknown kind, an L the architecture cannot take, or bad hyperparameters.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    hp = dict(hparams)
+    hp.pop("L", None)
+    try:
+        if kind in ("adsorption", "adsorption-nolateral"):
+            lateral = kind == "adsorption"
+            if hp.pop("lateral", lateral) != lateral:
+                raise ValueError(f"lateral contradicts kind {kind!r}")
+            return AdsorptionGenerator(L, lateral=lateral, **hp)
+        if kind == "ddpm":
+            return DDPM(L, **hp)
+        if kind == "gan":
+            if hp.get("lambda_m", 0.0) != 0.0:
+                raise ValueError("lambda_m must be 0 for kind 'gan' (use 'gan-m')")
+            return WGAN(L, **hp)
+        hp.setdefault("lambda_m", 1.0)
+        if not hp["lambda_m"] > 0:
+            raise ValueError(f"lambda_m must be > 0 for kind 'gan-m'; got {hp['lambda_m']!r}")
+        return WGAN(L, **hp)
+    except TypeError as exc:
+        raise ValueError(f"hyperparameters for kind {kind!r}: {exc}") from None
+
+
+__all__ = ["KINDS", "build", "AdsorptionGenerator", "DDPM", "WGAN", "solve_equilibrium"]

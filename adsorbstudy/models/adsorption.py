@@ -1,0 +1,372 @@
+"""The adsorption generator of seed 000, as specified in DESIGN §3: Bernoulli adsorption diffusion.
+
+State: site occupancies s ∈ {0,1}^(L×L); Ising spins σ = 2s − 1 (lattice gas ↔ Ising).
+
+Forward (desorption) process over K steps::
+
+    q(s_k | s_{k-1}) = Bern((1 − β_k) s_{k-1} + β_k / 2),   q(s_k | s_0) = Bern(ᾱ_k s_0 + (1 − ᾱ_k) / 2)
+
+with ᾱ_k = Π_{j≤k} (1 − β_j) and ᾱ_K = 0 exactly, so s_K is exactly Bern(1/2) noise and the
+prior term of the ELBO vanishes. Two schedules: ``"cosine"`` ᾱ_k = cos²(πk / 2K) (default) and
+``"linear"`` ᾱ_k = 1 − k/K (β_k = 1/(K − k + 1), Sohl-Dickstein's binomial-diffusion schedule).
+
+Reverse (adsorption) step k → k−1: the bulk is s_k with density x_b = (1 − β_k) s_k + β_k/2; a
+U-Net f_θ(σ_k, k, T) gives per-pixel energies ε_s, ε_a (in k_B T units of the adsorption
+model; a negative ε attracts), and the adsorbed density x_a solves seed 000's Eq. 6 with
+self-consistent neighbour coupling::
+
+    logit(x_a,i) = logit(x_b,i) − ε_s,i − ε_a,i (z_a n_a,i − z_b n_b,i)
+
+n_a,i = mean of x_a over the 4 in-plane neighbours, n_b,i = mean of x_b over the 6 bulk
+neighbours (the 4 in-plane ones and the site itself twice, for the layers above and below).
+Then s_{k−1} ~ Bern(x_a). Since logit q(s_{k−1}=1 | s_k, s_0) = logit(x_b) + logit(ᾱ_{k−1} s_0 +
+(1 − ᾱ_{k−1})/2), Eq. 6 is Bayes' rule in log-odds: the energies are a learned prior.
+
+Loss: the ELBO, Σ_k KL(q(s_{k−1}|s_k,s_0) ‖ Bern(x_a)), estimated with one k drawn uniformly
+per sample (times K). The k = 1 term is the reconstruction term −log p(s_0 | s_1). No auxiliary
+x_0 term is used.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, n_params, rand, spins_energy_mabs,
+                  temperatures_tensor)
+
+SCHEDULES = ("cosine", "linear")
+
+
+# --------------------------------------------------------------------------- lattice helpers
+def _nbr_sum(x: torch.Tensor, circular: bool) -> torch.Tensor:
+    """Sum of the 4 in-plane neighbours of every pixel of (B, C, H, W); zeros outside unless circular."""
+    if circular:
+        return (torch.roll(x, 1, -1) + torch.roll(x, -1, -1) + torch.roll(x, 1, -2) + torch.roll(x, -1, -2))
+    p = F.pad(x, (1, 1, 1, 1))
+    return p[..., 1:-1, :-2] + p[..., 1:-1, 2:] + p[..., :-2, 1:-1] + p[..., 2:, 1:-1]
+
+
+def _checkerboard(H: int, W: int, device, dtype) -> torch.Tensor:
+    i = torch.arange(H, device=device)[:, None]
+    j = torch.arange(W, device=device)[None, :]
+    return ((i + j) % 2 == 0).to(dtype)
+
+
+def bulk_mean(xb: torch.Tensor, circular: bool = True) -> torch.Tensor:
+    """n_b: mean of x_b over the 6 bulk neighbours (4 in-plane + the site itself twice)."""
+    return (_nbr_sum(xb, circular) + 2 * xb) / 6.0
+
+
+def eq6_residual_logits(u: torch.Tensor, lxb: torch.Tensor, xb: torch.Tensor, eps_s: torch.Tensor,
+                        eps_a: torch.Tensor, za: float, zb: float, circular: bool = True) -> torch.Tensor:
+    """Residual of Eq. 6 in logit units for x_a = sigmoid(u): u − [logit x_b − ε_s − ε_a(z_a n_a − z_b n_b)]."""
+    na = _nbr_sum(torch.sigmoid(u), circular) / 4.0
+    nb = bulk_mean(xb, circular)
+    return u - (lxb - eps_s - eps_a * (za * na - zb * nb))
+
+
+def _sweeps(u, c, eps_a, za, circular, masks, n):
+    """n red-black Gauss-Seidel sweeps of u_i ← c_i − ε_a,i z_a n_a,i(σ(u))."""
+    for _ in range(n):
+        for m in masks:
+            new = c - eps_a * (za * _nbr_sum(torch.sigmoid(u), circular) / 4.0)
+            u = torch.where(m, new, u)
+    return u
+
+
+def _solve_logits(lxb, xb, eps_s, eps_a, za, zb, max_iter, tol, circular, check_every=5):
+    """The no-grad solve: returns (u, |residual|) with u = logit(x_a)."""
+    c = lxb - eps_s + eps_a * (zb * bulk_mean(xb, circular))
+    u = lxb.clone()
+    if not torch.any(eps_a != 0):
+        # ε_a ≡ 0: the closed form, bit for bit
+        u = lxb - eps_s - eps_a * (za * _nbr_sum(torch.sigmoid(u), circular) / 4.0 - zb * bulk_mean(xb, circular))
+        return u, eq6_residual_logits(u, lxb, xb, eps_s, eps_a, za, zb, circular).abs()
+    H, W = u.shape[-2:]
+    red = _checkerboard(H, W, u.device, torch.bool)
+    masks = (red, ~red)
+    done = 0
+    while done < max_iter:
+        n = min(check_every, max_iter - done)
+        u = _sweeps(u, c, eps_a, za, circular, masks, n)
+        done += n
+        res = eq6_residual_logits(u, lxb, xb, eps_s, eps_a, za, zb, circular).abs()
+        if float(res.max()) <= tol:
+            break
+    return u, res
+
+
+class _Equilibrium(torch.autograd.Function):
+    """u* = logit(x_a) solving Eq. 6, with the implicit-function gradient.
+
+    At the root r(u*, θ) = 0, so du*/dθ = −(∂r/∂u)^(−1) ∂r/∂θ. The adjoint system
+    (∂r/∂u)^T v = g, with ∂r/∂u = I + diag(ε_a z_a/4) A diag(σ'(u)), is solved by the same
+    red-black Gauss-Seidel iteration as the forward problem (for a red-black ordered matrix it
+    converges exactly when the forward iteration converges linearly at the root).
+    """
+
+    @staticmethod
+    def forward(ctx, xb, eps_s, eps_a, za, zb, max_iter, tol, circular):
+        lxb = torch.logit(xb)
+        u, res = _solve_logits(lxb, xb, eps_s, eps_a, za, zb, max_iter, tol, circular)
+        ctx.save_for_backward(u, xb, eps_a)
+        ctx.cfg = (za, zb, max_iter, tol, circular)
+        ctx.mark_non_differentiable(res)
+        return u, res
+
+    @staticmethod
+    def backward(ctx, g, _gres):
+        u, xb, eps_a = ctx.saved_tensors
+        za, zb, max_iter, tol, circular = ctx.cfg
+        sp = torch.sigmoid(u) * torch.sigmoid(-u)
+        w = eps_a * (za / 4.0)
+        v = g.clone()
+        if torch.any(eps_a != 0):
+            H, W = u.shape[-2:]
+            red = _checkerboard(H, W, u.device, torch.bool)
+            # stop near rounding level relative to the incoming gradient
+            thresh = 100 * torch.finfo(g.dtype).eps * float(g.abs().max())
+            for it in range(max_iter):
+                old = v
+                for m in (red, ~red):
+                    v = torch.where(m, g - sp * _nbr_sum(w * v, circular), v)
+                if it % 4 == 3 and float((v - old).abs().max()) <= thresh:
+                    break
+        na = _nbr_sum(torch.sigmoid(u), circular) / 4.0
+        nb = bulk_mean(xb, circular)
+        g_eps_s = -v
+        g_eps_a = -v * (za * na - zb * nb)
+        g_xb = v / (xb * (1 - xb)) + (zb / 6.0) * (_nbr_sum(v * eps_a, circular) + 2 * v * eps_a)
+        return g_xb, g_eps_s, g_eps_a, None, None, None, None, None
+
+
+def solve_equilibrium_logits(xb: torch.Tensor, eps_s: torch.Tensor, eps_a: torch.Tensor, za: float = 4.0,
+                             zb: float = 6.0, max_iter: int = 200, tol: float = 1e-4,
+                             circular: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like :func:`solve_equilibrium` but returns (logit x_a, per-pixel |residual| in logit units)."""
+    _check_solver_inputs(xb, eps_s, eps_a, za, zb, max_iter, tol)
+    return _Equilibrium.apply(xb, eps_s, eps_a, float(za), float(zb), int(max_iter), float(tol), bool(circular))
+
+
+def _check_solver_inputs(xb, eps_s, eps_a, za, zb, max_iter, tol):
+    if xb.dim() != 4 or xb.shape[1] != 1:
+        raise ValueError(f"xb must have shape (B, 1, H, W); got {tuple(xb.shape)}")
+    if eps_s.shape != xb.shape or eps_a.shape != xb.shape:
+        raise ValueError(f"eps_s and eps_a must have the shape of xb {tuple(xb.shape)}; "
+                         f"got {tuple(eps_s.shape)} and {tuple(eps_a.shape)}")
+    if not (za > 0 and zb > 0):
+        raise ValueError(f"za and zb must be positive coordination numbers; got za={za}, zb={zb}")
+    if not (isinstance(max_iter, int) and max_iter >= 1):
+        raise ValueError(f"max_iter must be an integer ≥ 1; got {max_iter!r}")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0; got {tol}")
+    with torch.no_grad():
+        if not bool(((xb > 0) & (xb < 1)).all()):
+            raise ValueError("xb must lie strictly inside (0, 1)")
+        if not (bool(torch.isfinite(eps_s).all()) and bool(torch.isfinite(eps_a).all())):
+            raise ValueError("eps_s and eps_a must be finite")
+
+
+def solve_equilibrium(xb: torch.Tensor, eps_s: torch.Tensor, eps_a: torch.Tensor, za: float = 4.0,
+                      zb: float = 6.0, max_iter: int = 200, tol: float = 1e-4,
+                      circular: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Solve seed 000's Eq. 6 at every pixel with self-consistent neighbour coupling (DESIGN §3).
+
+    Arguments are tensors of shape (B, 1, H, W): the bulk density ``xb`` ∈ (0, 1), the surface
+    energy ``eps_s`` and the lateral energy ``eps_a`` (dimensionless, ε/k_BT; negative attracts).
+    ``za`` multiplies the mean adsorbed density of the 4 in-plane neighbours, ``zb`` the mean
+    bulk density over 6 bulk neighbours (4 in-plane + the site twice). ``circular``: periodic
+    boundaries (Ising) or zero padding (images, neighbours outside count as empty).
+
+    Method: red-black Gauss-Seidel (each half-sweep solves Eq. 6 exactly on one sublattice given
+    the other; this is coordinate descent on the Bragg–Williams grand potential, so it settles
+    on a stable root and does not oscillate the way parallel mean-field updates do), started
+    from x_a = x_b (the adsorption branch), at most ``max_iter`` sweeps, stopping when the max
+    |residual| ≤ ``tol``. Differentiable in all three inputs through the implicit function
+    theorem (exact gradient at the root).
+
+    Returns (x_a, residual): x_a (B, 1, H, W) and the max over pixels of |Eq. 6 residual| in logit
+    units (a 0-d tensor). With ε_a ≡ 0 it is exactly sigmoid(logit(x_b) − ε_s).
+    """
+    u, res = solve_equilibrium_logits(xb, eps_s, eps_a, za, zb, max_iter, tol, circular)
+    return torch.sigmoid(u), res.max()
+
+
+# --------------------------------------------------------------------------- Bernoulli algebra
+def bernoulli_kl_logits(lq: torch.Tensor, lp: torch.Tensor) -> torch.Tensor:
+    """KL(Bern(σ(lq)) ‖ Bern(σ(lp))) elementwise, in nats, computed in float64.
+
+    ``lq`` may be ±inf (a deterministic posterior); ``lp`` must be finite. Written as cross
+    entropy minus entropy so no 0·∞ appears.
+    """
+    lq = lq.to(torch.float64)
+    lp = lp.to(torch.float64)
+    q1, q0 = torch.sigmoid(lq), torch.sigmoid(-lq)
+    cross = q1 * F.softplus(-lp) + q0 * F.softplus(lp)
+    ent = -torch.special.xlogy(q1, q1) - torch.special.xlogy(q0, q0)
+    return cross - ent
+
+
+def _logit_mix(a: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:
+    """logit(a s0 + (1 − a)/2) for s0 ∈ {0,1}: ±log((1+a)/(1−a)), ±inf at a = 1."""
+    ell = torch.log1p(a) - torch.log1p(-a)
+    return torch.where(s0 > 0.5, ell, -ell)
+
+
+class AdsorptionGenerator(GeneratorBase):
+    """Bernoulli adsorption diffusion conditioned on temperature (DESIGN §3).
+
+    Hyperparameters: ``L`` lattice side; ``K`` number of adsorption layers (NFE = K);
+    ``base``, ``depth``, ``emb_dim`` U-Net widths; ``lateral`` (False = the ε_a ≡ 0 ablation,
+    binomial diffusion); ``schedule`` in {"cosine", "linear"}; ``za``, ``zb`` coordination
+    numbers; ``max_iter``, ``tol`` of the Eq. 6 solve; ``padding`` "circular" for Ising.
+
+    Spins ↔ occupancy: s = (σ + 1)/2. The U-Net sees σ_k = 2 s_k − 1 and the raw temperature T.
+    """
+
+    kind = "adsorption"
+
+    def __init__(self, L: int, K: int = 50, base: int = 16, depth: int = 2, emb_dim: int = 64,
+                 lateral: bool = True, schedule: str = "cosine", za: float = 4.0, zb: float = 6.0,
+                 max_iter: int = 100, tol: float = 1e-4, padding: str = "circular"):
+        super().__init__()
+        if not (isinstance(K, int) and 1 <= K <= 10000):
+            raise ValueError(f"K must be an integer in [1, 10000]; got {K!r}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
+        self._check_L(L, depth)
+        self.L, self.K, self.lateral = L, K, bool(lateral)
+        self.za, self.zb, self.max_iter, self.tol = float(za), float(zb), int(max_iter), float(tol)
+        self.circular = padding == "circular"
+        self.hparams = dict(L=L, K=K, base=base, depth=depth, emb_dim=emb_dim, lateral=self.lateral,
+                            schedule=schedule, za=za, zb=zb, max_iter=max_iter, tol=tol, padding=padding)
+        self.kind = "adsorption" if self.lateral else "adsorption-nolateral"
+        self.net = UNet(1, 2 if self.lateral else 1, base=base, depth=depth, emb_dim=emb_dim, padding=padding)
+        k = torch.arange(K + 1, dtype=torch.float64)
+        if schedule == "cosine":
+            abar = torch.cos(0.5 * math.pi * k / K) ** 2
+        else:
+            abar = 1.0 - k / K
+        abar[0], abar[-1] = 1.0, 0.0
+        beta = torch.ones(K + 1, dtype=torch.float64)
+        beta[1:] = 1.0 - abar[1:] / abar[:-1]
+        # float64 buffers: ᾱ near 1 and β near 0 need the precision
+        self.register_buffer("abar", abar, persistent=False)
+        self.register_buffer("beta", beta, persistent=False)
+        self.last_sample_stats: dict[str, Any] = {}
+
+    # -- the process ---------------------------------------------------------------
+    def q_sample(self, s0: torch.Tensor, k: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw s_k ~ q(s_k | s_0) = Bern(ᾱ_k s_0 + (1 − ᾱ_k)/2); s0 (B, 1, L, L) in {0,1}, k (B,) in [0, K]."""
+        a = self.abar[k].view(-1, 1, 1, 1).to(s0.device)
+        p = a * s0.to(torch.float64) + (1 - a) / 2
+        return (rand(s0.shape, generator, s0.device, torch.float64) < p).to(s0.dtype)
+
+    def bulk(self, sk: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """x_b = (1 − β_k) s_k + β_k / 2, in float64 → float32 is safe (β_k ≥ ~1e-3)."""
+        b = self.beta[k].view(-1, 1, 1, 1)
+        return ((1 - b) * sk.to(torch.float64) + b / 2).to(torch.float32)
+
+    def posterior_logits(self, sk: torch.Tensor, s0: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """logit q(s_{k−1}=1 | s_k, s_0) = logit(x_b) + logit(ᾱ_{k−1} s_0 + (1 − ᾱ_{k−1})/2) (float64; ±inf at k=1)."""
+        b = self.beta[k].view(-1, 1, 1, 1)
+        lxb = torch.where(sk > 0.5, 1.0, -1.0).to(torch.float64) * (torch.log1p(-b / 2) - torch.log(b / 2))
+        return lxb + _logit_mix(self.abar[k - 1].view(-1, 1, 1, 1), s0)
+
+    def energies(self, sk: torch.Tensor, k: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """U-Net energies (ε_s, ε_a), each (B, 1, L, L); ε_a ≡ 0 without lateral coupling."""
+        out = self.net(2 * sk - 1, k.to(torch.float32), T)
+        if self.lateral:
+            return out[:, :1], out[:, 1:]
+        return out, torch.zeros_like(out)
+
+    def model_logits(self, sk: torch.Tensor, k: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """logit x_a of the reverse step k → k−1 and the per-pixel |Eq. 6 residual|."""
+        eps_s, eps_a = self.energies(sk, k, T)
+        return solve_equilibrium_logits(self.bulk(sk, k), eps_s, eps_a, self.za, self.zb,
+                                        self.max_iter, self.tol, self.circular)
+
+    def kl_terms(self, spins: torch.Tensor, T: torch.Tensor, k: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """KL(q(s_{k−1}|s_k,s_0) ‖ p_θ(s_{k−1}|s_k)) summed over pixels, nats, (B,), one draw of s_k."""
+        s0 = ((spins.to(torch.float32) + 1) / 2)[:, None]
+        sk = self.q_sample(s0, k, generator)
+        lp, _ = self.model_logits(sk, k, T)
+        lq = self.posterior_logits(sk, s0, k)
+        return bernoulli_kl_logits(lq, lp).sum(dim=(1, 2, 3))
+
+    def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Negative ELBO per spin (nats), one uniformly drawn k per sample: K · KL_k / L², batch mean."""
+        k = torch.randint(1, self.K + 1, (spins.shape[0],), generator=generator).to(spins.device)
+        return (self.K * self.kl_terms(spins, T, k, generator) / self.L ** 2).mean().to(torch.float32)
+
+    @torch.no_grad()
+    def nll_bound(self, configs, T, seed: int = 0, batch: int = 256) -> np.ndarray:
+        """−ELBO in nats per spin of given ±1 configurations (n, L, L) at temperature T (scalar or (n,)).
+
+        Σ_{k=1..K} KL_k with one draw of s_k per (config, k) (an unbiased estimate of the bound)
+        plus the prior term KL(q(s_K|s_0) ‖ Bern(1/2)) = 0 (ᾱ_K = 0). Returns (n,) float64.
+        """
+        x = torch.as_tensor(np.asarray(configs)).to(torch.float32)
+        if x.dim() != 3 or x.shape[1:] != (self.L, self.L):
+            raise ValueError(f"configs must have shape (n, {self.L}, {self.L}); got {tuple(x.shape)}")
+        Ts = temperatures_tensor(T, x.shape[0])
+        g = torch.Generator().manual_seed(seed)
+        dev = self.device
+        out = np.zeros(x.shape[0])
+        for i in range(0, x.shape[0], batch):
+            xs, ts = x[i:i + batch].to(dev), Ts[i:i + batch].to(dev)
+            tot = torch.zeros(xs.shape[0], dtype=torch.float64, device=dev)
+            for kk in range(1, self.K + 1):
+                k = torch.full((xs.shape[0],), kk, dtype=torch.long, device=dev)
+                tot += self.kl_terms(xs, ts, k, g)
+            out[i:i + batch] = (tot / self.L ** 2).cpu().numpy()
+        return out
+
+    # -- sampling ------------------------------------------------------------------
+    def nfe(self, steps: int | None = None) -> int:
+        check_steps_none(steps, self.K, "the adsorption generator samples with its K layers only")
+        return self.K
+
+    @torch.no_grad()
+    def _run(self, n, T, seed, steps, progress, record):
+        check_n(n)
+        check_steps_none(steps, self.K, "the adsorption generator samples with its K layers only")
+        Ts = temperatures_tensor(T, n).to(self.device)
+        g = torch.Generator().manual_seed(0 if seed is None else seed)
+        dev = self.device
+        s = (torch.rand((n, 1, self.L, self.L), generator=g) < 0.5).to(torch.float32).to(dev)
+        bad, worst = 0, 0.0
+        rec = []
+        from tqdm.auto import tqdm
+        for kk in tqdm(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
+            if record:
+                rec.append((self.K - kk, *spins_energy_mabs(2 * s[:, 0] - 1)))
+            k = torch.full((n,), kk, dtype=torch.long, device=dev)
+            lp, res = self.model_logits(s, k, Ts)
+            bad += int((res > self.tol).sum())
+            worst = max(worst, float(res.max()))
+            u = torch.rand(s.shape, generator=g).to(dev)
+            s = (u < torch.sigmoid(lp)).to(torch.float32)
+        if record:
+            rec.append((self.K, *spins_energy_mabs(2 * s[:, 0] - 1)))
+        self.last_sample_stats = {"nonconverged": bad, "max_residual": worst, "pixel_solves": n * self.K * self.L ** 2}
+        return (2 * s[:, 0] - 1).to(torch.int8).cpu(), rec
+
+    def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False) -> torch.Tensor:
+        """n configurations (n, L, L) int8 ±1 at temperature T (scalar or (n,)), by K adsorption layers from
+        Bern(1/2) noise. Records ``last_sample_stats`` = {"nonconverged": pixel solves with |Eq. 6 residual| >
+        tol, summed over the K layers, "max_residual": max |residual| in logit units, "pixel_solves": total}."""
+        return self._run(n, T, seed, steps, progress, record=False)[0]
+
+    def trajectory(self, n: int, T, seed: int | None = 0, steps: int | None = None) -> dict[str, np.ndarray]:
+        """Mean energy per spin and mean |m| of the current occupancy s_k (as spins 2s−1) along the K layers.
+
+        ``step`` counts generative steps done: 0 is the Bern(1/2) noise s_K, K is the sample s_0."""
+        rec = self._run(n, T, seed, steps, False, record=True)[1]
+        a = np.array(rec, dtype=float)
+        return {"step": a[:, 0].astype(int), "e": a[:, 1], "m_abs": a[:, 2]}

@@ -1,0 +1,216 @@
+"""The shared U-Net trunk of the adsorption generator and the DDPM baseline (seed 004, §2.3).
+
+Architecture (seed 004, Fig. 1c, scaled by ``base`` and ``depth``):
+
+- ``depth`` resolutions: level ``i`` works at side ``L / 2**i`` with ``base * 2**i`` channels;
+  downsampling is a 2×2 average pool, upsampling nearest-neighbour ×2 followed by a skip
+  concatenation. The input side must therefore be divisible by ``2**(depth-1)``.
+- Every block is the seed's double convolution, conv3×3 → GroupNorm → GELU → conv3×3 →
+  GroupNorm, wrapped in a residual connection and a GELU (the residual keeps small, briefly
+  trained nets well conditioned; it adds no parameters when the widths match). GroupNorm
+  uses up to 8 groups of at least 4 channels.
+- Conditioning: a sinusoidal embedding of the step (Vaswani et al., seed 004 Eq. 7), plus the
+  temperature embedding of seed 004 (Linear 1→d, ReLU, Linear d→d, ReLU) fed the raw
+  temperature T in units of J/k_B (not T/Tc), plus an optional class embedding for images.
+  The sum goes through SiLU → Linear to one bias per channel, added to the feature map of
+  every block (seed 004: "added to the image in each layer of UNET").
+- Padding: ``"circular"`` (periodic boundaries, the Ising torus) or ``"zeros"`` (images).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+PADDINGS = ("circular", "zeros")
+
+
+def _groups(ch: int, max_groups: int = 8) -> int:
+    """The largest group count ≤ ``max_groups`` that divides ``ch`` with at least 4 channels per group."""
+    return max(g for g in range(1, max(1, min(max_groups, ch // 4)) + 1) if ch % g == 0)
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Transformer positional encoding of integer (or real) steps ``t``: (B,) → (B, dim).
+
+    PE(t, 2i) = sin(t / 10000^(2i/dim)), PE(t, 2i+1) = cos(t / 10000^(2i/dim)) (seed 004 Eq. 7),
+    stored as [sin..., cos...] halves, which is the same set of features in another order.
+    """
+    if dim % 2:
+        raise ValueError(f"dim must be even; got {dim}")
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) * 2 / dim)
+    ang = t.to(torch.float32)[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)
+
+
+class TemperatureEmbedding(nn.Module):
+    """Seed 004's conditioning MLP: T (B,) → ReLU(W2 ReLU(W1 T)) (B, d). T in J/k_B, fed raw."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(1, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU())
+
+    def forward(self, T: torch.Tensor) -> torch.Tensor:
+        return self.net(T.to(torch.float32)[:, None])
+
+
+class DoubleConv(nn.Module):
+    """conv → GroupNorm → GELU → conv → GroupNorm, then + embedding bias + residual, GELU.
+
+    The embedding is added after the second GroupNorm: added before a normalization, a
+    per-channel constant would be largely removed by it (entirely so with one channel per group).
+    """
+
+    def __init__(self, cin: int, cout: int, emb_dim: int, padding: str):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, padding_mode=padding)
+        self.norm1 = nn.GroupNorm(_groups(cout), cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, padding_mode=padding)
+        self.norm2 = nn.GroupNorm(_groups(cout), cout)
+        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, cout))
+        self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(self.norm1(self.conv1(x)))
+        h = self.norm2(self.conv2(h)) + self.emb(emb)[:, :, None, None]
+        return F.gelu(h + self.skip(x))
+
+
+class UNet(nn.Module):
+    """Conditional U-Net: (x (B, in_ch, H, W), step (B,), T (B,), label (B,) or None) → (B, out_ch, H, W).
+
+    ``base``: channels at full resolution; ``depth``: number of resolutions (≥ 1);
+    ``emb_dim``: width of the step / temperature / class embeddings; ``n_classes``: 0 for none.
+    The last 1×1 convolution starts at zero, so an untrained net outputs exactly 0 (the
+    generators then start from their neutral element: x_a = x_b, ε̂ = 0).
+    """
+
+    def __init__(self, in_ch: int = 1, out_ch: int = 1, base: int = 16, depth: int = 2,
+                 emb_dim: int = 64, padding: str = "circular", n_classes: int = 0,
+                 temperature: bool = True):
+        super().__init__()
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}")
+        if not (isinstance(depth, int) and 1 <= depth <= 6):
+            raise ValueError(f"depth must be an integer in [1, 6]; got {depth!r}")
+        if not (isinstance(base, int) and base >= 1):
+            raise ValueError(f"base must be a positive integer; got {base!r}")
+        if not (isinstance(emb_dim, int) and emb_dim >= 2 and emb_dim % 2 == 0):
+            raise ValueError(f"emb_dim must be an even integer ≥ 2; got {emb_dim!r}")
+        self.depth, self.emb_dim = depth, emb_dim
+        self.temb = TemperatureEmbedding(emb_dim) if temperature else None
+        self.cemb = nn.Embedding(n_classes, emb_dim) if n_classes else None
+        widths = [base * 2 ** i for i in range(depth)]
+        self.inc = DoubleConv(in_ch, widths[0], emb_dim, padding)
+        self.down = nn.ModuleList(DoubleConv(widths[i - 1], widths[i], emb_dim, padding) for i in range(1, depth))
+        self.up = nn.ModuleList(DoubleConv(widths[i] + widths[i - 1], widths[i - 1], emb_dim, padding)
+                                for i in range(depth - 1, 0, -1))
+        self.out = nn.Conv2d(widths[0], out_ch, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @property
+    def factor(self) -> int:
+        """The input side must be a multiple of this (2**(depth-1))."""
+        return 2 ** (self.depth - 1)
+
+    def embed(self, step: torch.Tensor, T: torch.Tensor | None, label: torch.Tensor | None) -> torch.Tensor:
+        e = sinusoidal_embedding(step, self.emb_dim)
+        if self.temb is not None:
+            e = e + self.temb(T)
+        if self.cemb is not None:
+            if label is None:
+                raise ValueError("label is required: this U-Net is class-conditional")
+            e = e + self.cemb(label)
+        return e
+
+    def forward(self, x: torch.Tensor, step: torch.Tensor, T: torch.Tensor | None = None,
+                label: torch.Tensor | None = None) -> torch.Tensor:
+        if x.shape[-1] % self.factor or x.shape[-2] % self.factor:
+            raise ValueError(f"input side {tuple(x.shape[-2:])} must be divisible by 2**(depth-1) = {self.factor}")
+        emb = self.embed(step, T, label)
+        h = self.inc(x, emb)
+        skips = [h]
+        for blk in self.down:
+            h = blk(F.avg_pool2d(h, 2), emb)
+            skips.append(h)
+        skips.pop()
+        for blk in self.up:
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = blk(torch.cat([h, skips.pop()], dim=1), emb)
+        return self.out(h)
+
+
+def n_params(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+# --------------------------------------------------------------------------- generator plumbing
+def rand(shape, generator: torch.Generator | None, device, dtype=torch.float32) -> torch.Tensor:
+    """Uniform [0, 1) draws from ``generator`` (a CPU generator, or the global RNG when None), moved to ``device``.
+
+    Drawing on the CPU keeps every model's randomness identical across devices for a given seed.
+    """
+    return torch.rand(shape, generator=generator, dtype=dtype).to(device)
+
+
+def randn(shape, generator: torch.Generator | None, device, dtype=torch.float32) -> torch.Tensor:
+    """Standard normal draws, as :func:`rand`."""
+    return torch.randn(shape, generator=generator, dtype=dtype).to(device)
+
+
+def check_n(n) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer ≥ 1; got {n!r}")
+
+
+def check_steps_none(steps, full: int, why: str) -> None:
+    if steps is not None and steps != full:
+        raise ValueError(f"steps must be None or {full} ({why}); got {steps!r}")
+
+
+def temperatures_tensor(T, n: int) -> torch.Tensor:
+    """A temperature per sample as a float32 tensor (n,); T is a scalar or n values, each > 0 and finite."""
+    t = torch.as_tensor(np.asarray(T, dtype=np.float64), dtype=torch.float32)
+    if t.dim() == 0:
+        t = t.expand(n).clone()
+    if t.shape != (n,):
+        raise ValueError(f"T must be a scalar or have shape ({n},); got shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
+        raise ValueError(f"T must be finite and > 0 (units of J/k_B); got {T!r}")
+    return t
+
+
+def spins_energy_mabs(spins: torch.Tensor) -> tuple[float, float]:
+    """Mean energy per spin (J = 1, each bond once, periodic) and mean |m| of spins (n, L, L) ±1."""
+    s = spins.to(torch.float64)
+    e = -(s * torch.roll(s, 1, -1) + s * torch.roll(s, 1, -2)).mean(dim=(-1, -2))
+    m = s.mean(dim=(-1, -2)).abs()
+    return float(e.mean()), float(m.mean())
+
+
+class GeneratorBase(nn.Module):
+    """Common interface of the generators: ``sample``, ``nfe``, ``trajectory``, ``loss``, ``hparams``."""
+
+    kind = "base"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @staticmethod
+    def _check_L(L, depth: int) -> None:
+        if isinstance(L, bool) or not isinstance(L, int) or L < 4:
+            raise ValueError(f"L must be an integer ≥ 4; got {L!r}")
+        f = 2 ** (depth - 1) if isinstance(depth, int) and depth >= 1 else 1
+        if L % f:
+            raise ValueError(f"L must be divisible by the U-Net's downsampling factor 2**(depth-1) = {f}; got L={L}")
+
+    def n_params(self) -> int:
+        return n_params(self)

@@ -1,0 +1,424 @@
+"""One training loop for every generator: seeded, checkpointed, resumable, deterministic on CPU.
+
+``fit(model, data, cfg, ckpt_dir)`` trains on MC configurations (``data``: dict T → int8 (n, L, L)
+±1). A fixed fraction of each temperature's frames is held out for validation. Checkpoints
+(model, optimizers, EMA, step, torch RNG states, history, best validation score) are written
+atomically every ``ckpt_every`` steps and load with ``torch.load(weights_only=True)``; a run
+interrupted and resumed from its last checkpoint ends with bitwise the weights of the
+uninterrupted run on the CPU (same seed, same config). The model with the lowest validation
+loss is kept (seed 004 kept the minimum-loss model).
+
+``train_run(name, params, profile)`` is the study's entry point: MC data from
+``adsorbstudy.ising.cached_ensembles``, a checkpoint keyed by the parameters in the artifact
+store (reused when present and intact), and ``results/<profile>/models/<name>.json``.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .models import KINDS, build
+from .runtime import pick_device, repo_root, results_dir, seed_everything
+from .store import atomic_write, atomic_write_json, params_key, study_store
+
+CKPT_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    """Training parameters. ``steps``: optimizer (generator) steps; ``batch``: frames per step; ``lr``,
+    ``weight_decay``: AdamW; ``lr_schedule``: "constant" or "cosine" (decay to 10 % of ``lr``);
+    ``grad_clip``: max gradient norm (0 = off; not used by the GAN, whose critic is weight-clipped);
+    ``ema``: EMA decay of the weights (0 = off; when on, validation, the best model and sampling use
+    the EMA weights); ``val_fraction`` of each temperature's frames held out (at most ``val_max`` per T);
+    ``val_every``, ``ckpt_every``: in steps; ``seed``; ``max_seconds``: optional wall-clock budget
+    (0 = none; it stops at the next validation point, so the number of steps then depends on the
+    machine — the step budget is the deterministic one).
+    """
+
+    steps: int = 1000
+    batch: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_schedule: str = "cosine"
+    grad_clip: float = 1.0
+    ema: float = 0.0
+    val_fraction: float = 0.1
+    val_max: int = 200
+    val_every: int = 100
+    ckpt_every: int = 100
+    seed: int = 0
+    max_seconds: float = 0.0
+
+    def __post_init__(self):
+        checks = [
+            ("steps", isinstance(self.steps, int) and self.steps >= 1, "an integer ≥ 1"),
+            ("batch", isinstance(self.batch, int) and self.batch >= 1, "an integer ≥ 1"),
+            ("lr", isinstance(self.lr, (int, float)) and 0 < self.lr < 1, "a float in (0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, "≥ 0"),
+            ("lr_schedule", self.lr_schedule in ("constant", "cosine"), "one of {constant, cosine}"),
+            ("grad_clip", self.grad_clip >= 0, "≥ 0"),
+            ("ema", 0 <= self.ema < 1, "in [0, 1)"),
+            ("val_fraction", 0 < self.val_fraction < 1, "in (0, 1)"),
+            ("val_max", isinstance(self.val_max, int) and self.val_max >= 1, "an integer ≥ 1"),
+            ("val_every", isinstance(self.val_every, int) and self.val_every >= 1, "an integer ≥ 1"),
+            ("ckpt_every", isinstance(self.ckpt_every, int) and self.ckpt_every >= 1, "an integer ≥ 1"),
+            ("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer ≥ 0"),
+            ("max_seconds", self.max_seconds >= 0, "≥ 0"),
+        ]
+        for name, ok, what in checks:
+            if not ok:
+                raise ValueError(f"train config {name} must be {what}; got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict | "TrainConfig") -> "TrainConfig":
+        if isinstance(d, TrainConfig):
+            return d
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"train config: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(known))}")
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------- data
+def split_data(data: dict, cfg: TrainConfig, L: int | None = None):
+    """(train_x, train_T, val_x, val_T) as torch tensors: int8 (N, L, L) and float32 (N,).
+
+    The held-out frames of each temperature are a seeded random subset (seed ``cfg.seed``)."""
+    if not isinstance(data, dict) or not data:
+        raise ValueError("data must be a non-empty dict temperature → int8 array (n, L, L) of ±1")
+    rng = np.random.default_rng(cfg.seed)
+    tx, tT, vx, vT = [], [], [], []
+    for T in sorted(data):
+        x = np.asarray(data[T])
+        if not (float(T) > 0 and math.isfinite(float(T))):
+            raise ValueError(f"data: temperature must be finite and > 0; got {T!r}")
+        if x.ndim != 3 or x.shape[1] != x.shape[2] or (L is not None and x.shape[1] != L):
+            raise ValueError(f"data[{T}]: expected shape (n, {L or 'L'}, {L or 'L'}); got {x.shape}")
+        if x.shape[0] < 2:
+            raise ValueError(f"data[{T}]: need at least 2 frames (training and validation); got {x.shape[0]}")
+        if not np.all(np.abs(x) == 1):
+            raise ValueError(f"data[{T}]: spins must be ±1")
+        perm = rng.permutation(x.shape[0])
+        nv = min(cfg.val_max, max(1, int(round(cfg.val_fraction * x.shape[0]))))
+        vi, ti = perm[:nv], perm[nv:]
+        tx.append(x[ti]); tT.append(np.full(len(ti), float(T)))
+        vx.append(x[vi]); vT.append(np.full(len(vi), float(T)))
+    cat = lambda a, dt: torch.as_tensor(np.concatenate(a)).to(dt)
+    return cat(tx, torch.int8), cat(tT, torch.float32), cat(vx, torch.int8), cat(vT, torch.float32)
+
+
+# --------------------------------------------------------------------------- helpers
+def _optimizers(model, cfg: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    if hasattr(model, "make_optimizers"):
+        return model.make_optimizers(cfg.lr, cfg.weight_decay)
+    return {"main": torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)}
+
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+
+
+def _ema_update(ema: dict, model, decay: float) -> None:
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                ema[k].mul_(decay).add_(v, alpha=1 - decay)
+            else:
+                ema[k].copy_(v)
+
+
+def _eval_state(model, ema: dict | None) -> dict:
+    return copy.deepcopy(ema if ema is not None else model.state_dict())
+
+
+def validation_loss(model, vx: torch.Tensor, vT: torch.Tensor, seed: int, batch: int = 256) -> float:
+    """The model's validation loss on held-out frames with a fixed random stream (``seed``), so that
+    successive evaluations differ only through the weights."""
+    g = torch.Generator().manual_seed(seed)
+    dev = model.device
+    if hasattr(model, "val_loss"):
+        return float(model.val_loss(vx.to(dev), vT.to(dev), g))
+    was = model.training
+    model.eval()
+    tot, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, vx.shape[0], batch):
+            xs, ts = vx[i:i + batch].to(dev), vT[i:i + batch].to(dev)
+            tot += float(model.loss(xs, ts, g)) * xs.shape[0]
+            n += xs.shape[0]
+    model.train(was)
+    return tot / n
+
+
+def _save(path: Path, obj: dict) -> None:
+    def write(tmp: Path) -> None:
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        tmp.write_bytes(buf.getvalue())
+    atomic_write(path, write)
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _cfg_key(cfg: TrainConfig) -> dict:
+    d = asdict(cfg)
+    d.pop("max_seconds")
+    return d
+
+
+# --------------------------------------------------------------------------- the loop
+def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progress: bool = True,
+        callback: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    """Train ``model`` on ``data`` (dict T → int8 (n, L, L) ±1) with ``cfg``, checkpointing in ``ckpt_dir``.
+
+    Resumes from ``ckpt_dir/last.pt`` when present (written by the same config, else ValueError).
+    ``callback(step, loss)`` runs after every step (tests use it to interrupt a run).
+    On return the model holds the weights with the best validation loss (EMA weights when
+    ``cfg.ema`` > 0). Returns the history: {"step", "loss"} per step, {"val_step", "val_loss"},
+    "best_val", "best_step", "final_val", "steps", "seconds" (wall clock, summed over resumes),
+    "stopped" ("steps" or "time").
+    """
+    cfg = TrainConfig.from_dict(cfg)
+    ckpt_dir = Path(ckpt_dir)
+    L = getattr(model, "L", None)
+    tx, tT, vx, vT = split_data(data, cfg, L)
+    dev = model.device
+    tx_dev, tT_dev = tx.to(dev), tT.to(dev)
+    opts = _optimizers(model, cfg)
+    data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    ema = copy.deepcopy(model.state_dict()) if cfg.ema > 0 else None
+    hist: dict[str, Any] = {"step": [], "loss": [], "val_step": [], "val_loss": [], "best_val": float("inf"),
+                            "best_step": -1, "final_val": float("nan"), "steps": 0, "seconds": 0.0, "stopped": ""}
+    best_state = None
+    step = 0
+    last = ckpt_dir / "last.pt"
+    if last.exists():
+        ck = _load(last)
+        if ck.get("cfg") != _cfg_key(cfg) or ck.get("version") != CKPT_VERSION:
+            raise ValueError(f"ckpt_dir {ckpt_dir}: its checkpoint was written with another config; "
+                             f"use a fresh directory (checkpoint cfg {ck.get('cfg')})")
+        model.load_state_dict(ck["model"])
+        for k, o in opts.items():
+            o.load_state_dict(ck["opts"][k])
+        if ema is not None:
+            ema = ck["ema"]
+        torch.set_rng_state(ck["rng"])
+        data_gen.set_state(ck["data_rng"])
+        hist = ck["history"]
+        step = ck["step"]
+        if (ckpt_dir / "best.pt").exists():
+            best_state = _load(ckpt_dir / "best.pt")["model"]
+    else:
+        seed_everything(cfg.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+    def draw():
+        idx = torch.randint(0, tx.shape[0], (cfg.batch,), generator=data_gen).to(dev)
+        return tx_dev[idx], tT_dev[idx]
+
+    def checkpoint(done: bool) -> None:
+        _save(last, {"version": CKPT_VERSION, "cfg": _cfg_key(cfg), "model": model.state_dict(),
+                     "opts": {k: o.state_dict() for k, o in opts.items()}, "ema": ema,
+                     "rng": torch.get_rng_state(), "data_rng": data_gen.get_state(),
+                     "history": hist, "step": step, "done": done})
+
+    from tqdm.auto import tqdm
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"train {getattr(model, 'kind', '')}")
+    t0, base_seconds = time.perf_counter(), hist["seconds"]
+    model.train()
+    stopped = hist.get("stopped") or ""
+    while step < cfg.steps and not stopped:
+        lr = _lr_at(step, cfg)
+        for o in opts.values():
+            for grp in o.param_groups:
+                grp["lr"] = lr
+        if hasattr(model, "train_step"):
+            loss = model.train_step(draw, opts)
+        else:
+            x, T = draw()
+            lt = model.loss(x, T)
+            opts["main"].zero_grad(set_to_none=True)
+            lt.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opts["main"].step()
+            loss = float(lt.detach())
+        if ema is not None:
+            _ema_update(ema, model, cfg.ema)
+        step += 1
+        hist["step"].append(step)
+        hist["loss"].append(loss)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4g}")
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            live = None
+            if ema is not None:
+                live = copy.deepcopy(model.state_dict())
+                model.load_state_dict(ema)
+            v = validation_loss(model, vx, vT, cfg.seed + 2)
+            if v < hist["best_val"]:
+                hist["best_val"], hist["best_step"] = v, step
+                best_state = _eval_state(model, None)
+                _save(ckpt_dir / "best.pt", {"model": best_state, "step": step, "val": v})
+            if live is not None:
+                model.load_state_dict(live)
+            hist["val_step"].append(step)
+            hist["val_loss"].append(v)
+            hist["final_val"] = v
+            hist["seconds"] = base_seconds + time.perf_counter() - t0
+            if cfg.max_seconds and hist["seconds"] > cfg.max_seconds and step < cfg.steps:
+                stopped = "time"
+        hist["steps"] = step
+        if step % cfg.ckpt_every == 0 or step == cfg.steps or stopped:
+            hist["seconds"] = base_seconds + time.perf_counter() - t0
+            hist["stopped"] = stopped or ("steps" if step == cfg.steps else "")
+            checkpoint(done=step == cfg.steps or bool(stopped))
+        if callback is not None:
+            callback(step, loss)
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    elif ema is not None:
+        model.load_state_dict(ema)
+    model.eval()
+    return hist
+
+
+# --------------------------------------------------------------------------- the study's runs
+MODEL_KEYS = ("kind", "L", "grid", "n_per_T", "mc_seed", "hparams", "train")
+
+
+def _check_run_params(params: dict) -> None:
+    if not isinstance(params, dict):
+        raise ValueError("params must be a dict with keys " + ", ".join(MODEL_KEYS))
+    unknown = set(params) - set(MODEL_KEYS)
+    if unknown:
+        raise ValueError(f"params: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(MODEL_KEYS)}")
+    if params.get("kind") not in KINDS:
+        raise ValueError(f"params.kind must be one of {', '.join(KINDS)}; got {params.get('kind')!r}")
+    if params.get("grid") not in ("coarse", "fine"):
+        raise ValueError(f"params.grid must be one of coarse, fine; got {params.get('grid')!r}")
+    n = params.get("n_per_T")
+    if not (isinstance(n, int) and n >= 2):
+        raise ValueError(f"params.n_per_T must be an integer ≥ 2; got {n!r}")
+
+
+def model_json_path(name: str, profile: str) -> Path:
+    return results_dir(profile) / "models" / f"{name}.json"
+
+
+def train_run(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True) -> dict:
+    """Train (or reuse) the model described by ``params`` and write ``results/<profile>/models/<name>.json``.
+
+    ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.ising.TRAIN_GRIDS``),
+    "n_per_T" (MC frames per temperature), "mc_seed", "hparams" (model constructor arguments),
+    "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` in the
+    profile's artifact store; an intact one is reused without training. Returns the JSON record.
+    """
+    _check_run_params(params)
+    cfg = TrainConfig.from_dict(params.get("train", {}))
+    L = params["L"]
+    model_probe = build(params["kind"], L, **params.get("hparams", {}))  # validates before MC / training
+    del model_probe
+    dev = pick_device(device)
+    store = study_store(profile)
+    final = store.path("models", params, "pt")
+    if store.valid(final):
+        meta = json.loads(final.with_name(final.name.split(".")[0] + ".meta.json").read_text())
+        info = meta["train"]
+    else:
+        from .ising import TRAIN_GRIDS, cached_ensembles
+
+        temps = list(TRAIN_GRIDS[params["grid"]])
+        ens = cached_ensembles(store, L, temps, params["n_per_T"], seed=params.get("mc_seed", 0), progress=progress)
+        data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
+        seed_everything(cfg.seed)
+        model = build(params["kind"], L, **params.get("hparams", {})).to(dev)
+        hist = fit(model, data, cfg, store.root / "checkpoints" / params_key(params), progress=progress)
+        _save(final, {"model": model.state_dict()})
+        info = {"seconds": hist["seconds"], "steps": hist["steps"], "best_val": hist["best_val"],
+                "best_step": hist["best_step"], "final_val": hist["final_val"], "stopped": hist["stopped"],
+                "device": str(dev), "history": {k: hist[k] for k in ("step", "loss", "val_step", "val_loss")}}
+        store.commit(final, params, train=info)
+    model = build(params["kind"], L, **params.get("hparams", {}))
+    record = {"name": name, "kind": params["kind"], "L": L, "hparams": model.hparams,
+              "training": {k: params[k] for k in ("grid", "n_per_T") if k in params} | {"mc_seed": params.get("mc_seed", 0),
+                                                                                      "config": asdict(cfg)},
+              "checkpoint": str(final.relative_to(repo_root())) if final.is_relative_to(repo_root()) else str(final),
+              "train_seconds": info["seconds"], "steps": info["steps"], "best_val_loss": info["best_val"],
+              "best_step": info["best_step"], "final_val_loss": info["final_val"], "stopped": info["stopped"],
+              "n_params": model.n_params(), "device": info["device"], "params_key": params_key(params)}
+    old = model_json_path(name, profile)
+    if old.exists():
+        prev = json.loads(old.read_text())
+        if prev.get("params_key") == record["params_key"]:
+            # keep what the sampling step added (seconds_per_1000, nfe, ...) for the same model
+            record = prev | record
+    atomic_write_json(model_json_path(name, profile), record)
+    return record
+
+
+def training_history(name: str, profile: str) -> dict:
+    """The loss history {"step", "loss", "val_step", "val_loss"} of a trained run (from the store's sidecar)."""
+    rec = json.loads(model_json_path(name, profile).read_text())
+    path = repo_root() / rec["checkpoint"]
+    meta = json.loads(path.with_name(path.name.split(".")[0] + ".meta.json").read_text())
+    return meta["train"]["history"]
+
+
+def load_trained(name: str, profile: str, device: str = "cpu"):
+    """Rebuild the trained model ``name`` of ``profile`` from its JSON and checkpoint (weights_only=True), in eval mode."""
+    path = model_json_path(name, profile)
+    if not path.exists():
+        raise ValueError(f"name: no trained model {name!r} for profile {profile!r} (missing {path})")
+    rec = json.loads(path.read_text())
+    model = build(rec["kind"], rec["L"], **rec["hparams"])
+    ck = _load(repo_root() / rec["checkpoint"])
+    model.load_state_dict(ck["model"])
+    return model.to(pick_device(device)).eval()
+
+
+def update_model_json(name: str, profile: str, **fields_: Any) -> dict:
+    """Add fields (e.g. ``seconds_per_1000``, ``nfe``, ``sample_steps``) to a model's JSON, atomically."""
+    path = model_json_path(name, profile)
+    rec = json.loads(path.read_text()) | fields_
+    atomic_write_json(path, rec)
+    return rec
+
+
+def sample_grid(model, temperatures, n: int, seed: int = 0, steps: int | None = None, batch: int = 256,
+                progress: bool = True) -> tuple[dict[str, np.ndarray], float, dict]:
+    """Sample ``n`` configurations at each temperature: ({f"T={T:.2f}": int8 (n, L, L)}, seconds per 1000
+    samples (wall clock of the sampling calls only), summed sampler statistics)."""
+    from tqdm.auto import tqdm
+
+    out, secs, stats = {}, 0.0, {}
+    for i, T in enumerate(tqdm(list(temperatures), disable=not progress, desc="sampling test grid")):
+        parts = []
+        for j in range(0, n, batch):
+            t0 = time.perf_counter()
+            parts.append(model.sample(min(batch, n - j), float(T), seed=seed + 1000 * i + j, steps=steps).numpy())
+            secs += time.perf_counter() - t0
+            for k, v in (getattr(model, "last_sample_stats", None) or {}).items():
+                if isinstance(v, (int, float)) and k in ("nonconverged", "pixel_solves"):
+                    stats[k] = stats.get(k, 0) + v
+                elif k == "max_residual":
+                    stats[k] = max(stats.get(k, 0.0), v)
+        out[f"T={float(T):.2f}"] = np.concatenate(parts).astype(np.int8)
+    total = n * len(out)
+    return out, 1000 * secs / total, stats
