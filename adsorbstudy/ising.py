@@ -710,3 +710,71 @@ def metropolis_relaxation(L: int, T: float, n_starts: int, n_sweeps: int, seed: 
     m = np.abs(np.concatenate([magnetization(c0)[None, :], M / N]))
     err = (lambda a: a.std(axis=1, ddof=1) / math.sqrt(n_starts)) if n_starts > 1 else (lambda a: np.full(a.shape[0], np.nan))
     return {"sweeps": np.arange(n_sweeps + 1), "e": e.mean(1), "m_abs": m.mean(1), "e_err": err(e), "m_abs_err": err(m)}
+
+
+# --------------------------------------------------------------------------- autocorrelation scan
+def tau_scan(L: int, temperatures, methods=("metropolis", "wolff"), seed: int = 0, n_chains: int = 64,
+             samples_per_chain: int = 8, progress: bool = True, min_seconds: float = 0.2) -> dict:
+    """Measured τ_int and cost of each sampler at each temperature (for τ-vs-T figures).
+
+    For every (method, T) runs :func:`sample_ensemble` with ``n_chains`` chains and
+    ``samples_per_chain`` kept configurations per chain (numba kernels). Returns
+    {method: {"T", "tau_int", "tau_int_e", "tau_int_m", "seconds_per_sweep",
+    "seconds_per_independent", "reliable"}} of lists; seconds_per_independent =
+    2 τ_int × seconds_per_sweep (wall time per effectively independent configuration of
+    one chain, amortized over the batch), with the sweep time measured separately on a
+    long uninterrupted run (≥ ``min_seconds``) so call overheads do not dominate at small L.
+    """
+    L = _check_L(L)
+    temps = [_check_T(t) for t in temperatures]
+    for m in methods:
+        if m not in ("metropolis", "wolff"):
+            raise ValueError(f"methods must contain only 'metropolis' and 'wolff'; got {m!r}")
+    n_chains = _check_pos_int("n_chains", n_chains)
+    samples_per_chain = _check_pos_int("samples_per_chain", samples_per_chain)
+    jobs = [(m, T) for m in methods for T in temps]
+    out = {m: {k: [] for k in ("T", "tau_int", "tau_int_e", "tau_int_m", "seconds_per_sweep",
+                               "seconds_per_independent", "reliable")} for m in methods}
+    it = jobs
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(jobs, desc=f"tau_int L={L}")
+    for m, T in it:
+        ens = sample_ensemble(L, T, n_chains * samples_per_chain, m, temperature_seed(seed, T),
+                              n_chains=n_chains)
+        sweep_s = time_sweeps(m, L, T, n_chains, seed, min_seconds)
+        d = out[m]
+        d["T"].append(T)
+        d["tau_int"].append(ens.tau_int)
+        d["tau_int_e"].append(ens.tau_int_e)
+        d["tau_int_m"].append(ens.tau_int_m)
+        d["seconds_per_sweep"].append(sweep_s)
+        d["seconds_per_independent"].append(2 * ens.tau_int * sweep_s)
+        d["reliable"].append(ens.tau_reliable)
+    return out
+
+
+def time_sweeps(method: str, L: int, T: float, n_chains: int, seed: int = 0, min_seconds: float = 0.2,
+                device=None) -> float:
+    """Wall seconds per sweep of one chain, amortized over ``n_chains`` chains run together.
+
+    Equilibrates briefly, then doubles the number of sweeps in one uninterrupted call until
+    the call lasts ≥ ``min_seconds``. Uses the current numba/torch thread settings.
+    """
+    sampler = make_sampler(method, _check_L(L), _check_T(T), _check_pos_int("n_chains", n_chains), seed,
+                           device=device)
+    sampler.run(20)
+    k = 1
+    while True:
+        if device is not None and str(device).startswith("cuda"):
+            import torch
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        sampler.run(k)
+        if device is not None and str(device).startswith("cuda"):
+            import torch
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds or k >= 1 << 20:
+            return dt / (k * n_chains)
+        k *= 2
