@@ -140,25 +140,29 @@ def verdict_table(v: Mapping) -> str:
 
 
 def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, what: str,
-            lower_is_better: bool = True) -> dict:
+            lower_is_better: bool = True, a_err: float | None = None, b_err: float | None = None) -> dict:
     """Compare a metric between two model families over training seeds.
 
-    The difference of the seed means is called a difference only when it exceeds the seed-to-seed
-    spread (the larger of the two sample standard deviations). With a single seed there is no
-    spread, and the comparison says so instead of making a claim.
+    With several seeds, the difference of the seed means counts only when it exceeds the
+    seed-to-seed spread (the larger of the two sample standard deviations); otherwise the outcome
+    is "no difference". With one seed there is no spread: the outcome says so, and reports how
+    many statistical error bars (``a_err``, ``b_err``, combined in quadrature) apart the values are.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     ma, mb = float(np.mean(a)), float(np.mean(b))
     spread = float(max(np.std(a, ddof=1) if a.size > 1 else 0.0, np.std(b, ddof=1) if b.size > 1 else 0.0))
     n_seeds = int(min(a.size, b.size))
     diff = ma - mb
+    better = name_a if (diff < 0) == lower_is_better else name_b
     if n_seeds < 2:
-        outcome = "one seed only: no seed-to-seed spread, so no claim"
+        sig = math.hypot(a_err or 0.0, b_err or 0.0)
+        apart = f"{abs(diff) / sig:.1f} statistical σ apart" if sig > 0 else "no error bar available"
+        outcome = (f"one training seed only, so the seed-to-seed spread is unknown and no claim is made "
+                   f"({better} is lower here, {apart})")
     elif abs(diff) <= spread:
         outcome = "no difference (smaller than the seed-to-seed spread)"
     else:
-        better = name_a if (diff < 0) == lower_is_better else name_b
-        outcome = f"{better} is better"
+        outcome = f"{better} is better (by more than the seed-to-seed spread)"
     return {"what": what, "a": name_a, "b": name_b, "mean_a": ma, "mean_b": mb, "spread": spread,
             "n_seeds": n_seeds, "outcome": outcome}
 
