@@ -270,29 +270,32 @@ def _wolff_run(spins, state, p_thr, n_sweeps, flips_per_sweep, record, E_out, M_
 
     The number of clusters per sweep is fixed: stopping once a random total of spins
     has been flipped would make the stopping time depend on the state and bias it.
+    Cluster sites are flipped when they join, so "aligned with s" means "not yet in the cluster".
     """
     B, L, _ = spins.shape
     N = L * L
     for b in prange(B):
         sp = spins[b]
         st = state[b]
-        stack = np.empty(N, np.int32)
+        si = np.empty(N, np.int64)
+        sj = np.empty(N, np.int64)
         flipped = 0
         for t in range(n_sweeps):
             for _c in range(flips_per_sweep):
                 site = np.int64((_next(st) * _U(N)) >> _U(32))
                 i0 = site // L
-                j0 = site % L
+                j0 = site - i0 * L
                 s = sp[i0, j0]
                 sp[i0, j0] = -s
-                stack[0] = np.int32(site)
+                si[0] = i0
+                sj[0] = j0
                 top = 1
-                size = 1
+                size = 0
                 while top > 0:
                     top -= 1
-                    k = stack[top]
-                    i = k // L
-                    j = k % L
+                    size += 1
+                    i = si[top]
+                    j = sj[top]
                     for d in range(4):
                         if d == 0:
                             ni = i + 1 if i + 1 < L else 0
@@ -306,12 +309,14 @@ def _wolff_run(spins, state, p_thr, n_sweeps, flips_per_sweep, record, E_out, M_
                         else:
                             ni = i
                             nj = j - 1 if j > 0 else L - 1
-                        if sp[ni, nj] == s:
-                            if _next(st) < p_thr:
-                                sp[ni, nj] = -s
-                                stack[top] = np.int32(ni * L + nj)
-                                top += 1
-                                size += 1
+                        # branch-free: the two tests are coin flips for the branch predictor,
+                        # which made the branchy version ~3x slower
+                        v = sp[ni, nj]
+                        add = (v == s) & (_next(st) < p_thr)
+                        sp[ni, nj] = -s if add else v
+                        si[top] = ni
+                        sj[top] = nj
+                        top += np.int64(add)
                 flipped += size
             if record:
                 e = np.int64(0)
@@ -320,9 +325,9 @@ def _wolff_run(spins, state, p_thr, n_sweeps, flips_per_sweep, record, E_out, M_
                     ip = i + 1 if i + 1 < L else 0
                     for j in range(L):
                         jp = j + 1 if j + 1 < L else 0
-                        si = np.int64(sp[i, j])
-                        e -= si * (np.int64(sp[ip, j]) + np.int64(sp[i, jp]))
-                        m += si
+                        x = np.int64(sp[i, j])
+                        e -= x * (np.int64(sp[ip, j]) + np.int64(sp[i, jp]))
+                        m += x
                 E_out[t, b] = e
                 M_out[t, b] = m
         flipped_total[b] += flipped

@@ -96,6 +96,15 @@ def correlation(configs):
     therefore tends to m² at large r. Returns (r, G, G_err) with G_err the standard
     error over configurations.
     """
+    r, per = correlation_per_config(configs)
+    n = per.shape[0]
+    G = per.mean(0)
+    G_err = per.std(0, ddof=1) / math.sqrt(n) if n > 1 else np.full(len(r), np.nan)
+    return r, G, G_err
+
+
+def correlation_per_config(configs):
+    """(r, g) with g[k, j] = site- and axis-averaged s_i s_{i+r_j} of configuration k, r = 1 … ⌊L/2⌋."""
     x = _spins(configs).astype(np.float64)
     n, L, L2 = x.shape
     rmax = min(L, L2) // 2
@@ -103,9 +112,50 @@ def correlation(configs):
     per = np.empty((n, rmax))
     for k, d in enumerate(r):
         per[:, k] = 0.5 * ((x * np.roll(x, d, 1)).mean((1, 2)) + (x * np.roll(x, d, 2)).mean((1, 2)))
-    G = per.mean(0)
-    G_err = per.std(0, ddof=1) / math.sqrt(n) if n > 1 else np.full(rmax, np.nan)
-    return r, G, G_err
+    return r, per
+
+
+def eta_bootstrap(configs, rmax=None, n_boot: int = 200, seed: int = 0) -> dict:
+    """η and ξ of :func:`fit_eta_xi` with errors from a bootstrap over configurations.
+
+    The G(r) at different r come from the same configurations and are strongly
+    correlated, so the covariance errors of a fit that treats them as independent are
+    unreliable (χ²/dof ≪ 1 at T_c is the symptom). Here the whole fit is repeated on
+    ``n_boot`` resamples of the configurations; ``eta_err`` and ``kappa_err`` are the
+    bootstrap standard deviations, ``xi_err`` propagated from κ (inf when κ ≤ 0).
+    Other keys as in :func:`fit_eta_xi` (from the full sample); ``n_failed``: resamples
+    that could not be fitted.
+    """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
+    r, per = correlation_per_config(configs)
+    n = per.shape[0]
+    if n < 2:
+        raise ValueError(f"configs must hold at least 2 configurations; got {n}")
+
+    def fit(rows):
+        g = per[rows]
+        return fit_eta_xi(r, g.mean(0), g.std(0, ddof=1) / math.sqrt(len(rows)), rmax=rmax)
+
+    full = fit(np.arange(n))
+    rng = np.random.default_rng(seed)
+    etas, kappas, failed = [], [], 0
+    for _ in range(n_boot):
+        try:
+            f = fit(rng.integers(0, n, size=n))
+        except ValueError:
+            failed += 1
+            continue
+        etas.append(f["eta"])
+        kappas.append(f["kappa"])
+    if len(etas) < 2:
+        raise ValueError("the fit failed on almost every bootstrap resample")
+    k_err = float(np.std(kappas, ddof=1))
+    kappa = full["kappa"]
+    out = dict(full)
+    out.update({"eta_err": float(np.std(etas, ddof=1)), "kappa_err": k_err,
+                "xi_err": k_err / kappa**2 if kappa > 0 else float("inf"), "n_failed": failed})
+    return out
 
 
 def fit_eta_xi(r, G, G_err, rmax=None) -> dict:
@@ -205,41 +255,3 @@ def w1_e_m(configs_a, configs_b) -> dict:
     return {"w1_e": w1(energy(a), energy(b)),
             "w1_m": w1(np.abs(magnetization(a)), np.abs(magnetization(b)))}
 
-
-def fit_eta_torus(r, G, G_err, L: int, rmax=None) -> dict:
-    """Fit the critical form on an L-periodic axis, G(r) = A [r^(−η) + (L − r)^(−η)].
-
-    At T_c the infinite-lattice correlation is a pure power law; on a torus the image at
-    distance L − r adds to it and flattens G towards r = L/2, which biases a plain
-    power-law fit. This two-parameter fit (weighted nonlinear least squares on G,
-    points with G ≤ 2 G_err dropped) accounts for the nearest image only. Returns
-    ``eta``, ``eta_err``, ``A``, ``A_err``, ``chi2_dof``, ``n_points``; errors from the
-    covariance, scaled by √(χ²/dof) when that exceeds 1.
-    """
-    from scipy.optimize import curve_fit
-
-    r = np.asarray(r, dtype=float)
-    G = np.asarray(G, dtype=float)
-    s = np.asarray(G_err, dtype=float)
-    if not (r.shape == G.shape == s.shape) or r.ndim != 1:
-        raise ValueError("r, G and G_err must be 1-D arrays of the same length")
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 4:
-        raise ValueError(f"L must be an integer >= 4; got {L!r}")
-    ok = (r > 0) & (r < L) & (G > 2 * s) & (s > 0)
-    if rmax is not None:
-        ok &= r <= rmax
-    if ok.sum() < 3:
-        raise ValueError(f"need at least 3 points with G > 2·G_err (and r <= rmax) to fit; got {int(ok.sum())}")
-    rr, y, sy = r[ok], G[ok], s[ok]
-
-    def model(x, A, eta):
-        return A * (x ** -eta + (L - x) ** -eta)
-
-    p, cov = curve_fit(model, rr, y, p0=(y[0], 0.25), sigma=sy, absolute_sigma=True, maxfev=10000)
-    dof = len(y) - 2
-    chi2 = float((((y - model(rr, *p)) / sy) ** 2).sum() / dof) if dof > 0 else float("nan")
-    if dof > 0 and chi2 > 1:
-        cov = cov * chi2
-    err = np.sqrt(np.diag(cov))
-    return {"eta": float(p[1]), "eta_err": float(err[1]), "A": float(p[0]), "A_err": float(err[0]),
-            "chi2_dof": chi2, "n_points": int(len(y))}

@@ -194,16 +194,25 @@ def test_bad_temperature_and_nboot_raise():
         metrics.thermo_stats(x, 1.0, n_boot=1)
 
 
-def test_fit_eta_torus_recovers_exponent_with_images():
-    L = 32
-    r = np.arange(1, L // 2 + 1, dtype=float)
-    G0 = 0.8 * (r**-0.25 + (L - r) ** -0.25)
-    sig = 0.005 * G0
-    rng = np.random.default_rng(2)
-    fit = metrics.fit_eta_torus(r, G0 + sig * rng.normal(size=r.size), sig, L)
-    assert abs(fit["eta"] - 0.25) < 4 * fit["eta_err"] and fit["eta_err"] < 0.05
-    # a plain power law fitted to the same torus data is biased low
-    plain = metrics.fit_eta_xi(r, G0, sig)
-    assert plain["eta"] < 0.2
-    with pytest.raises(ValueError, match="L must"):
-        metrics.fit_eta_torus(r, G0, sig, 2)
+
+def test_eta_bootstrap_matches_independent_bootstrap_and_full_fit():
+    # configurations with a known correlated structure: random spins smoothed by majority of
+    # a plaquette give a decaying positive G(r); the full-sample values must equal fit_eta_xi's
+    rng = np.random.default_rng(4)
+    raw = rng.normal(size=(400, 16, 16))
+    sm = raw + np.roll(raw, 1, 1) + np.roll(raw, 1, 2) + np.roll(np.roll(raw, 1, 1), 1, 2)
+    sm = sm + 0.6 * sm.mean((1, 2), keepdims=True) * 16
+    x = np.where(sm > 0, 1, -1).astype(np.int8)
+    r, G, G_err = metrics.correlation(x)
+    direct = metrics.fit_eta_xi(r, G, G_err)
+    boot = metrics.eta_bootstrap(x, n_boot=100, seed=1)
+    assert boot["eta"] == pytest.approx(direct["eta"]) and boot["xi"] == pytest.approx(direct["xi"])
+    # an independent bootstrap written here with the brute-force correlation
+    etas = []
+    rs = np.random.default_rng(1)
+    for _ in range(100):
+        rr, g, ge = metrics.correlation(x[rs.integers(0, len(x), size=len(x))])
+        etas.append(metrics.fit_eta_xi(rr, g, ge)["eta"])
+    assert boot["eta_err"] == pytest.approx(np.std(etas, ddof=1), rel=1e-9)
+    with pytest.raises(ValueError, match="n_boot"):
+        metrics.eta_bootstrap(x, n_boot=1)
