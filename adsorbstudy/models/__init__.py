@@ -20,7 +20,7 @@ from .gan import WGAN
 KINDS = ("adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m")
 
 
-def build(kind: str, L: int, **hparams):
+def build(kind: str, L: int, /, **hparams):
     """A new (untrained) model of ``kind`` for L×L lattices; ``hparams`` go to its constructor.
 
     Raises ValueError for an unknown kind, an L the architecture cannot take, or bad hyperparameters.
@@ -28,7 +28,8 @@ def build(kind: str, L: int, **hparams):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     hp = dict(hparams)
-    hp.pop("L", None)
+    if hp.pop("L", L) != L:
+        raise ValueError(f"hparams L={hparams['L']!r} contradicts L={L!r}")
     try:
         if kind in ("adsorption", "adsorption-nolateral"):
             lateral = kind == "adsorption"

@@ -1,0 +1,248 @@
+"""The adsorption generator: the Eq. 6 solve, the Bernoulli forward process, the ELBO, and learning."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from adsorbstudy import isotherm
+from adsorbstudy.models import build
+from adsorbstudy.models.adsorption import (AdsorptionGenerator, bernoulli_kl_logits, solve_equilibrium,
+                                           solve_equilibrium_logits)
+from adsorbstudy.train import fit
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def metropolis(L, T, n, sweeps=300, seed=0):
+    """Checkerboard Metropolis on n independent L×L tori (J = 1): int8 (n, L, L) ±1."""
+    rng = np.random.default_rng(seed)
+    s = np.ones((n, L, L), np.int8) if T < 2.27 else rng.choice(np.array([-1, 1], np.int8), (n, L, L))
+    s = s * rng.choice(np.array([-1, 1], np.int8), (n, 1, 1))
+    i, j = np.indices((L, L))
+    for _ in range(sweeps):
+        for m in ((i + j) % 2 == 0, (i + j) % 2 == 1):
+            nb = (np.roll(s, 1, 1) + np.roll(s, -1, 1) + np.roll(s, 1, 2) + np.roll(s, -1, 2)).astype(float)
+            acc = (rng.random(s.shape) < np.exp(-2.0 * s * nb / T)) & m
+            s = np.where(acc, -s, s).astype(np.int8)
+    return s
+
+
+def residual_numpy(xa, xb, es, ea, za=4.0, zb=6.0, circular=True):
+    """Eq. 6 residual in logit units, written independently in float64 numpy."""
+    xa, xb, es, ea = (np.asarray(a, dtype=np.float64)[:, 0] for a in (xa, xb, es, ea))
+    if circular:
+        nsum = lambda x: sum(np.roll(x, s, ax) for s in (1, -1) for ax in (1, 2))
+    else:
+        def nsum(x):
+            p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+            return p[:, 1:-1, :-2] + p[:, 1:-1, 2:] + p[:, :-2, 1:-1] + p[:, 2:, 1:-1]
+    na = nsum(xa) / 4
+    nb = (nsum(xb) + 2 * xb) / 6
+    lhs = np.log((1 - xa) * xb / ((1 - xb) * xa))
+    return lhs - (es + ea * (za * na - zb * nb))
+
+
+# --------------------------------------------------------------------------- the solve
+@pytest.mark.parametrize("circular", [True, False])
+@pytest.mark.parametrize("ea_mean,ea_sd", [(0.0, 0.5), (-2.0, 1.0), (1.5, 1.0)])
+def test_solution_satisfies_eq6_where_converged(circular, ea_mean, ea_sd):
+    g = torch.Generator().manual_seed(3)
+    shape = (16, 1, 12, 12)
+    xb = torch.rand(shape, generator=g, dtype=torch.float64) * 0.98 + 0.01
+    es = 2 * torch.randn(shape, generator=g, dtype=torch.float64)
+    ea = ea_mean + ea_sd * torch.randn(shape, generator=g, dtype=torch.float64)
+    if ea_mean < 0:
+        assert float((ea * 4 < -4).double().mean()) > 0.4  # strong attraction: three roots are possible
+    u, res = solve_equilibrium_logits(xb, es, ea, max_iter=400, tol=1e-4, circular=circular)
+    xa = torch.sigmoid(u)
+    conv = (res <= 1e-4).numpy()[:, 0]
+    assert conv.mean() > 0.99
+    r = residual_numpy(xa, xb, es, ea, circular=circular)
+    assert np.abs(r[conv]).max() <= 1e-4 + 1e-9
+    # the reported residual is the true one
+    assert np.allclose(np.abs(r), res.numpy()[:, 0], atol=1e-9)
+
+
+def test_float32_solve_reports_honest_residual():
+    g = torch.Generator().manual_seed(4)
+    shape = (8, 1, 16, 16)
+    xb = torch.rand(shape, generator=g) * 0.98 + 0.01
+    es, ea = 2 * torch.randn(shape, generator=g), -2.0 + torch.randn(shape, generator=g)
+    xa, rmax = solve_equilibrium(xb, es, ea, max_iter=300)
+    u, res = solve_equilibrium_logits(xb, es, ea, max_iter=300)
+    assert float(rmax) == float(res.max())
+    r = residual_numpy(xa.double(), xb.double(), es.double(), ea.double())
+    conv = (res <= 1e-4).numpy()[:, 0]
+    assert conv.mean() > 0.99
+    assert np.abs(r[conv & (np.abs(u.numpy()[:, 0]) < 12)]).max() < 2e-4  # float32 sigmoid rounding
+
+
+def test_uniform_solution_is_a_stable_isotherm_root():
+    # a uniform lattice reduces Eq. 6 to the single-site isotherm (n_a = x_a, n_b = x_b)
+    for xb_v, es_v, ea_v in [(0.3, 0.5, -0.4), (0.2, -1.0, -1.6), (0.6, 1.0, 0.8), (0.05, -2.0, -2.5)]:
+        xb = torch.full((1, 1, 8, 8), xb_v, dtype=torch.float64)
+        xa, res = solve_equilibrium(xb, torch.full_like(xb, es_v), torch.full_like(xb, ea_v), max_iter=2000, tol=1e-10)
+        val = float(xa.mean())
+        assert float(xa.std()) < 1e-9 and float(res) < 1e-9
+        roots = isotherm.roots(xb_v, es_v, ea_v)
+        assert np.min(np.abs(roots - val)) < 1e-7
+        assert 1 / (val * (1 - val)) + ea_v * 4 > 0  # stable branch
+
+
+def test_no_lateral_equals_closed_form_exactly():
+    g = torch.Generator().manual_seed(5)
+    xb = torch.rand((4, 1, 8, 8), generator=g) * 0.98 + 0.01
+    es = 3 * torch.randn((4, 1, 8, 8), generator=g)
+    xa, res = solve_equilibrium(xb, es, torch.zeros_like(xb))
+    assert torch.equal(xa, torch.sigmoid(torch.logit(xb) - es))
+
+
+@pytest.mark.parametrize("circular", [True, False])
+@pytest.mark.parametrize("ea_shift", [0.0, -1.5])
+def test_gradients_match_finite_differences(circular, ea_shift):
+    g = torch.Generator().manual_seed(6)
+    shape = (2, 1, 4, 4)
+    xb = (torch.rand(shape, generator=g, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
+    es = torch.randn(shape, generator=g, dtype=torch.float64).requires_grad_()
+    ea = (ea_shift + torch.randn(shape, generator=g, dtype=torch.float64)).requires_grad_()
+    f = lambda a, b, c: solve_equilibrium(a, b, c, max_iter=5000, tol=1e-13, circular=circular)[0]
+    assert torch.autograd.gradcheck(f, (xb, es, ea), eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_solver_rejects_bad_input():
+    x = torch.full((1, 1, 4, 4), 0.5)
+    with pytest.raises(ValueError, match="xb"):
+        solve_equilibrium(torch.ones_like(x), x, x)
+    with pytest.raises(ValueError, match="shape"):
+        solve_equilibrium(x, x[..., :2], x)
+    with pytest.raises(ValueError, match="za"):
+        solve_equilibrium(x, x, x, za=0.0)
+    with pytest.raises(ValueError, match="finite"):
+        solve_equilibrium(x, x * float("nan"), x)
+
+
+# --------------------------------------------------------------------------- forward process and ELBO
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_forward_marginals_match_closed_form(schedule):
+    from scipy.stats import binomtest
+
+    model = AdsorptionGenerator(8, K=10, base=4, depth=1, emb_dim=8, schedule=schedule)
+    assert float(model.abar[-1]) == 0.0 and float(model.abar[0]) == 1.0
+    g = torch.Generator().manual_seed(7)
+    n = 4000
+    s0 = torch.ones((n, 1, 1, 1))
+    s = s0.clone()
+    for k in range(1, model.K + 1):
+        # the single-step kernel q(s_k | s_{k-1}), chained
+        p = (1 - float(model.beta[k])) * s + float(model.beta[k]) / 2
+        s = (torch.rand(s.shape, generator=g, dtype=torch.float64) < p).float()
+        if k in (1, 3, 6, 10):
+            expect = float(model.abar[k]) + (1 - float(model.abar[k])) / 2
+            assert binomtest(int(s.sum()), n, expect).pvalue > 1e-3
+            direct = model.q_sample(s0, torch.full((n,), k), g)
+            assert binomtest(int(direct.sum()), n, expect).pvalue > 1e-3
+
+
+def test_posterior_logits_are_bayes_rule():
+    model = AdsorptionGenerator(8, K=6, base=4, depth=1, emb_dim=8)
+    for k in range(2, 7):
+        b, a_prev = float(model.beta[k]), float(model.abar[k - 1])
+        for s0 in (0.0, 1.0):
+            for sk in (0.0, 1.0):
+                prior1 = a_prev * s0 + (1 - a_prev) / 2
+                lik = lambda sprev: ((1 - b) * sprev + b / 2) if sk == 1 else 1 - ((1 - b) * sprev + b / 2)
+                post1 = lik(1.0) * prior1 / (lik(1.0) * prior1 + lik(0.0) * (1 - prior1))
+                got = model.posterior_logits(torch.tensor([[[[sk]]]]), torch.tensor([[[[s0]]]]), torch.tensor([k]))
+                assert float(got) == pytest.approx(math.log(post1 / (1 - post1)), rel=1e-10, abs=1e-10)
+    # k = 1: the posterior is s_0 itself
+    got = model.posterior_logits(torch.tensor([[[[0.0]]]]), torch.tensor([[[[1.0]]]]), torch.tensor([1]))
+    assert float(got) == math.inf
+
+
+def test_kl_terms_nonnegative_and_zero_at_posterior():
+    g = torch.Generator().manual_seed(8)
+    lq = 6 * torch.randn(10000, generator=g, dtype=torch.float64)
+    lq[:5], lq[5:10] = math.inf, -math.inf
+    lp = 6 * torch.randn(10000, generator=g, dtype=torch.float64)
+    kl = bernoulli_kl_logits(lq, lp)
+    assert bool(torch.isfinite(kl).all()) and float(kl.min()) >= -1e-12
+    q, p = torch.sigmoid(lq[10:]), torch.sigmoid(lp[10:])
+    q0, p0 = torch.sigmoid(-lq[10:]), torch.sigmoid(-lp[10:])
+    direct = q * torch.log(q / p) + q0 * torch.log(q0 / p0)
+    assert torch.allclose(kl[10:], direct, atol=1e-9, rtol=1e-7)
+    assert float(bernoulli_kl_logits(lq[10:], lq[10:]).abs().max()) <= 1e-12
+    # a deterministic posterior against the model: -log p(s)
+    assert float(bernoulli_kl_logits(torch.tensor([math.inf]), torch.tensor([0.3], dtype=torch.float64))) == pytest.approx(
+        -math.log(1 / (1 + math.exp(-0.3))), rel=1e-12)
+
+
+def test_untrained_bound_is_exactly_ln2():
+    # with ε ≡ 0 each reverse step is the symmetric channel of the forward kernel, so the model is
+    # uniform noise, p(s_0) = 2^-N, and its path distribution given s_0 equals q's: the bound is
+    # exactly ln 2 per spin for any data; the estimator (one s_k draw per k) must average to it
+    model = AdsorptionGenerator(8, K=8, base=4, depth=1, emb_dim=8)
+    for configs in (np.ones((64, 8, 8), np.int8),
+                    np.random.default_rng(0).choice(np.array([-1, 1], np.int8), (64, 8, 8))):
+        b = model.nll_bound(configs, 2.0, seed=1)
+        assert b.shape == (64,)
+        se = b.std(ddof=1) / np.sqrt(len(b))
+        assert abs(b.mean() - math.log(2)) < 4 * se + 1e-9
+
+
+# --------------------------------------------------------------------------- sampling and learning
+def test_sample_interface_and_stats():
+    model = build("adsorption", 8, K=5, base=4, depth=1, emb_dim=8)
+    s = model.sample(7, 2.0, seed=3)
+    assert s.dtype == torch.int8 and s.shape == (7, 8, 8) and set(s.unique().tolist()) <= {-1, 1}
+    assert torch.equal(s, model.sample(7, 2.0, seed=3))
+    st = model.last_sample_stats
+    assert st["nonconverged"] == 0 and st["pixel_solves"] == 7 * 5 * 64
+    assert model.nfe() == 5
+    tr = model.trajectory(5, [1.5, 2.0, 2.5, 3.0, 3.5], seed=1)
+    assert list(tr["step"]) == list(range(6)) and tr["e"].shape == tr["m_abs"].shape == (6,)
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="kind"):
+        build("vae", 8)
+    with pytest.raises(ValueError, match="divisible"):
+        build("adsorption", 10, depth=3)
+    with pytest.raises(ValueError, match="K"):
+        build("adsorption", 8, K=0)
+    model = build("adsorption-nolateral", 8, K=3, base=4, depth=1, emb_dim=8)
+    with pytest.raises(ValueError, match="n must"):
+        model.sample(0, 2.0)
+    with pytest.raises(ValueError, match="T must"):
+        model.sample(3, 0.0)
+    with pytest.raises(ValueError, match="T must"):
+        model.sample(3, -1.0)
+    with pytest.raises(ValueError, match="steps"):
+        model.sample(3, 2.0, steps=2)
+
+
+@pytest.fixture(scope="module")
+def two_temperatures():
+    return {1.5: metropolis(8, 1.5, 300, seed=1), 3.5: metropolis(8, 3.5, 300, seed=2)}
+
+
+def mean_abs_m(configs) -> float:
+    return float(np.abs(np.asarray(configs, dtype=float).mean(axis=(1, 2))).mean())
+
+
+@pytest.mark.parametrize("kind", ["adsorption", "adsorption-nolateral"])
+def test_learns_temperature_dependent_order(kind, two_temperatures, tmp_path):
+    torch.manual_seed(0)
+    model = build(kind, 8, K=20, base=8, depth=1, emb_dim=32)
+    before = {T: mean_abs_m(model.sample(200, T, seed=5)) for T in two_temperatures}
+    fit(model, two_temperatures, dict(steps=300, batch=64, lr=2e-3, val_every=50, ckpt_every=300),
+        tmp_path, progress=False)
+    after = {T: mean_abs_m(model.sample(200, T, seed=5)) for T in two_temperatures}
+    for T, x in two_temperatures.items():
+        mc = mean_abs_m(x)
+        assert abs(after[T] - mc) < abs(before[T] - mc), (T, before[T], after[T], mc)
+    assert after[1.5] > after[3.5] + 0.1
+    assert model.last_sample_stats["nonconverged"] == 0

@@ -1,0 +1,119 @@
+"""DDPM baseline: the forward process, DDIM against its ODE definition, sampling, and learning."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from adsorbstudy.models import build
+from adsorbstudy.models.ddpm import DDPM, ddim_timesteps, linear_schedule
+from adsorbstudy.nn import n_params
+from adsorbstudy.train import fit
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def metropolis(L, T, n, sweeps=300, seed=0):
+    """Checkerboard Metropolis on n independent L×L tori (J = 1): int8 (n, L, L) ±1."""
+    rng = np.random.default_rng(seed)
+    s = np.ones((n, L, L), np.int8) if T < 2.27 else rng.choice(np.array([-1, 1], np.int8), (n, L, L))
+    s = s * rng.choice(np.array([-1, 1], np.int8), (n, 1, 1))
+    i, j = np.indices((L, L))
+    for _ in range(sweeps):
+        for m in ((i + j) % 2 == 0, (i + j) % 2 == 1):
+            nb = (np.roll(s, 1, 1) + np.roll(s, -1, 1) + np.roll(s, 1, 2) + np.roll(s, -1, 2)).astype(float)
+            acc = (rng.random(s.shape) < np.exp(-2.0 * s * nb / T)) & m
+            s = np.where(acc, -s, s).astype(np.int8)
+    return s
+
+
+def test_schedule_is_seed_004():
+    b = linear_schedule()
+    assert b.shape == (1000,) and float(b[0]) == 1e-4 and float(b[-1]) == pytest.approx(0.02, abs=1e-15)
+    m = DDPM(8, base=4, depth=1, emb_dim=8)
+    assert float(m.abar[1000]) == pytest.approx(float(np.prod(1 - b.numpy())), rel=1e-12)
+    assert float(m.abar[1000]) < 1e-4
+
+
+def test_forward_statistics_match_the_schedule():
+    # chain the single-step kernel x_t = √(1−β_t) x_{t−1} + √β_t ε and compare with q(x_t | x_0)
+    m = DDPM(8, base=4, depth=1, emb_dim=8)
+    g = torch.Generator().manual_seed(0)
+    n = 20000
+    x0 = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0).double()
+    x = x0.clone()
+    for t in range(1, 301):
+        b = float(m.beta[t])
+        x = math.sqrt(1 - b) * x + math.sqrt(b) * torch.randn(n, generator=g, dtype=torch.float64)
+        if t in (10, 100, 300):
+            ab = float(m.abar[t])
+            resid = x - math.sqrt(ab) * x0
+            direct = m.q_sample(x0.float().view(-1, 1, 1, 1), torch.full((n,), t),
+                                torch.randn((n, 1, 1, 1), generator=g)).view(-1).double() - math.sqrt(ab) * x0
+            for r in (resid, direct):
+                # mean 0 and variance 1 − ᾱ_t, to 5 standard errors
+                assert abs(float(r.mean())) < 5 * math.sqrt((1 - ab) / n)
+                assert abs(float(r.var()) / (1 - ab) - 1) < 5 * math.sqrt(2 / n)
+
+
+def test_ddim_with_all_steps_is_the_ddim_ode():
+    torch.manual_seed(0)
+    m = DDPM(8, base=4, depth=1, emb_dim=8).eval()
+    torch.nn.init.normal_(m.net.out.weight, std=0.3)
+    assert ddim_timesteps(1000) == list(range(1000, 0, -1))
+    # DDIM (η = 0) is the Euler discretization, in x̄ = x/√ᾱ and σ = √((1−ᾱ)/ᾱ), of dx̄ = ε_θ dσ
+    # (Song et al. 2021, Eq. 14): an independent statement of the same trajectory
+    g = torch.Generator().manual_seed(4)
+    n, T = 3, torch.full((3,), 2.0)
+    x = torch.randn((n, 1, 8, 8), generator=g)
+    with torch.no_grad():
+        xbar = x.double() / math.sqrt(float(m.abar[1000]))
+        for t in range(1000, 0, -1):
+            ab, abp = float(m.abar[t]), float(m.abar[t - 1])
+            xt = (xbar * math.sqrt(ab)).float()
+            eps = m.eps(xt, torch.full((n,), t), T).double()
+            xbar = xbar + (math.sqrt((1 - abp) / abp) - math.sqrt((1 - ab) / ab)) * eps
+    ref = torch.where(xbar[:, 0] >= 0, 1, -1).to(torch.int8)
+    got = m.sample(n, 2.0, seed=4, steps=1000)
+    assert torch.equal(got, ref)
+    assert m.nfe(1000) == 1000 and m.nfe() == 1000 and m.nfe(50) == 50
+
+
+def test_sample_interface_and_bad_input():
+    m = build("ddpm", 8, base=4, depth=2, emb_dim=8)
+    s = m.sample(4, [1.0, 2.0, 3.0, 4.0], seed=1, steps=10)
+    assert s.dtype == torch.int8 and s.shape == (4, 8, 8) and set(s.unique().tolist()) <= {-1, 1}
+    tr = m.trajectory(3, 2.0, seed=0, steps=10)
+    assert len(tr["step"]) == 11 and np.all(tr["m_abs"] >= 0)
+    for bad in (0, 1001, 2.5):
+        with pytest.raises(ValueError, match="steps"):
+            m.sample(2, 2.0, steps=bad)
+    with pytest.raises(ValueError, match="n must"):
+        m.sample(0, 2.0)
+    with pytest.raises(ValueError, match="T must"):
+        m.sample(2, -2.0)
+    with pytest.raises(ValueError, match="divisible"):
+        build("ddpm", 12, depth=4)
+
+
+def test_same_trunk_as_the_adsorption_generator():
+    for L, base, depth in ((16, 16, 2), (64, 64, 4)):
+        a = build("adsorption", L, base=base, depth=depth)
+        d = build("ddpm", L, base=base, depth=depth)
+        assert abs(n_params(a) - n_params(d)) / n_params(d) < 0.10
+
+
+def test_learns_temperature_dependent_order(tmp_path):
+    data = {1.5: metropolis(8, 1.5, 300, seed=1), 3.5: metropolis(8, 3.5, 300, seed=2)}
+    mabs = lambda c: float(np.abs(np.asarray(c, float).mean(axis=(1, 2))).mean())
+    torch.manual_seed(0)
+    model = build("ddpm", 8, base=16, depth=1, emb_dim=32)
+    before = {T: mabs(model.sample(100, T, seed=5)) for T in data}
+    fit(model, data, dict(steps=1500, batch=64, lr=3e-3, val_every=100, ckpt_every=1500), tmp_path, progress=False)
+    after = {T: mabs(model.sample(100, T, seed=5)) for T in data}
+    for T, x in data.items():
+        assert abs(after[T] - mabs(x)) < abs(before[T] - mabs(x)), (T, before[T], after[T], mabs(x))
+    assert after[1.5] > after[3.5] + 0.1

@@ -1,0 +1,92 @@
+"""The shared U-Net trunk: shapes, zero start, torus equivariance, live conditioning, input checks."""
+import math
+
+import pytest
+import torch
+
+from adsorbstudy.nn import UNet, sinusoidal_embedding, temperatures_tensor
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def _randomize_head(net):
+    torch.manual_seed(1)
+    torch.nn.init.normal_(net.out.weight)
+    torch.nn.init.normal_(net.out.bias)
+
+
+def test_sinusoidal_embedding_matches_formula():
+    t = torch.tensor([0.0, 3.0, 917.0])
+    d = 8
+    e = sinusoidal_embedding(t, d)
+    for row, tv in enumerate(t.tolist()):
+        for i in range(d // 2):
+            w = 10000 ** (-2 * i / d)
+            assert e[row, i].item() == pytest.approx(math.sin(tv * w), abs=1e-5)
+            assert e[row, d // 2 + i].item() == pytest.approx(math.cos(tv * w), abs=1e-5)
+
+
+def test_untrained_output_is_exactly_zero_and_shaped():
+    net = UNet(1, 2, base=8, depth=3, emb_dim=16)
+    x = torch.randn(3, 1, 16, 16)
+    y = net(x, torch.tensor([1, 5, 9]), torch.tensor([1.0, 2.0, 3.0]))
+    assert y.shape == (3, 2, 16, 16)
+    assert torch.equal(y, torch.zeros_like(y))
+
+
+def test_circular_unet_is_translation_equivariant_on_the_torus():
+    net = UNet(1, 1, base=8, depth=2, emb_dim=16, padding="circular").eval()
+    _randomize_head(net)
+    x = torch.randn(2, 1, 8, 8)
+    k, T = torch.tensor([3, 3]), torch.tensor([2.0, 2.0])
+    # shifts by the pooling factor commute with every layer
+    y = net(x, k, T)
+    ys = net(torch.roll(x, (2, 4), (-2, -1)), k, T)
+    assert torch.allclose(torch.roll(y, (2, 4), (-2, -1)), ys, atol=1e-5)
+    znet = UNet(1, 1, base=8, depth=2, emb_dim=16, padding="zeros").eval()
+    _randomize_head(znet)
+    z = znet(x, k, T)
+    zs = znet(torch.roll(x, (2, 4), (-2, -1)), k, T)
+    assert not torch.allclose(torch.roll(z, (2, 4), (-2, -1)), zs, atol=1e-3)
+
+
+@pytest.mark.parametrize("base", [4, 8, 16])
+def test_conditioning_reaches_the_output(base):
+    # regression: a per-channel embedding added before a GroupNorm with one channel per group vanishes
+    net = UNet(1, 1, base=base, depth=1, emb_dim=16).eval()
+    _randomize_head(net)
+    x = torch.randn(1, 1, 8, 8)
+    a = net(x, torch.tensor([5]), torch.tensor([1.5]))
+    b = net(x, torch.tensor([5]), torch.tensor([3.5]))
+    c = net(x, torch.tensor([50]), torch.tensor([1.5]))
+    assert (a - b).abs().max() > 1e-3
+    assert (a - c).abs().max() > 1e-3
+
+
+def test_class_embedding():
+    net = UNet(1, 1, base=8, depth=2, emb_dim=16, padding="zeros", n_classes=3, temperature=False).eval()
+    _randomize_head(net)
+    x = torch.randn(2, 1, 8, 8)
+    y0 = net(x, torch.tensor([1, 1]), label=torch.tensor([0, 0]))
+    y2 = net(x, torch.tensor([1, 1]), label=torch.tensor([2, 2]))
+    assert (y0 - y2).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="label"):
+        net(x, torch.tensor([1, 1]))
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="padding"):
+        UNet(padding="reflect")
+    with pytest.raises(ValueError, match="depth"):
+        UNet(depth=0)
+    net = UNet(1, 1, base=4, depth=3, emb_dim=8)
+    with pytest.raises(ValueError, match="divisible"):
+        net(torch.zeros(1, 1, 6, 6), torch.tensor([1]), torch.tensor([1.0]))
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="T must"):
+            temperatures_tensor(bad, 3)
+    with pytest.raises(ValueError, match="shape"):
+        temperatures_tensor([1.0, 2.0], 3)
