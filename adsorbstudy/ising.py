@@ -570,11 +570,13 @@ def sample_ensemble(L: int, T: float, n: int, method: str = "auto", seed: int = 
     Procedure: ``n_chains`` independent chains start cold (T < Tc) or hot; each runs an
     initial burn-in, then a recorded pilot of P sweeps. τ_int of e and of |m| is measured
     on the second half of the pilot; P doubles until that half is ≥ 50 τ_int long (or
-    reaches ``max_pilot``/2). Unless given, thermalization is burn-in + first half of the
-    pilot (so ≥ 50 τ_int) and spacing is ⌈2 τ_int⌉. Each chain then keeps one configuration
-    every ``spacing`` sweeps until ``n`` are collected (chain-interleaved order).
-    If ``thermalization`` is given, exactly that many sweeps precede the pilot, and the
-    pilot still runs (only to measure τ_int), so the reported thermalization is larger.
+    reaches ``max_pilot``; then ``tau_reliable`` is False). The reported thermalization is
+    every sweep before the first kept configuration (burn-in + whole pilot, so ≥ 100 τ_int
+    when reliable); spacing is ⌈2 τ_int⌉ unless given. Each chain then keeps one
+    configuration every ``spacing`` sweeps until ``n`` are collected (chain-interleaved
+    order). If ``thermalization`` is given, exactly that many sweeps precede the pilot;
+    the pilot still runs (to measure τ_int), so the reported thermalization is larger.
+    Wolff's cluster-size calibration counts as burn-in.
 
     ``method``: "auto" (Wolff below T = 2.75, Metropolis above), "metropolis" or "wolff".
     ``device``: None for the numba CPU kernels; a torch device ("cpu", "cuda") runs

@@ -287,8 +287,13 @@ if len(etas_c) == 2:
 else:
     range_sentence = ""
 neg = [T for T in corr_T if "kappa" in fits[T][L // 2] and fits[T][L // 2]["kappa"] <= 0]
-if neg:
-    range_sentence += (f"At T = {', '.join(f'{T:g}' for T in neg)} the fitted decay rate 1/ξ is ≤ 0: on a "
+neg_below = [T for T in neg if T < TC - 1e-6]
+neg_above = [T for T in neg if T >= TC - 1e-6]
+if neg_below:
+    range_sentence += (f"At T = {', '.join(f'{T:g}' for T in neg_below)} (below T_c) G(r) levels off at m² "
+                       "(long-range order), which a decaying form cannot describe: the fitted 1/ξ is ≤ 0. ")
+if neg_above:
+    range_sentence += (f"At T = {', '.join(f'{T:g}' for T in neg_above)} the fitted decay rate 1/ξ is ≤ 0: on a "
                        f"{L}×{L} torus the periodic images flatten G(r) before any exponential decay shows, "
                        "so ξ is not measurable there and the exponential factor only absorbs that flattening. ")
 sentences = []
