@@ -227,3 +227,20 @@ def test_bad_input_other_entry_points(tmp_path):
         ising.metropolis_relaxation(8, 2.0, 0, 10)
     with pytest.raises(ValueError, match="configs must"):
         ising.energy(np.ones(5))
+
+
+def test_tau_scan_and_ensemble_array_protocol():
+    scan = ising.tau_scan(8, [2.27, 4.0], seed=1, n_chains=16, samples_per_chain=2, progress=False,
+                          min_seconds=0.01)
+    for m in ("metropolis", "wolff"):
+        d = scan[m]
+        assert d["T"] == [2.27, 4.0] and all(t >= 0.5 for t in d["tau_int"])
+        assert all(s > 0 for s in d["seconds_per_sweep"])
+        np.testing.assert_allclose(d["seconds_per_independent"], 2 * np.array(d["tau_int"]) * d["seconds_per_sweep"])
+    # Metropolis slows down at Tc relative to T = 4
+    assert scan["metropolis"]["tau_int"][0] > scan["metropolis"]["tau_int"][1]
+    ens = ising.sample_ensemble(6, 3.0, 10, "metropolis", seed=0)
+    assert np.asarray(ens) is ens.configs and ens.L == 6
+    assert ising.resolve_method("auto", 2.0) == "wolff" and ising.resolve_method("auto", 3.0) == "metropolis"
+    with pytest.raises(ValueError, match="methods"):
+        ising.tau_scan(8, [2.0], methods=("glauber",), progress=False)
