@@ -300,7 +300,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
 
 
 # --------------------------------------------------------------------------- the study's runs
-MODEL_KEYS = ("kind", "L", "grid", "n_per_T", "mc_seed", "hparams", "train")
+MODEL_KEYS = ("kind", "L", "grid", "n_per_T", "mc_seed", "method", "mc_backend", "hparams", "train")
 
 
 def _check_run_params(params: dict) -> None:
@@ -316,17 +316,33 @@ def _check_run_params(params: dict) -> None:
     n = params.get("n_per_T")
     if not (isinstance(n, int) and n >= 2):
         raise ValueError(f"params.n_per_T must be an integer ≥ 2; got {n!r}")
+    if params.get("method", "auto") not in ("auto", "metropolis", "wolff"):
+        raise ValueError(f"params.method must be one of auto, metropolis, wolff; got {params.get('method')!r}")
+    if params.get("mc_backend", "numba") not in ("numba", "torch"):
+        raise ValueError(f"params.mc_backend must be one of numba, torch; got {params.get('mc_backend')!r}")
 
 
 def model_json_path(name: str, profile: str) -> Path:
     return results_dir(profile) / "models" / f"{name}.json"
 
 
+def training_ensembles(params: dict, profile: str, device: str = "auto", progress: bool = True) -> dict:
+    """The MC training ensembles of a run, {T: Ensemble}, from the profile's store (computed if missing)."""
+    from .ising import TRAIN_GRIDS, cached_ensembles
+
+    mc_dev = None if params.get("mc_backend", "numba") == "numba" else pick_device(device)
+    kw = {"device": mc_dev} if mc_dev is not None else {}
+    return cached_ensembles(study_store(profile), params["L"], list(TRAIN_GRIDS[params["grid"]]), params["n_per_T"],
+                            method=params.get("method", "auto"), seed=params.get("mc_seed", 0),
+                            progress=progress, **kw)
+
+
 def train_run(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True) -> dict:
     """Train (or reuse) the model described by ``params`` and write ``results/<profile>/models/<name>.json``.
 
     ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.ising.TRAIN_GRIDS``),
-    "n_per_T" (MC frames per temperature), "mc_seed", "hparams" (model constructor arguments),
+    "n_per_T" (MC frames per temperature), "mc_seed", "method", "mc_backend" (as in the Monte Carlo
+    chapter, so its cached ensembles are reused), "hparams" (model constructor arguments),
     "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` in the
     profile's artifact store; an intact one is reused without training. Returns the JSON record.
     """
@@ -342,10 +358,7 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
         meta = json.loads(final.with_name(final.name.split(".")[0] + ".meta.json").read_text())
         info = meta["train"]
     else:
-        from .ising import TRAIN_GRIDS, cached_ensembles
-
-        temps = list(TRAIN_GRIDS[params["grid"]])
-        ens = cached_ensembles(store, L, temps, params["n_per_T"], seed=params.get("mc_seed", 0), progress=progress)
+        ens = training_ensembles(params, profile, device, progress)
         data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
         seed_everything(cfg.seed)
         model = build(params["kind"], L, **params.get("hparams", {})).to(dev)

@@ -133,7 +133,7 @@ def test_train_run_writes_json_and_reuses_checkpoint(data, tmp_path, monkeypatch
         def __init__(self, c):
             self.configs = c
 
-    def fake_cached(store, L, temperatures, n, *, method="auto", seed=0, progress=True):
+    def fake_cached(store, L, temperatures, n, *, method="auto", seed=0, progress=True, device=None):
         calls.append((L, tuple(temperatures), n, seed))
         return {T: Ens(data[1.5 if T < 2.27 else 3.5][:n]) for T in temperatures}
 

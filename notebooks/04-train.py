@@ -1,0 +1,202 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {name: python3, display_name: Python 3, language: python}
+# ---
+
+# %% [markdown]
+# # Training the generators
+#
+# This chapter runs once per model family. Each run trains one temperature-conditioned generator
+# on the Monte Carlo ensembles of the training grid, or reuses the cached checkpoint when the
+# parameters have not changed. It then samples the test grid for the evaluation chapter. The five runs are:
+#
+# - **adsorption**: the Bernoulli adsorption diffusion of DESIGN §3. Each of the K reverse
+#   layers solves seed 000's Eq. 6 at every site, with U-Net energies ε_s and ε_a and a
+#   self-consistent lateral coupling.
+# - **adsorption-nolateral**: the same model with ε_a ≡ 0, which is binomial diffusion. This
+#   ablation isolates what the lateral adsorption equilibrium adds.
+# - **ddpm**: seed 004's diffusion model, with 1000 steps, ε-prediction and the same U-Net trunk.
+# - **gan** and **gan-m**: seed 004's conditional WGAN with weight clipping, and the "M⊂L" variant
+#   with a magnetization loss.
+#
+# Conventions: spins σ = ±1, occupancies s = (σ+1)/2, and temperatures in units of J/k_B. The
+# networks receive the raw temperature T, not T/Tc. The adsorption models are trained on the ELBO
+# alone, with no auxiliary x₀ term. DDPM uses seed 004's ε-MSE. Every model keeps the checkpoint
+# with the lowest validation loss on held-out training-grid frames. The GAN has no likelihood, so it
+# is selected by a moment distance instead: |Δ⟨e⟩| + |Δ⟨|m|⟩| against the held-out frames.
+
+# %% tags=["parameters"]
+profile = "smoke"        # str           injected by the study runner
+device = "auto"          # {auto, cpu, cuda}
+model = "adsorption"     # {adsorption, adsorption-nolateral, ddpm, gan, gan-m} model family
+name = ""                # str           results name (results/<profile>/models/<name>.json); "" = the model family
+L = 8                    # [4, 256] lattice side
+grid = "coarse"          # {coarse, fine} training grid (seed 004 DiffIsing1 / DiffIsing2)
+n_train = 200            # [10, 1000000] MC configurations per training temperature (as the Monte Carlo chapter)
+method = "auto"          # {auto, metropolis, wolff} MC sampler of the training ensembles (as the Monte Carlo chapter)
+mc_backend = "numba"     # {numba, torch} MC backend (as the Monte Carlo chapter, so its cache is reused)
+mc_seed = 0              # [0, 2147483647] base seed of the training ensembles (the Monte Carlo chapter's seed)
+seed = 0                 # [0, 2147483647] training seed (weights, batches, noise)
+steps = 60               # [1, 10000000] optimizer steps (GAN: generator steps)
+batch = 64               # [1, 100000] configurations per step
+lr = 0.002               # (0, 1) AdamW learning rate (cosine decay to 10 %)
+ema = 0.0                # [0, 1) EMA decay of the weights; 0 = off
+val_every = 20           # [1, 10000000] validation (and best-model check) interval, steps
+base = 8                 # [1, 1024] U-Net channels at full resolution (adsorption, DDPM)
+depth = 1                # [1, 6] U-Net resolutions; L must be divisible by 2**(depth-1)
+emb_dim = 32             # [2, 1024] step / temperature embedding width
+K = 20                   # [1, 10000] adsorption layers (NFE of the adsorption generator)
+ngf = 16                 # [1, 1024] GAN generator base width
+ndf = 16                 # [1, 1024] GAN critic base width
+n_critic = 5             # [1, 100] GAN critic steps per generator step
+clip = 0.05              # (0, 10] GAN critic weight clip
+lambda_m = 1.0           # (0, 1000] weight of the magnetization loss of gan-m
+test_start = 1.0         # [0.1, 20] first test temperature, J/k_B
+test_stop = 4.0          # [0.1, 20] last test temperature, J/k_B
+test_step = 1.5          # (0, 5] test grid spacing, J/k_B
+n_samples = 50           # [1, 1000000] generated configurations per test temperature
+sample_steps = 0         # [0, 1000] sampling steps: 0 = the model default (DDPM: 1000-step ancestral); DDPM k < 1000 = DDIM-k
+threads = 2              # [0, 64] torch CPU threads; 0 = the torch default
+
+# %%
+import json
+import os
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+
+from adsorbstudy import ising
+from adsorbstudy import train as tr
+from adsorbstudy.models import build
+from adsorbstudy.runtime import pick_device, results_dir
+from adsorbstudy.store import save_npz
+
+if threads:
+    torch.set_num_threads(threads)
+run_name = name or model
+dev = pick_device(device)
+if model in ("adsorption", "adsorption-nolateral"):
+    hparams = dict(K=K, base=base, depth=depth, emb_dim=emb_dim)
+elif model == "ddpm":
+    hparams = dict(base=base, depth=depth, emb_dim=emb_dim)
+else:
+    hparams = dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip) | ({"lambda_m": lambda_m} if model == "gan-m" else {})
+if model == "ddpm":
+    steps_arg = None if sample_steps in (0, 1000) else sample_steps
+elif model in ("adsorption", "adsorption-nolateral"):
+    if sample_steps not in (0, K):
+        raise ValueError(f"sample_steps: the adsorption generator samples with its K = {K} layers; use 0 (got {sample_steps})")
+    steps_arg = None
+else:
+    steps_arg = None
+build(model, L, **hparams)  # validates the architecture against L before any work
+test_T = ising.test_grid(test_start, test_stop, test_step)
+params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc_seed, "method": method,
+          "mc_backend": mc_backend, "hparams": hparams,
+          "train": dict(steps=steps, batch=batch, lr=lr, ema=ema, val_every=val_every,
+                        ckpt_every=max(val_every, min(1000, steps)), seed=seed)}
+
+# %% [markdown]
+# ## Training
+#
+# Training is deterministic on the CPU for a given seed. It is checkpointed regularly and resumes
+# where it stopped. A finished run is cached under a hash of all the parameters above, so a rerun
+# with unchanged parameters reuses the checkpoint and does not train again.
+
+# %%
+rec = tr.train_run(run_name, params, profile, device=device, progress=True)
+display(Markdown(
+    f"**{run_name}** ({model}, {rec['n_params']:,} parameters in the sampling network) was trained for "
+    f"{rec['steps']} steps in {rec['train_seconds']:.1f} s on `{rec['device']}` "
+    f"({rec['steps'] / max(rec['train_seconds'], 1e-9):.1f} steps/s). "
+    f"Its best validation loss was {rec['best_val_loss']:.4g} at step {rec['best_step']}, "
+    f"and its final validation loss was {rec['final_val_loss']:.4g}."))
+
+# %%
+hist = tr.training_history(run_name, profile)
+loss = np.asarray(hist["loss"], float)
+w = max(1, len(loss) // 50)
+smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
+fig, ax = plt.subplots(figsize=(6.4, 3.6))
+ax.plot(hist["step"], loss, color="0.8", lw=0.6, label="training loss (per step)")
+ax.plot(np.asarray(hist["step"])[w - 1:], smooth, color="C0", label=f"training loss ({w}-step mean)")
+ax.plot(hist["val_step"], hist["val_loss"], "o-", color="C3", ms=3, label="validation")
+ax.axvline(rec["best_step"], color="C3", ls=":", lw=1, label="kept (best validation)")
+ylabel = {"adsorption": "−ELBO (nats per spin)", "adsorption-nolateral": "−ELBO (nats per spin)",
+          "ddpm": "ε-prediction MSE"}.get(model, "generator loss / validation moment distance")
+ax.set(xlabel="optimizer step", ylabel=ylabel, title=f"{run_name}: training")
+if model in ("ddpm",):
+    ax.set_yscale("log")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The loss is a one-sample estimate per step, so it is noisy; the smoothed curve shows the trend.
+# For the adsorption models the validation loss is the negative ELBO per spin, an upper bound on
+# the model's negative log-likelihood per spin. The GAN's validation curve is instead the moment
+# distance used for model selection. It is not a loss that the optimizer sees.
+
+# %% [markdown]
+# ## Samples on the test grid
+#
+# The evaluation chapter reads these samples. The wall time covers the sampling calls only,
+# on this machine and device.
+
+# %%
+net = tr.load_trained(run_name, profile, device=device)
+samples, sec_per_1000, stats = tr.sample_grid(net, test_T, n_samples, seed=seed + 10_000, steps=steps_arg)
+save_npz(results_dir(profile) / "samples" / f"{run_name}.npz", samples)
+sampler = {"ddpm": "ancestral-1000" if steps_arg is None else f"ddim-{net.nfe(steps_arg)}"}.get(model, "native")
+extra = {"seconds_per_1000": sec_per_1000, "nfe": net.nfe(steps_arg), "sampler": sampler,
+         "sample_steps": steps_arg, "n_samples_per_T": n_samples, "test_T": test_T,
+         "sample_device": str(dev), "torch_threads": torch.get_num_threads()}
+if model.startswith("adsorption"):
+    extra |= {"nonconverged": int(stats.get("nonconverged", 0)), "pixel_solves": int(stats.get("pixel_solves", 0)),
+              "max_residual": float(stats.get("max_residual", 0.0))}
+rec = tr.update_model_json(run_name, profile, **extra)
+msg = (f"Sampled {n_samples} configurations at each of {len(test_T)} test temperatures "
+       f"({test_T[0]:.2f} to {test_T[-1]:.2f}) with the {sampler} sampler, NFE = {rec['nfe']}: "
+       f"{sec_per_1000:.2f} s per 1000 samples.")
+if model.startswith("adsorption"):
+    msg += (f" Eq. 6 solves that did not converge to |residual| ≤ {net.tol:g}: {rec['nonconverged']} of "
+            f"{rec['pixel_solves']:,} (max |residual| {rec['max_residual']:.2e} in logit units).")
+display(Markdown(msg))
+
+# %% [markdown]
+# ## Snapshots beside Monte Carlo
+#
+# The panels below show two model samples and two MC configurations at three training
+# temperatures: the lowest one, the one nearest Tc ≈ 2.269, and the highest one. Black is σ = −1
+# and white is σ = +1.
+
+# %%
+ens = tr.training_ensembles(params, profile, device=device, progress=False)
+grid_T = sorted(ens)
+snap_T = sorted({grid_T[0], min(grid_T, key=lambda t: abs(t - 2.269)), grid_T[-1]})
+fig, axes = plt.subplots(2, 2 * len(snap_T), figsize=(2.0 * 2 * len(snap_T), 4.2))
+rows = []
+for j, T in enumerate(snap_T):
+    gen = net.sample(max(64, n_samples), T, seed=seed + 20_000 + j, steps=steps_arg).numpy()
+    mc = np.asarray(ens[T].configs)
+    for r, (src, cfgs) in enumerate((("model", gen), ("MC", mc))):
+        for c in range(2):
+            ax = axes[r, 2 * j + c]
+            ax.imshow(cfgs[c], cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if c == 0:
+                ax.set_title(f"{src}, T = {T:.2f}", fontsize=8, loc="left")
+    e_g, e_m = ising.energy(gen), ising.energy(mc)
+    m_g, m_m = np.abs(ising.magnetization(gen)), np.abs(ising.magnetization(mc))
+    rows.append((T, e_g.mean(), e_m.mean(), m_g.mean(), m_m.mean()))
+fig.suptitle(f"{run_name} (top) and Monte Carlo (bottom), L = {L}", fontsize=9)
+plt.tight_layout()
+plt.show()
+table = "| T (J/k_B) | ⟨e⟩ model | ⟨e⟩ MC | ⟨\\|m\\|⟩ model | ⟨\\|m\\|⟩ MC |\n|---|---|---|---|---|\n" + "\n".join(
+    f"| {T:.2f} | {a:.3f} | {b:.3f} | {c:.3f} | {d:.3f} |" for T, a, b, c, d in rows)
+display(Markdown("A first look at these training temperatures, with energy per spin (J) and |m| per spin "
+                 "(the evaluation chapter adds error bars and the test grid):\n\n" + table))
