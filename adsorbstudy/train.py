@@ -425,7 +425,7 @@ def sample_grid(model, temperatures, n: int, seed: int = 0, steps: int | None = 
         parts = []
         for j in range(0, n, batch):
             t0 = time.perf_counter()
-            parts.append(model.sample(min(batch, n - j), float(T), seed=seed + 1000 * i + j, steps=steps).numpy())
+            parts.append(model.sample(min(batch, n - j), float(T), seed=seed + 1_000_003 * i + j, steps=steps).numpy())
             secs += time.perf_counter() - t0
             for k, v in (getattr(model, "last_sample_stats", None) or {}).items():
                 if isinstance(v, (int, float)) and k in ("nonconverged", "pixel_solves"):
