@@ -120,8 +120,7 @@ def fmt_pm(value: float, err: float | None = None) -> str:
 
 def verdict_table(v: Mapping) -> str:
     """A markdown table of ``verdict.json``: one row per model and region."""
-    head = ("| model | region | mean abs Δe [J] | mean abs Δ⟨abs m⟩ | rel. error C | rel. error χ "
-            "| W1(e) | W1(m) | NFE | s / 1000 samples |")
+    head = "| model | T range | abs Δe [J] | abs Δ⟨abs m⟩ | rel. C | rel. χ | W1 e | W1 m | NFE | s/1000 |"
     lines = [head, "|" + "|".join(["---"] * 10) + "|"]
     for model, entry in v["models"].items():
         for region in ("inside", "outside"):
@@ -129,7 +128,7 @@ def verdict_table(v: Mapping) -> str:
             if reg is None:
                 continue
             lines.append("| " + " | ".join([
-                model, f"{region} ({reg['n_T']} T)",
+                model, f"{region} ({reg['n_T']})",
                 fmt_pm(reg["d_e"], reg["d_e_err"]), fmt_pm(reg["d_m_abs"], reg["d_m_abs_err"]),
                 fmt_pm(reg["rel_C"], reg["rel_C_err"]), fmt_pm(reg["rel_chi"], reg["rel_chi_err"]),
                 fmt_pm(reg["w1_e"]), fmt_pm(reg["w1_m"]),
@@ -203,3 +202,75 @@ def summary_rows(model: str, ensembles: Mapping[float, np.ndarray], reference: M
                      "nfe": nfe, "seconds_per_1000": seconds_per_1000,
                      "exact_e": float(np.ravel(e_x)[0]), "exact_c": float(np.ravel(c_x)[0])})
     return rows
+
+
+CLAIM_METRICS = (("d_e", "mean abs Δe inside the training range [J]"),
+                 ("d_m_abs", "mean abs Δ⟨abs m⟩ inside the training range"),
+                 ("w1_e", "mean W1(e) inside the training range [J]"))
+
+
+def claims(v: Mapping, pairs: Sequence[tuple[str, str]]) -> list[dict]:
+    """The decisive comparisons between model kinds (e.g. ("adsorption", "ddpm")), over training seeds.
+
+    Each model entry of ``v`` must carry ``kind``; every model of a kind is one training seed.
+    """
+    out = []
+    for ka, kb in pairs:
+        ma = [e for e in v["models"].values() if e.get("kind") == ka and "inside" in e]
+        mb = [e for e in v["models"].values() if e.get("kind") == kb and "inside" in e]
+        if not ma or not mb:
+            continue
+        for key, what in CLAIM_METRICS:
+            a = [e["inside"][key] for e in ma]
+            b = [e["inside"][key] for e in mb]
+            err = (lambda es: es[0]["inside"].get(f"{key}_err") if len(es) == 1 else None)
+            out.append(compare(a, b, ka, kb, what, a_err=err(ma), b_err=err(mb)))
+    return out
+
+
+def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str:
+    """The results page's body, rendered from ``verdict.json``: context, the claims, the table, figures.
+
+    ``figures``: (path relative to ``book/``, caption) pairs.
+    """
+    n_seeds = max((sum(1 for e in v["models"].values() if e.get("kind") == k)
+                   for k in {e.get("kind") for e in v["models"].values()}), default=0)
+    lo, hi = v["train_range"]
+    parts = [
+        f"These numbers are rendered from `results/{v['profile']}/verdict.json` (profile `{v['profile']}`, "
+        f"L = {v['L']}, {v['n_test']} Monte Carlo test configurations per temperature, training range "
+        f"{lo:g} ≤ T ≤ {hi:g}). Errors are one standard error (bootstrap over configurations, propagated "
+        f"in quadrature over temperatures).",
+        "",
+        (f"Each model kind was trained with {n_seeds} seed(s); a difference smaller than the seed-to-seed "
+         "spread is reported as no difference." if n_seeds > 1 else
+         "**This profile trains each model with one seed only.** The comparisons below therefore cannot "
+         "separate a real difference from training-seed luck; they report which value is lower and by how "
+         "many statistical error bars, and make no claim. The paper profile repeats them over three seeds."),
+        "",
+        "## The decisive comparisons",
+        "",
+    ]
+    for c in v.get("claims", []):
+        parts.append(f"- **{c['a']} vs {c['b']}**, {c['what']}: {c['mean_a']:.4g} vs {c['mean_b']:.4g}"
+                     + (f" (seed spread {c['spread']:.2g})" if c["n_seeds"] > 1 else "") + f": {c['outcome']}.")
+    eta = v.get("eta_mc")
+    parts += ["", "## Summary table", "", verdict_table(v), "", TABLE_NOTE, ""]
+    if eta:
+        etas = ", ".join(f"{m} {fmt_pm(e['eta'], e.get('eta_err'))}" for m, e in v["models"].items()
+                         if e.get("eta") is not None and np.isfinite(e["eta"]))
+        parts += [f"Correlation exponent η near T_c (fit of G(r) = A r^(−η) e^(−r/ξ)): Monte Carlo "
+                  f"{fmt_pm(eta['eta'], eta.get('eta_err'))}; {etas}. The exact infinite-lattice value is 1/4.", ""]
+    kl = [(m, e["kl_bound_inside"]) for m, e in v["models"].items() if e.get("kl_bound_inside") is not None]
+    if kl:
+        parts += ["Upper bound on KL(Boltzmann ‖ model) inside the training range, in nats per spin: "
+                  + "; ".join(f"{m} {val:.3g}" for m, val in kl) + ".", ""]
+    for path, caption in figures:
+        parts += [f"```{{figure}} {path}", f":width: 100%", "", caption, "```", ""]
+    return "\n".join(parts)
+
+
+TABLE_NOTE = ("abs Δe, abs Δ⟨abs m⟩: mean over the test temperatures inside or outside the training range "
+              "(their number in brackets) of the absolute difference to Monte Carlo; rel. C, rel. χ: mean "
+              "relative error; W1 e, W1 m: mean Wasserstein-1 distance of the e and abs m distributions; "
+              "s/1000: wall seconds per 1000 samples.")

@@ -10,14 +10,16 @@ notebook under ``artifacts/<profile>/failed/`` and stops the batch with a
 """
 from __future__ import annotations
 
+import logging
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .profile import Profile, Run, load_profile, notebook_path
+from .profile import Profile, Run, load_profile, notebook_params, notebook_path
 from .runtime import artifacts_dir, repo_root
 from .store import FORCE_ENV, atomic_write, atomic_write_json
 
@@ -72,6 +74,19 @@ def _failing_cell(nb) -> tuple[int, str]:
     return -1, ""
 
 
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def fill_markdown(nb, values: dict) -> None:
+    """Replace ``{{ name }}`` in markdown cells by the run's parameter values.
+
+    One notebook run several times (one training chapter per model) thus gets a distinct title.
+    """
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), cell.source)
+
+
 def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     """Execute one run; raise StudyError naming the notebook and cell when it fails."""
     import jupytext
@@ -81,6 +96,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     src = notebook_path(run.notebook)
     nb = jupytext.read(src)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    fill_markdown(nb, {k: s.default for k, s in notebook_params(src).items()} | run.parameters)
     out = output_path(profile, run)
     failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
     work = artifacts_dir(profile.name) / "running" / f"{run.name}.ipynb"
@@ -88,7 +104,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(nb, str(work), parameters=run.parameters, kernel_name="python3",
-                            cwd=str(repo_root()), progress_bar=False, log_output=False)
+                            cwd=str(repo_root()), progress_bar=sys.stderr.isatty(), log_output=False)
     except pm.PapermillExecutionError as exc:
         failed.parent.mkdir(parents=True, exist_ok=True)
         os.replace(work, failed)
@@ -117,6 +133,10 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
     for run in runs:  # a missing notebook or bad spec fails here, before any work
         notebook_path(run.notebook).stat()
     os.environ["ADSORBSTUDY_ROOT"] = str(repo_root())
+    # Progress bars inside the kernels would only clutter the book; the batch shows one bar per notebook.
+    os.environ["TQDM_DISABLE"] = "1"
+    # papermill cannot parse our range comments in the parameters cells and warns; validation is ours.
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     if force:
         os.environ[FORCE_ENV] = repr(time.time())
     log(f"study: profile {profile.name} ({len(runs)} runs)")

@@ -6,7 +6,7 @@
 # ---
 
 # %% [markdown]
-# # Training the generators
+# # Training the {{ model }} generator
 #
 # This chapter runs once per model family. Each run trains one temperature-conditioned generator
 # on the Monte Carlo ensembles of the training grid, or reuses the cached checkpoint when the

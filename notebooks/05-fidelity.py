@@ -1,0 +1,333 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {name: python3, display_name: Python 3, language: python}
+# ---
+
+# %% [markdown]
+# # Thermodynamic fidelity
+#
+# Every model of the training chapters generated configurations on the test grid. Here they are
+# measured the way {cite:t}`lee2024thermodynamic` measured diffusion models and GANs, but against an
+# independent Monte Carlo ensemble (a different seed from the training data) and against the exact
+# finite-size solution of the same $L\times L$ torus. Every point carries a bootstrap error bar; the
+# training range is shaded.
+
+# %% tags=["parameters"]
+profile = "smoke"          # str
+device = "auto"            # {auto, cpu, cuda}
+L = 8                      # [4, 256] lattice side
+models = ["adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m"]  # str each: trained runs shown in the figures (results/<profile>/models/<name>.json)
+seed_models = []           # str each: further training seeds of the same kinds, used for the seed spread of the verdict
+fine_models = []           # str each: runs trained on the fine grid (DiffIsing2), compared with their coarse-grid kind
+grid = "coarse"            # {coarse, fine} the training grid of the models (its range is shaded)
+test_start = 1.0           # [0.1, 20] first test temperature, J/k_B
+test_stop = 4.0            # [0.1, 20] last test temperature, J/k_B
+test_step = 1.0            # (0, 5] test grid spacing, J/k_B
+n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature
+method = "auto"            # {auto, metropolis, wolff} Monte Carlo sampler of the reference ensembles
+mc_backend = "numba"       # {numba, torch} as in the Monte Carlo chapter (selects the cached ensembles)
+seed = 0                   # [0, 2147483647] base Monte Carlo seed; the test ensembles use seed + 1
+n_boot = 100               # [10, 10000] bootstrap resamples
+rmax = 0                   # [0, 1000] largest r of the G(r) fit; 0 = L/2
+trajectory_T = [1.8, 2.3, 2.8]  # [0.1, 20] temperatures of the generative-step trajectories
+n_trajectory = 16          # [1, 10000] chains averaged per trajectory (seed 004 used 100)
+n_heldout = 64             # [1, 100000] held-out configurations per T for the KL bound
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from adsorbstudy import exact, ising, metrics, plots, report
+from adsorbstudy.runtime import pick_device, repo_root, results_dir
+from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
+from adsorbstudy.train import load_trained
+
+store = study_store(profile)
+dev = pick_device(device)
+out = results_dir(profile)
+temps = ising.test_grid(test_start, test_stop, test_step)
+mc_device = None if mc_backend == "numba" else str(dev)
+train_T = ising.TRAIN_GRIDS[grid]
+train_range = (min(train_T), max(train_T))
+every = list(dict.fromkeys(models + seed_models + fine_models))
+missing = [m for m in every if not (out / "models" / f"{m}.json").exists()]
+if missing:
+    raise ValueError(f"models: no trained run {missing} in {out / 'models'}; run the training chapters first")
+specs = {m: json.loads((out / "models" / f"{m}.json").read_text()) for m in every}
+figdir = repo_root() / "book" / "generated" / "figures"
+
+
+def keep_figure(fig, name):
+    """Save a figure for the results page (atomically), beside showing it here."""
+    atomic_write(figdir / name, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
+
+
+print(f"L = {L}, {len(temps)} test temperatures {temps[0]}…{temps[-1]}, training range {train_range}")
+
+# %% [markdown]
+# ## The reference ensembles and every model's statistics
+#
+# The Monte Carlo test ensembles are independent of the training data (seed `seed + 1`, as in the Monte Carlo chapter). Each
+# model's samples were saved by its training chapter in `results/<profile>/samples/<model>.npz`.
+
+# %%
+mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed + 1,
+                                                          device=mc_device).items()}
+samples = {m: report.load_samples(out / "samples" / f"{m}.npz") for m in every}
+lost = {m: sorted(set(temps) - set(samples[m])) for m in every if set(temps) - set(samples[m])}
+if lost:
+    raise ValueError(f"test grid: the samples of {lost} lack these temperatures; retrain with the same test grid")
+samples = {m: {T: samples[m][T] for T in temps} for m in every}
+rows = report.summary_rows("MC", mc, mc, L, n_boot=n_boot)
+for m in every:
+    rows += report.summary_rows(m, samples[m], mc, L, n_boot=n_boot, nfe=specs[m].get("nfe"),
+                                seconds_per_1000=specs[m].get("seconds_per_1000"))
+report.write_summary_csv(out / "summary.csv", rows)
+by_model = {name: [r for r in rows if r["model"] == name] for name in ["MC", *models]}
+display(Markdown(f"Wrote `summary.csv` with {len(rows)} rows ({len(every)} trained runs and MC × {len(temps)} temperatures)."))
+
+# %% [markdown]
+# ## Energy, magnetization, specific heat and susceptibility
+#
+# The seed-004 Figure 3 for all models at once. Black circles are the Monte Carlo test ensembles,
+# the solid black line the exact finite-size result at the same $L$, the dashed grey line Onsager's
+# infinite lattice; the dotted vertical line is $T_c$.
+
+# %%
+fig = plots.thermo_panels({k: by_model[k] for k in ["MC", *models]}, L, train_range=train_range,
+                          title=f"All models, L = {L}")
+keep_figure(fig, "fidelity-thermo.png")
+plt.show()
+
+# %% [markdown]
+# ### What the lateral coupling adds: the adsorption generator against its no-lateral ablation
+
+# %%
+pair = [m for m in ("adsorption", "adsorption-nolateral") if m in models]
+if pair:
+    fig = plots.thermo_panels({k: by_model[k] for k in ["MC", *pair]}, L, train_range=train_range,
+                              title="adsorption generator vs binomial diffusion (ε_a ≡ 0)")
+    keep_figure(fig, "fidelity-ablation.png")
+    plt.show()
+
+# %% [markdown]
+# ### Coarse against fine training grid (seed 004's DiffIsing1 against DiffIsing2)
+#
+# The fine grid adds temperatures every 0.05 between 2.0 and 2.5, around $T_c$. Runs listed in
+# `fine_models` are drawn beside the coarse-grid run of the same kind.
+
+# %%
+for fm in fine_models:
+    coarse = next((m for m in models if specs[m]["kind"] == specs[fm]["kind"]), None)
+    curves = {"MC": by_model["MC"], **({f"{coarse} (coarse grid)": by_model[coarse]} if coarse else {}),
+              f"{fm} (fine grid)": by_model[fm]}
+    plots.thermo_panels(curves, L, train_range=train_range, title=f"{specs[fm]['kind']}: coarse vs fine training grid")
+    plt.show()
+if not fine_models:
+    display(Markdown("This profile trains no fine-grid runs (`fine_models` is empty); the paper profile does."))
+
+# %% [markdown]
+# ### The GANs (seed 004's GAN figure)
+
+# %%
+gans = [m for m in models if specs[m]["kind"].startswith("gan")]
+if gans:
+    plots.thermo_panels({k: by_model[k] for k in ["MC", *gans]}, L, train_range=train_range,
+                        title="conditional WGAN with and without the magnetization loss")
+    plt.show()
+
+# %% [markdown]
+# ## Correlations at and around $T_c$
+#
+# $G(r)$ along the lattice axes, fitted with $G(r) = A\,r^{-\eta}e^{-r/\xi}$. The exact exponent of the
+# infinite lattice is $\eta = 1/4$; on a small torus the fit is biased by the periodic images, so the
+# Monte Carlo value at the same $L$ is the fair reference.
+
+# %%
+near = sorted(sorted(temps, key=lambda T: abs(T - exact.TC))[:3])
+r_max = rmax or L // 2
+
+
+def eta_fit(configs):
+    """η, ξ with bootstrap errors; NaN where G(r) has too few significant points to fit."""
+    try:
+        return metrics.eta_bootstrap(configs, rmax=r_max, n_boot=min(n_boot, 100), seed=0)
+    except ValueError:
+        return {"eta": float("nan"), "eta_err": float("nan"), "xi": float("nan"), "xi_err": float("nan")}
+
+
+corr_rows = []
+fig, axes = plt.subplots(1, len(near), figsize=(4.2 * len(near), 3.6), squeeze=False)
+for ax, T in zip(axes[0], near):
+    for name, ens in [("MC", mc), *((m, samples[m]) for m in models)]:
+        r, G, G_err = metrics.correlation(ens[T])
+        fit = eta_fit(ens[T])
+        corr_rows.append({"model": name, "T": T, **fit})
+        style = dict(fmt="o", color="k", mfc="white", ms=4, capsize=2) if name == "MC" else dict(fmt=".-", ms=4)
+        keep = G > 0
+        ax.errorbar(r[keep], G[keep], yerr=G_err[keep], label=f"{name}: η = {report.fmt_pm(fit['eta'], fit['eta_err'])}",
+                    **style)
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("distance r [lattice units]"), ax.set_ylabel("G(r)")
+    ax.set_title(f"T = {T:.2f}"), ax.legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+T_eta = near[len(near) // 2]
+eta_at = {row["model"]: row for row in corr_rows if row["T"] == T_eta}
+display(Markdown("\n".join([f"| ensemble | η at T = {T_eta:.2f} | ξ [lattice units] |", "|---|---|---|"] + [
+    f"| {m} | {report.fmt_pm(r['eta'], r['eta_err'])} | {report.fmt_pm(r['xi'], r['xi_err'])} |"
+    for m, r in eta_at.items()])))
+
+# %% [markdown]
+# ## Diversity: mean pairwise Hamming distance (seed 004's Figure 6)
+#
+# With the global spin flip factored out (the distance to the nearer of a configuration and its
+# flip), a collapsed model shows up at every temperature; the raw distance mostly measures the sign
+# balance below $T_c$.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+for ax, sym in zip(axes, (False, True)):
+    plots.shade_training(ax, train_range)
+    for name, ens in [("MC", mc), *((m, samples[m]) for m in models)]:
+        h = np.array([metrics.hamming(ens[T], flip_symmetric=sym, seed=0) for T in temps])
+        style = dict(fmt="o", color="k", mfc="white", ms=4, capsize=2) if name == "MC" else dict(fmt=".-")
+        ax.errorbar(temps, h[:, 0], yerr=h[:, 1], label=name, **style)
+    ax.set_xlabel("temperature T [J/k_B]")
+    ax.set_ylabel("mean Hamming distance [fraction of sites]")
+    ax.set_title("flip factored out" if sym else "raw")
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Distributions of e and m at a low T, near $T_c$ and at a high T
+#
+# Broad low-temperature energy distributions are where seed 004 found its spurious specific-heat
+# excess; a single narrow peak in m where Monte Carlo is bimodal is mode collapse.
+
+# %%
+picks = [temps[0], min(temps, key=lambda T: abs(T - exact.TC)), temps[-1]]
+fig, axes = plt.subplots(2, 3, figsize=(12, 6))
+for j, T in enumerate(picks):
+    for name, ens in [("MC", mc), *((m, samples[m]) for m in models)]:
+        kw = dict(histtype="step", lw=1.6 if name == "MC" else 1.0, color="k" if name == "MC" else None, label=name)
+        axes[0, j].hist(ising.energy(ens[T]), bins=30, density=True, **kw)
+        axes[1, j].hist(ising.magnetization(ens[T]), bins=30, range=(-1, 1), density=True, **kw)
+    axes[0, j].set_title(f"T = {T:.2f}")
+    axes[0, j].set_xlabel("energy per spin e [J]"), axes[1, j].set_xlabel("magnetization per spin m")
+    axes[0, j].set_ylabel("density"), axes[1, j].set_ylabel("density")
+axes[0, 0].legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Snapshots (seed 004's Figure 7)
+
+# %%
+snap_T = [T for T in temps if any(abs(T - t) < 1e-9 for t in (temps[0], near[1], temps[-1]))]
+plots.snapshots({name: {T: ens[T][:2] for T in snap_T} for name, ens in [("MC", mc), *samples.items()]})
+plt.show()
+
+# %% [markdown]
+# ## Along the generative steps (seed 004's Figure 4)
+#
+# The mean energy and $|m|$ of the current state along the reverse process, against Metropolis
+# relaxation from a random (infinite-temperature) start. One Metropolis step is one sweep ($L^2$
+# attempted flips); one generative step is one network evaluation. The x axis is the fraction of
+# each process's steps.
+
+# %%
+steppers = [m for m in models if specs[m]["kind"] in ("adsorption", "adsorption-nolateral", "ddpm")]
+loaded = {m: load_trained(m, profile, device=str(dev)) for m in steppers}
+fig, axes = plt.subplots(2, len(trajectory_T), figsize=(4.2 * len(trajectory_T), 6), squeeze=False)
+for j, T in enumerate(trajectory_T):
+    n_steps = 1
+    for m, model in loaded.items():
+        tr = model.trajectory(n_trajectory, T, seed=0)
+        x = np.asarray(tr["step"], float)
+        n_steps = max(n_steps, len(x) - 1)
+        frac = (x.max() - x) / max(x.max() - x.min(), 1)  # generation runs from the noise end to the data end
+        axes[0, j].plot(frac, tr["e"], label=f"{m} ({len(x) - 1} steps)")
+        axes[1, j].plot(frac, tr["m_abs"], label=f"{m} ({len(x) - 1} steps)")
+    sweeps = min(n_steps, 200)
+    rel = ising.metropolis_relaxation(L, T, n_trajectory, sweeps, seed=0)
+    xs = np.arange(sweeps + 1) / n_steps
+    axes[0, j].plot(xs, rel["e"], "k--", label="Metropolis (1 step = 1 sweep)")
+    axes[1, j].plot(xs, rel["m_abs"], "k--", label="Metropolis (1 step = 1 sweep)")
+    e_x, _ = exact.finite_size(L, np.array([T]))
+    axes[0, j].axhline(float(np.ravel(e_x)[0]), color="0.5", lw=0.8, label="exact ⟨e⟩ (torus)")
+    axes[0, j].set_title(f"T = {T:.2f}")
+    axes[1, j].set_xlabel("generative step / total steps")
+    axes[0, j].set_ylabel("energy per spin e [J]"), axes[1, j].set_ylabel("⟨|m|⟩")
+axes[0, 0].legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## A rigorous distance to the Boltzmann distribution
+#
+# For the two Bernoulli models the negative ELBO bounds $-\ln p_\theta(s)$ from above, so on held-out
+# Monte Carlo configurations
+# $\mathrm{KL}(p_\text{B}\,\|\,p_\theta) \le \mathbb{E}_{p_\text{B}}[\text{NLL bound}(s) - E(s)/T - \ln Z]$,
+# with the exact $\ln Z$ of the torus. Reported in nats per spin; zero would be a perfect model.
+
+# %%
+kl = {}
+bern = [m for m in models if specs[m]["kind"].startswith("adsorption")]
+for m in bern:
+    model = loaded.get(m) or load_trained(m, profile, device=str(dev))
+    vals = []
+    for T in temps:
+        held = mc[T][:n_heldout]
+        nll = np.asarray(model.nll_bound(held, T), float)
+        logp = -ising.energy(held) / T - exact.log_partition(L, T) / L**2
+        b = nll + logp
+        vals.append((float(b.mean()), float(b.std(ddof=1) / np.sqrt(len(b)))))
+    kl[m] = np.array(vals)
+fig, ax = plt.subplots(figsize=(6, 3.8))
+plots.shade_training(ax, train_range)
+for m, v in kl.items():
+    ax.errorbar(temps, v[:, 0], yerr=v[:, 1], fmt=".-", capsize=2, label=m)
+ax.axhline(0, color="k", lw=0.8)
+ax.set_xlabel("temperature T [J/k_B]"), ax.set_ylabel("KL bound [nats per spin]")
+ax.legend()
+keep_figure(fig, "fidelity-kl.png")
+plt.show()
+
+# %% [markdown]
+# ## The verdict file
+
+# %%
+extras = {}
+inside = np.array([train_range[0] - 1e-9 <= T <= train_range[1] + 1e-9 for T in temps])
+for m in every:
+    extras[m] = {"kind": specs[m]["kind"], "seed": specs[m].get("training", {}).get("config", {}).get("seed"),
+                 "sampler": specs[m].get("sampler"), "nonconverged": specs[m].get("nonconverged")}
+    if m in eta_at:
+        extras[m] |= {"eta": eta_at[m]["eta"], "eta_err": eta_at[m]["eta_err"]}
+    if m in kl:
+        extras[m]["kl_bound_inside"] = float(np.mean(kl[m][inside, 0])) if inside.any() else None
+        extras[m]["kl_bound_outside"] = float(np.mean(kl[m][~inside, 0])) if (~inside).any() else None
+v = report.verdict(rows, train_range, extras=extras)
+v |= {"L": L, "profile": profile, "n_test": n_test, "T_eta": T_eta,
+      "eta_mc": {k: eta_at["MC"][k] for k in ("eta", "eta_err")}}
+coarse_only = {"models": {m: e for m, e in v["models"].items() if m not in fine_models}}
+v["claims"] = report.claims(coarse_only, [("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm")])
+atomic_write_json(out / "verdict.json", v)
+display(Markdown(report.verdict_table(v)))
+display(Markdown("\n".join(f"- **{c['a']} vs {c['b']}**, {c['what']}: {c['outcome']}" for c in v["claims"])))
+figs = [("generated/figures/fidelity-thermo.png", f"e, ⟨|m|⟩, C and χ of every model against Monte Carlo "
+         f"(circles, ±1σ), the exact torus at L = {L} and Onsager; training range shaded.")]
+if pair:
+    figs.append(("generated/figures/fidelity-ablation.png", "The adsorption generator against its no-lateral "
+                 "ablation (binomial diffusion): what the equilibrium coupling adds."))
+if kl:
+    figs.append(("generated/figures/fidelity-kl.png", "Upper bound on KL(Boltzmann ‖ model) per spin from the "
+                 "ELBO on held-out Monte Carlo configurations and the exact ln Z of the torus."))
+atomic_write_text(repo_root() / "book" / "generated" / "verdict.md", report.verdict_markdown(v, figs))
