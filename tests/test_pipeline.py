@@ -131,3 +131,55 @@ def test_browser_typesets_math_and_loads_images(built, page):
     for src in re.findall(r'<img[^>]+src="([^"]+)"', dom):
         if not src.startswith("data:"):
             assert (path.parent / unquote(urlparse(src).path)).is_file(), src
+
+
+def test_results_files_schema_and_recomputation(built):
+    """summary.csv, samples/*.npz and verdict.json exist with their schema, and e and |m| recomputed from
+    the saved samples reproduce summary.csv."""
+    import json
+
+    import numpy as np
+
+    from adsorbstudy import ising
+    from adsorbstudy.report import SUMMARY_COLUMNS, load_samples, read_summary_csv
+
+    root, _ = built
+    res = root / "results" / "smoke"
+    rows = read_summary_csv(res / "summary.csv")
+    assert rows and list(rows[0]) == SUMMARY_COLUMNS
+    models = sorted({r["model"] for r in rows} - {"MC"})
+    assert {"adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m"} <= set(models)
+    for m in models:
+        samples = load_samples(res / "samples" / f"{m}.npz")
+        for r in (r for r in rows if r["model"] == m):
+            cfg = samples[r["T"]]
+            assert cfg.dtype == np.int8 and set(np.unique(cfg)) <= {-1, 1} and r["n"] == len(cfg)
+            assert np.isclose(ising.energy(cfg).mean(), r["e"], rtol=0, atol=1e-12)
+            assert np.isclose(np.abs(ising.magnetization(cfg)).mean(), r["m_abs"], rtol=0, atol=1e-12)
+    v = json.loads((res / "verdict.json").read_text())
+    for m in models:
+        entry = v["models"][m]
+        assert {"nfe", "seconds_per_1000", "kind"} <= set(entry)
+        for region in ("inside", "outside"):
+            assert {"d_e", "d_e_err", "d_m_abs", "d_m_abs_err", "rel_C", "rel_chi", "w1_e", "w1_m"} <= set(entry[region])
+    assert v["claims"], "the decisive comparisons are missing"
+
+
+def test_results_page_renders_the_verdict_file(built):
+    """The numbers on the results page are the ones in verdict.json, formatted by report.fmt_pm."""
+    import json
+
+    from adsorbstudy.report import fmt_pm
+
+    root, _ = built
+    v = json.loads((root / "results" / "smoke" / "verdict.json").read_text())
+    page = (root / "_build" / "html" / "book" / "results.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert "<table" in page
+    for m, entry in v["models"].items():
+        for region in ("inside", "outside"):
+            reg = entry[region]
+            for key in ("d_e", "d_m_abs"):
+                assert fmt_pm(reg[key], reg[f"{key}_err"]) in text, (m, region, key)
+    for c in v["claims"]:
+        assert c["outcome"].split(" (")[0] in text

@@ -55,3 +55,31 @@ def test_compare_respects_seed_spread():
     one = compare([0.1], [0.5], "a", "b", "x", a_err=0.1, b_err=0.1)["outcome"]
     assert one.startswith("one training seed only") and "a is lower here, 2.8 statistical σ apart" in one
     assert np.isclose(far["spread"], np.std([0.5, 0.52, 0.49], ddof=1))
+
+
+def test_metric_pipeline_on_synthetic_ensembles():
+    """An MC ensemble scores as indistinguishable from an independent MC ensemble at the same T;
+    a mode-collapsed one (one configuration repeated) has zero flip-symmetric diversity and a large W1."""
+    from adsorbstudy import ising, metrics
+
+    T, L = 2.5, 8
+    a = ising.sample_ensemble(L, T, 400, method="wolff", seed=1).configs
+    b = ising.sample_ensemble(L, T, 400, method="wolff", seed=2).configs
+    collapsed = np.repeat(a[:1], 400, axis=0)
+    same = summary_rows_for(a, a, T, L)
+    indep = summary_rows_for(b, a, T, L)
+    bad = summary_rows_for(collapsed, a, T, L)
+    assert same["w1_e"] == 0 and same["w1_m"] == 0
+    # independent samples of one distribution: W1 of e is a few standard errors of the mean energy at most
+    assert indep["w1_e"] < 0.05 and abs(indep["e"] - same["e"]) < 4 * math.hypot(indep["e_err"], same["e_err"])
+    assert bad["w1_e"] > 5 * indep["w1_e"] and bad["C"] == 0
+    h_mc, _ = metrics.hamming(a, flip_symmetric=True)
+    h_bad, _ = metrics.hamming(collapsed, flip_symmetric=True)
+    assert h_bad == 0 and h_mc > 0.2
+
+
+def summary_rows_for(configs, reference, T, L):
+    from adsorbstudy.report import summary_rows
+
+    (row,) = summary_rows("x", {T: configs}, {T: reference}, L, n_boot=50)
+    return row
