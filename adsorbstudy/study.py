@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .profile import Profile, Run, load_profile, notebook_params, notebook_path
-from .runtime import artifacts_dir, repo_root
-from .store import FORCE_ENV, atomic_write, atomic_write_json
+from .runtime import artifacts_dir, repo_root, results_dir
+from .store import FORCE_ENV, atomic_write, atomic_write_json, atomic_write_text, params_key, sha256_file
 
 
 class StudyError(RuntimeError):
@@ -123,10 +123,48 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     return RunResult(run.name, run.notebook, seconds, out)
 
 
+def library_fingerprint() -> str:
+    """A hash of the library's source: a change to any module invalidates every executed notebook."""
+    import hashlib
+
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_key(profile: Profile, run: Run, fingerprint: str) -> str:
+    """What an executed notebook depends on: its source, its parameters, the library, the profile."""
+    return params_key({"source": notebook_path(run.notebook).read_text(), "parameters": run.parameters,
+                       "library": fingerprint, "profile": profile.name, "in_book": run.in_book})
+
+
+def _stamp(profile: Profile, run: Run) -> Path:
+    return artifacts_dir(profile.name) / "stamps" / f"{run.name}.json"
+
+
+def up_to_date(profile: Profile, run: Run, key: str) -> bool:
+    """True when the run's output exists and was produced by this profile with this key."""
+    import json
+
+    stamp, out = _stamp(profile, run), output_path(profile, run)
+    if not (stamp.exists() and out.exists() and results_dir(profile.name).exists()):
+        return False
+    try:
+        rec = json.loads(stamp.read_text())
+    except ValueError:
+        return False
+    return rec.get("key") == key and rec.get("sha256") == sha256_file(out)
+
+
 def run_study(profile_name: str, only: list[str] | None = None, force: bool = False, log=print) -> list[RunResult]:
     """Validate the profile, then execute its runs in order. Returns the per-run timings.
 
-    ``force`` recomputes every artifact written before this batch started.
+    A run whose notebook, parameters and library are unchanged since it last succeeded for this
+    profile is skipped, as long as every run before it in this batch was skipped too (a re-executed
+    run may have changed what later runs read). ``force`` re-executes everything and recomputes
+    every artifact written before this batch started.
     """
     profile = load_profile(profile_name)
     runs = select_runs(profile, only)
@@ -140,8 +178,24 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
     if force:
         os.environ[FORCE_ENV] = repr(time.time())
     log(f"study: profile {profile.name} ({len(runs)} runs)")
+    marker = generated_dir() / ".profile"
+    same_book = marker.exists() and marker.read_text().strip() == profile.name
+    fingerprint = library_fingerprint()
     t0 = time.perf_counter()
-    results = [execute_run(profile, run, log=log) for run in runs]
+    results, fresh = [], not force and same_book
+    for run in runs:
+        key = run_key(profile, run, fingerprint)
+        if fresh and up_to_date(profile, run, key):
+            log(f"  {run.name:<34s} {'cached':>8s}    (unchanged since its last run)")
+            results.append(RunResult(run.name, run.notebook, 0.0, output_path(profile, run)))
+            continue
+        fresh = False
+        if marker.exists() and not same_book:
+            marker.unlink()  # the book now mixes profiles until this batch has re-run every chapter
+        results.append(execute_run(profile, run, log=log))
+        atomic_write_json(_stamp(profile, run), {"key": key, "sha256": sha256_file(output_path(profile, run))})
+    if not only:
+        atomic_write_text(marker, profile.name + "\n")
     total = time.perf_counter() - t0
     log(time_table(results, total))
     record = {

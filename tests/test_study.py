@@ -50,3 +50,29 @@ def test_only_runs_the_named_run_and_prints_a_time_table(fixture_root):
     timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
     assert [r["name"] for r in timings["runs"]] == ["10-ok"]
     assert timings["runs"][0]["seconds"] > 0
+
+
+def test_unchanged_runs_are_skipped_until_something_changes(fixture_root):
+    profile = textwrap.dedent("""
+        runs:
+          - notebook: 10-ok
+            parameters: {n: 2}
+          - notebook: 10-ok
+            name: second
+            parameters: {n: 3}
+    """)
+    (fixture_root / "params" / "fx.yaml").write_text(profile)
+    first = run_cli(["study", "--profile", "fx"], fixture_root)
+    assert first.returncode == 0, first.stderr
+    again = run_cli(["study", "--profile", "fx"], fixture_root)
+    assert again.returncode == 0 and again.stdout.count("cached") == 2, again.stdout
+    # a changed parameter re-executes that run and every run after it
+    (fixture_root / "params" / "fx.yaml").write_text(profile.replace("{n: 2}", "{n: 4}"))
+    changed = run_cli(["study", "--profile", "fx"], fixture_root)
+    assert changed.returncode == 0 and changed.stdout.count("cached") == 0, changed.stdout
+    # a damaged output is re-executed, and --force re-executes everything
+    (fixture_root / "book" / "generated" / "second.ipynb").write_text("{}")
+    damaged = run_cli(["study", "--profile", "fx"], fixture_root)
+    assert damaged.stdout.count("cached") == 1, damaged.stdout
+    forced = run_cli(["study", "--profile", "fx", "--force"], fixture_root)
+    assert forced.returncode == 0 and forced.stdout.count("cached") == 0
