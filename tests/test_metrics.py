@@ -216,3 +216,101 @@ def test_eta_bootstrap_matches_independent_bootstrap_and_full_fit():
     assert boot["eta_err"] == pytest.approx(np.std(etas, ddof=1), rel=1e-9)
     with pytest.raises(ValueError, match="n_boot"):
         metrics.eta_bootstrap(x, n_boot=1)
+
+
+# ----------------------------------------------------------------- energy_fidelity
+_EF_T = (2.5, 3.5)
+
+
+def _boltzmann_4x4():
+    """All 2^16 states of the 4×4 torus, their energies per spin, and the exact Boltzmann weights at _EF_T."""
+    S = _all_states(4)
+    E = energy(S)
+    P = {}
+    for T in _EF_T:
+        w = np.exp(-16 * (E - E.min()) / T)
+        P[T] = w / w.sum()
+    return S, E, P
+
+
+def _exact_draw(S, P, n, seed, temps=_EF_T, labels=_EF_T):
+    rng = np.random.default_rng(seed)
+    return {lab: S[rng.choice(len(S), size=n, p=P[T])] for T, lab in zip(temps, labels)}
+
+
+def _w1_floor(E, P, n_a, n_b):
+    """Expected W1 between two independent samples of the exact e distribution (CLT: E|F_a − F_b| per gap)."""
+    vals = np.unique(E)
+    out = []
+    for T in _EF_T:
+        F = np.array([P[T][E <= v].sum() for v in vals[:-1]])
+        out.append(np.sum(np.diff(vals) * math.sqrt(2 / math.pi) * np.sqrt(F * (1 - F) * (1 / n_a + 1 / n_b))))
+    return float(np.mean(out))
+
+
+def test_energy_fidelity_exact_boltzmann_sample_scores_the_noise_floor():
+    # both ensembles drawn exactly from the Boltzmann distribution by enumeration of the 4×4 torus
+    S, E, P = _boltzmann_4x4()
+    ex = {T: float(P[T] @ E) for T in _EF_T}
+    n = 400
+    r = metrics.energy_fidelity(_exact_draw(S, P, n, 1), ex, _exact_draw(S, P, n, 2), n_boot=200, seed=0)
+    assert set(r) == {"d_e", "d_e_err", "w1_e", "w1_e_err"}
+    # the propagated error is the exact standard error of the mean of the two ⟨e⟩ within sampling noise
+    var = [P[T] @ (E - ex[T]) ** 2 for T in _EF_T]
+    assert r["d_e_err"] == pytest.approx(math.sqrt(sum(var) / n) / 2, rel=0.15)
+    assert r["d_e"] <= 3 * r["d_e_err"]
+    floor = _w1_floor(E, P, n, n)
+    assert 0 < r["w1_e"] < 2 * floor
+    # over independent repeats, the mean W1 is the CLT floor and its spread is what the bootstrap estimates
+    reps = [metrics.energy_fidelity(_exact_draw(S, P, n, 10 + 2 * k), ex, _exact_draw(S, P, n, 11 + 2 * k),
+                                    n_boot=2)["w1_e"] for k in range(40)]
+    assert np.mean(reps) == pytest.approx(floor, rel=0.2)
+    assert 0.5 < r["w1_e_err"] / np.std(reps, ddof=1) < 2
+    # a sampler at the wrong temperatures (2.0, 3.0 labelled 2.5, 3.5) is far outside both error bars
+    P2 = {}
+    for T in (2.0, 3.0):
+        w = np.exp(-16 * (E - E.min()) / T)
+        P2[T] = w / w.sum()
+    wrong = {lab: S[np.random.default_rng(5).choice(len(S), size=n, p=P2[T])] for T, lab in zip((2.0, 3.0), _EF_T)}
+    bad = metrics.energy_fidelity(wrong, ex, _exact_draw(S, P, n, 2), n_boot=50)
+    assert bad["d_e"] > 10 * bad["d_e_err"]
+    assert bad["w1_e"] > 5 * floor
+    assert bad["w1_e"] - r["w1_e"] > 5 * math.hypot(bad["w1_e_err"], r["w1_e_err"])
+
+
+def test_energy_fidelity_all_up_against_a_hot_ensemble_is_exact():
+    S, E, P = _boltzmann_4x4()
+    T = 3.5
+    ref = _exact_draw(S, P, 500, 3)[T]
+    e_ref = energy(ref)
+    up = np.ones((64, 4, 4), dtype=np.int8)          # e = −2 exactly, no spread
+    ex = float(P[T] @ E)
+    r = metrics.energy_fidelity({T: up}, {T: ex}, {T: ref}, n_boot=400, seed=1)
+    assert r["d_e"] == pytest.approx(abs(-2 - ex), rel=1e-12)
+    assert r["d_e_err"] == 0
+    # every reference energy is ≥ −2, so W1 to the point mass at −2 is ⟨e_ref⟩ + 2, and its bootstrap
+    # error is the standard error of ⟨e_ref⟩ (the all-up side does not vary under resampling)
+    assert r["w1_e"] == pytest.approx(e_ref.mean() + 2, rel=1e-12)
+    assert r["w1_e_err"] == pytest.approx(e_ref.std(ddof=1) / math.sqrt(len(e_ref)), rel=0.2)
+    # torch input, and the same seed, give identical numbers
+    assert metrics.energy_fidelity({T: torch.as_tensor(up)}, {T: ex}, {T: torch.as_tensor(ref)},
+                                   n_boot=400, seed=1) == r
+
+
+def test_energy_fidelity_bad_input_raises():
+    x = _random(8, 4)
+    good = ({2.0: x}, {2.0: -1.0}, {2.0: x})
+    with pytest.raises(ValueError, match="ensembles"):
+        metrics.energy_fidelity({}, *good[1:])
+    with pytest.raises(ValueError, match="e_exact"):
+        metrics.energy_fidelity(good[0], {3.0: -1.0}, good[2])
+    with pytest.raises(ValueError, match="reference"):
+        metrics.energy_fidelity(good[0], good[1], {2.0: _random(8, 6)})
+    with pytest.raises(ValueError, match="e_exact"):
+        metrics.energy_fidelity(good[0], {2.0: float("nan")}, good[2])
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.energy_fidelity({2.0: x[:1]}, *good[1:])
+    with pytest.raises(ValueError, match="n_boot"):
+        metrics.energy_fidelity(*good, n_boot=1)
+    with pytest.raises(ValueError, match="T must be"):
+        metrics.energy_fidelity({-1.0: x}, {-1.0: -1.0}, {-1.0: x})
