@@ -21,6 +21,18 @@ QUANTITIES = (
 )
 
 
+MODEL_COLORS = {"MC": "k", "adsorption": "C0", "adsorption-nolateral": "C1", "ddpm": "C2", "gan": "C3",
+                "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6"}
+
+
+def color_of(name: str) -> str:
+    """One colour per model in every figure: its own entry, else the longest known prefix (seed runs)."""
+    if name in MODEL_COLORS:
+        return MODEL_COLORS[name]
+    base = max((k for k in MODEL_COLORS if name.startswith(k)), key=len, default=None)
+    return MODEL_COLORS[base] if base else f"C{7 + sum(map(ord, name)) % 3}"
+
+
 def shade_training(ax, train_range: tuple[float, float] | None, label: bool = True) -> None:
     """Grey band over the training temperatures."""
     if train_range is None:
@@ -61,20 +73,19 @@ def thermo_panels(curves: Mapping[str, Sequence[Mapping[str, float]]], L: int, *
         "chi": [],
     }
     fig, axes = plt.subplots(2, (len(quantities) + 1) // 2, figsize=(11, 7.5), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (key, ylabel) in zip(axes.flat, quantities):
         shade_training(ax, train_range)
         for (Tx, y, label) in refs.get(key, []):
             ax.plot(Tx, y, "-" if "torus" in label else "--", color="k" if "torus" in label else "0.5",
                     lw=1.2, label=label, zorder=2)
         ax.axvline(exact.TC, color="0.6", lw=0.8, ls=":", zorder=1)
-        for i, (label, stats) in enumerate(curves.items()):
+        for label, stats in curves.items():
             T, v, err = stats_table(stats, key)
             if label == reference:
                 ax.errorbar(T, v, yerr=err, fmt="o", ms=4, color="k", mfc="white", capsize=2,
                             label=f"{label} (±1σ)", zorder=4)
             else:
-                c = colors[i % len(colors)]
+                c = color_of(label.split(" ")[0])
                 ax.plot(T, v, "-", marker=".", color=c, lw=1.3, label=label, zorder=3)
                 ax.fill_between(T, v - err, v + err, color=c, alpha=0.25, lw=0, zorder=3)
         ax.set_xlabel("temperature $T$ [J/$k_B$]")

@@ -36,10 +36,12 @@ def canonical(params: Any) -> Any:
     if isinstance(params, np.ndarray):
         return canonical(params.tolist())
     if isinstance(params, np.generic):
-        return params.item()
+        return canonical(params.item())
     if isinstance(params, Path):
         return str(params)
     if isinstance(params, float):
+        if not np.isfinite(params):
+            return None  # JSON has no NaN or inf: a missing value
         # repr round-trips, so 0.1 and 0.1000000001 get different keys, 2.0 and 2 the same
         return int(params) if params.is_integer() else float(repr(params))
     return params

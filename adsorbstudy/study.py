@@ -87,6 +87,15 @@ def fill_markdown(nb, values: dict) -> None:
             cell.source = _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), cell.source)
 
 
+def fold_code(nb) -> None:
+    """Tag every code cell but the parameters with ``hide-input``: the book shows prose and results,
+    and a reader unfolds the code that made them with one click."""
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if cell.cell_type == "code" and "parameters" not in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+
+
 def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     """Execute one run; raise StudyError naming the notebook and cell when it fails."""
     import jupytext
@@ -97,6 +106,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     nb = jupytext.read(src)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     fill_markdown(nb, {k: s.default for k, s in notebook_params(src).items()} | run.parameters)
+    fold_code(nb)
     out = output_path(profile, run)
     failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
     work = artifacts_dir(profile.name) / "running" / f"{run.name}.ipynb"

@@ -6,25 +6,8 @@ import torch
 from adsorbstudy.models import build
 from adsorbstudy.models.gan import WGAN
 from adsorbstudy.train import fit
+from conftest import metropolis
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
-def metropolis(L, T, n, sweeps=300, seed=0):
-    """Checkerboard Metropolis on n independent L×L tori (J = 1): int8 (n, L, L) ±1."""
-    rng = np.random.default_rng(seed)
-    s = np.ones((n, L, L), np.int8) if T < 2.27 else rng.choice(np.array([-1, 1], np.int8), (n, L, L))
-    s = s * rng.choice(np.array([-1, 1], np.int8), (n, 1, 1))
-    i, j = np.indices((L, L))
-    for _ in range(sweeps):
-        for m in ((i + j) % 2 == 0, (i + j) % 2 == 1):
-            nb = (np.roll(s, 1, 1) + np.roll(s, -1, 1) + np.roll(s, 1, 2) + np.roll(s, -1, 2)).astype(float)
-            acc = (rng.random(s.shape) < np.exp(-2.0 * s * nb / T)) & m
-            s = np.where(acc, -s, s).astype(np.int8)
-    return s
 
 
 def test_architecture_matches_seed_004_at_L64():

@@ -8,30 +8,12 @@ import torch
 from adsorbstudy import train as tr
 from adsorbstudy.models import build
 from adsorbstudy.train import TrainConfig, fit
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
-def metropolis(L, T, n, sweeps=100, seed=0):
-    """Checkerboard Metropolis on n independent L×L tori (J = 1): int8 (n, L, L) ±1."""
-    rng = np.random.default_rng(seed)
-    s = np.ones((n, L, L), np.int8) if T < 2.27 else rng.choice(np.array([-1, 1], np.int8), (n, L, L))
-    s = s * rng.choice(np.array([-1, 1], np.int8), (n, 1, 1))
-    i, j = np.indices((L, L))
-    for _ in range(sweeps):
-        for m in ((i + j) % 2 == 0, (i + j) % 2 == 1):
-            nb = (np.roll(s, 1, 1) + np.roll(s, -1, 1) + np.roll(s, 1, 2) + np.roll(s, -1, 2)).astype(float)
-            acc = (rng.random(s.shape) < np.exp(-2.0 * s * nb / T)) & m
-            s = np.where(acc, -s, s).astype(np.int8)
-    return s
+from conftest import metropolis
 
 
 @pytest.fixture(scope="module")
 def data():
-    return {1.5: metropolis(8, 1.5, 60, seed=1), 3.5: metropolis(8, 3.5, 60, seed=2)}
+    return {1.5: metropolis(8, 1.5, 60, sweeps=100, seed=1), 3.5: metropolis(8, 3.5, 60, sweeps=100, seed=2)}
 
 
 TINY = {"adsorption": dict(K=5, base=4, depth=1, emb_dim=8), "ddpm": dict(base=4, depth=2, emb_dim=8),
