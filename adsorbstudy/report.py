@@ -131,7 +131,8 @@ def fmt_pm(value: float, err: float | None = None) -> str:
 
 def verdict_table(v: Mapping) -> str:
     """A markdown table of ``verdict.json``: one row per model and region."""
-    head = "| model | T range | abs Δe [J] | abs Δ⟨abs m⟩ | rel. C | rel. χ | W1 e | W1 m | NFE | s/1000 |"
+    head = (r"| model | T range | $\lvert\Delta e\rvert$ [J] | $\lvert\Delta\langle\lvert m\rvert\rangle\rvert$ "
+            r"| rel. $C$ | rel. $\chi$ | $W_1(e)$ | $W_1(\lvert m\rvert)$ | NFE | s/1000 |")
     lines = [head, "|" + "|".join(["---"] * 10) + "|"]
     for model, entry in v["models"].items():
         for region in ("inside", "outside"):
@@ -216,9 +217,9 @@ def summary_rows(model: str, ensembles: Mapping[float, np.ndarray], reference: M
     return rows
 
 
-CLAIM_METRICS = (("d_e", "mean abs Δe inside the training range [J]"),
-                 ("d_m_abs", "mean abs Δ⟨abs m⟩ inside the training range"),
-                 ("w1_e", "mean W1(e) inside the training range [J]"))
+CLAIM_METRICS = (("d_e", r"mean $\lvert\Delta e\rvert$ inside the training range [J]"),
+                 ("d_m_abs", r"mean $\lvert\Delta\langle\lvert m\rvert\rangle\rvert$ inside the training range"),
+                 ("w1_e", r"mean $W_1(e)$ inside the training range [J]"))
 
 
 def claims(v: Mapping, pairs: Sequence[tuple[str, str]]) -> list[dict]:
@@ -276,22 +277,22 @@ def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str
     if eta:
         etas = ", ".join(f"{m} {fmt_pm(e['eta'], e.get('eta_err'))}" for m, e in v["models"].items()
                          if e.get("eta") is not None and np.isfinite(e["eta"]))
-        parts += [f"Correlation exponent η at T = {v.get('T_eta', float('nan')):.4f} (fit of "
-                  f"G(r) = A r^(−η) e^(−r/ξ), bootstrap errors): Monte Carlo {fmt_pm(eta['eta'], eta.get('eta_err'))}; "
-                  f"{etas}. The exact infinite-lattice value at T_c is 1/4; at L = {v['L']} the Monte Carlo value "
+        parts += [f"Correlation exponent $\\eta$ at $T = {v.get('T_eta', float('nan')):.4f}$ (fit of "
+                  r"$G(r) = A\, r^{-\eta} e^{-r/\xi}$, " f"bootstrap errors): Monte Carlo {fmt_pm(eta['eta'], eta.get('eta_err'))}; "
+                  f"{etas}. The exact infinite-lattice value at $T_c$ is 1/4; at $L = {v['L']}$ the Monte Carlo value "
                   "at the same L is the fair reference.", ""]
     kl = [(m, e) for m, e in v["models"].items() if e.get("kl_bound_inside") is not None]
     if kl:
-        parts += ["Upper bound on KL(Boltzmann ‖ model) per spin inside the training range (nats; the "
+        parts += [KL_TEXT + " per spin inside the training range (nats; the "
                   "uninformed Bern(½) model scores "
                   f"{fmt_pm(v['kl_uniform_inside'])} there): " if v.get("kl_uniform_inside") is not None else
-                  "Upper bound on KL(Boltzmann ‖ model) per spin inside the training range (nats): "]
+                  KL_TEXT + " per spin inside the training range (nats): "]
         parts[-1] += "; ".join(f"{m} {fmt_pm(e['kl_bound_inside'], e.get('kl_bound_inside_err'))}"
                                for m, e in kl) + "."
         parts.append("")
     nc = [(m, e) for m, e in v["models"].items() if e.get("pixel_solves")]
     if nc:
-        parts += ["Eq. 6 solves that did not reach |residual| ≤ 1e-4 (logit units) while sampling the test grid: "
+        parts += [r"Eq. 6 solves that did not reach $\lvert\text{residual}\rvert \le 10^{-4}$ (logit units) while sampling the test grid: "
                   + "; ".join(f"{m} {int(e.get('nonconverged') or 0)} of {int(e['pixel_solves']):,}" for m, e in nc)
                   + ".", ""]
     for path, caption in figures:
@@ -299,10 +300,13 @@ def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str
     return "\n".join(parts)
 
 
-TABLE_NOTE = ("abs Δe, abs Δ⟨abs m⟩: mean over the test temperatures inside or outside the training range "
-              "(their number in brackets) of the absolute difference to the Monte Carlo test ensembles; rel. C: "
-              "mean abs(C − C_MC) / c_exact; rel. χ: mean abs(χ − χ_MC) / χ_MC; W1 e, W1 m: mean Wasserstein-1 "
-              "distance of the e and abs m distributions (no error bar); the sampler is in brackets after the "
+KL_TEXT = r"Upper bound on $D_\mathrm{KL}(p_\mathrm{Boltzmann}\,\Vert\,p_\theta)$"
+
+TABLE_NOTE = (r"$\lvert\Delta e\rvert$, $\lvert\Delta\langle\lvert m\rvert\rangle\rvert$: mean over the test temperatures inside or outside the training range "
+              r"(their number in brackets) of the absolute difference to the Monte Carlo test ensembles; rel. $C$: "
+              r"mean $\lvert C - C_\mathrm{MC}\rvert / c_\mathrm{exact}$; rel. $\chi$: mean "
+              r"$\lvert\chi - \chi_\mathrm{MC}\rvert / \chi_\mathrm{MC}$; $W_1$: mean Wasserstein-1 "
+              r"distance of the $e$ and $\lvert m\rvert$ distributions (no error bar); the sampler is in brackets after the "
               "model; s/1000: wall seconds per 1000 samples while sampling the test grid in the training chapter "
               "(the cost chapter re-times every sampler side by side). The row MC-independent is a second, "
               "independent Monte Carlo ensemble of the models' sample size: the floor that finite samples set "

@@ -45,7 +45,7 @@ from IPython.display import Markdown, display
 
 from adsorbstudy import exact, ising, metrics, plots, report
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
-from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
+from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, save_npz, study_store
 from adsorbstudy.train import load_trained
 
 store = study_store(profile)
@@ -89,6 +89,10 @@ samples = {m: {T: samples[m][T] for T in temps} for m in every}
 n_floor = min(len(next(iter(samples[m].values()))) for m in every)
 mc_floor = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_floor, method=method,
                                                                 seed=seed + 2, device=mc_device).items()}
+# Both Monte Carlo ensembles are saved beside the models' samples, so every row of summary.csv
+# can be recomputed from results/<profile>/samples alone.
+for name, ens in (("MC", mc), ("MC-independent", mc_floor)):
+    save_npz(out / "samples" / f"{name}.npz", {report.temperature_key(T): ens[T] for T in temps})
 rows = report.summary_rows("MC", mc, mc, L, n_boot=n_boot)
 rows += report.summary_rows("MC-independent", mc_floor, mc, L, n_boot=n_boot)
 for m in every:
@@ -390,10 +394,10 @@ figs = [("generated/figures/fidelity-thermo.png", f"e, ⟨|m|⟩, C and χ of ev
 if pair:
     figs.append(("generated/figures/fidelity-ablation.png", "The adsorption generator against its no-lateral "
                  "ablation (binomial diffusion): what the equilibrium coupling adds."))
-figs.append(("generated/figures/fidelity-correlation.png", "G(r) below, at and above T_c with the fitted η."))
+figs.append(("generated/figures/fidelity-correlation.png", r"$G(r)$ below, at and above $T_c$ with the fitted $\eta$."))
 figs += [(f"generated/figures/fidelity-grid-{fm}.png", f"{fm}: the fine training grid against the coarse one.")
          for fm in fine_models]
 if kl:
-    figs.append(("generated/figures/fidelity-kl.png", "Upper bound on KL(Boltzmann ‖ model) per spin from the "
+    figs.append(("generated/figures/fidelity-kl.png", report.KL_TEXT + " per spin from the "
                  "ELBO on held-out Monte Carlo configurations and the exact ln Z of the torus."))
 _ = atomic_write_text(repo_root() / "book" / "generated" / "verdict.md", report.verdict_markdown(v, figs))

@@ -147,8 +147,10 @@ def row_name(r):
     return r["sampler"] if r["kind"] != "mc" else f"{r['sampler']}, T = {r['T']:g}"
 
 
+DE = r"mean $\lvert\langle e\rangle - e_\mathrm{exact}\rvert$"  # the two fidelity measures, as the book writes them
+W1E = r"mean $W_1(e)$"
 table = "\n".join([
-    "| sampler | T | NFE | s / 1000 samples | mean abs(⟨e⟩ − exact) [J] | mean W1(e) to MC reference [J] |",
+    f"| sampler | $T$ | NFE | s / 1000 samples | {DE} [J] | {W1E} to MC reference [J] |",
     "|---|---|---|---|---|---|"] + [
     f"| {r['sampler']} | {t_cell(r)} "
     f"| {'–' if not np.isfinite(r['nfe']) else int(r['nfe'])} | {r['seconds_per_1000']:.3g} "
@@ -264,8 +266,8 @@ for a in (r for r in gen if r["kind"].startswith("adsorption")):
         matched.append(
             f"- **{a['sampler']} against {b['sampler']}** (both NFE = {int(a['nfe'])}): "
             f"{a['seconds_per_1000']:.3g} s against {b['seconds_per_1000']:.3g} s per 1000 samples, so {faster}; "
-            + compare(a, b, "d_e", "mean abs(⟨e⟩ − exact)") + "; "
-            + compare(a, b, "w1_e", "mean W1(e)") + ".")
+            + compare(a, b, "d_e", DE) + "; "
+            + compare(a, b, "w1_e", W1E) + ".")
 if not matched:
     nfe_a = sorted({int(r["nfe"]) for r in gen if r["kind"].startswith("adsorption")})
     nfe_d = sorted({int(r["nfe"]) for r in gen if r["kind"] == "ddpm"})
@@ -273,7 +275,7 @@ if not matched:
                    f"(adsorption NFE {nfe_a}, DDPM/DDIM NFE {nfe_d}), so there is no matched-NFE comparison.")
 
 front_lines = []
-for key, name in (("d_e", "mean abs(⟨e⟩ − exact)"), ("w1_e", "mean W1(e)")):
+for key, name in (("d_e", DE), ("w1_e", W1E)):
     fg = ", ".join(r["sampler"] for r in pareto(gen, key))
     # Monte Carlo costs differ by temperature, so its points enter the front one temperature at a time
     fa = "; ".join(f"at T = {T:g}: " + ", ".join(row_name(r) for r in pareto(

@@ -47,6 +47,11 @@ def test_ddim_with_all_steps_is_the_ddim_ode():
     m = DDPM(8, base=4, depth=1, emb_dim=8).eval()
     torch.nn.init.normal_(m.net.out.weight, std=0.3)
     assert ddim_timesteps(1000) == list(range(1000, 0, -1))
+    # every subsequence starts from pure noise (t = n) and is strictly descending
+    for k in (1, 2, 3, 7, 50):
+        ts = ddim_timesteps(k)
+        assert ts[0] == 1000 and len(ts) == k and all(a > b for a, b in zip(ts, ts[1:])), (k, ts)
+    assert ddim_timesteps(1) == [1000] and ddim_timesteps(2) == [1000, 1]
     # DDIM (η = 0) is the Euler discretization, in x̄ = x/√ᾱ and σ = √((1−ᾱ)/ᾱ), of dx̄ = ε_θ dσ
     # (Song et al. 2021, Eq. 14): an independent statement of the same trajectory
     g = torch.Generator().manual_seed(4)

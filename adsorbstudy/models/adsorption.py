@@ -183,8 +183,11 @@ def solve_equilibrium(xb: torch.Tensor, eps_s: torch.Tensor, eps_a: torch.Tensor
     boundaries (Ising) or zero padding (images, neighbours outside count as empty).
 
     Method: red-black Gauss-Seidel (each half-sweep solves Eq. 6 exactly on one sublattice given
-    the other; this is coordinate descent on the Bragg–Williams grand potential, so it settles
-    on a stable root and does not oscillate the way parallel mean-field updates do), started
+    the other). For a uniform ε_a this is coordinate descent on the Bragg–Williams grand
+    potential, so it settles on a stable root and does not oscillate the way parallel mean-field
+    updates do; with per-pixel ε_a of mixed sign the coupling has no potential and strong
+    repulsion can make the sublattices cycle, which is why non-converged pixels are counted
+    (even L keeps the checkerboard a proper two-colouring of the torus). Started
     from x_a = x_b (the adsorption branch), at most ``max_iter`` sweeps, stopping when the max
     |residual| ≤ ``tol``. Differentiable in all three inputs through the implicit function
     theorem (exact gradient at the root).
@@ -267,7 +270,10 @@ class AdsorptionGenerator(GeneratorBase):
         return (rand(s0.shape, generator, s0.device, torch.float64) < p).to(s0.dtype)
 
     def bulk(self, sk: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """x_b = (1 − β_k) s_k + β_k / 2, in float64 → float32 is safe (β_k ≥ ~1e-3)."""
+        """x_b = (1 − β_k) s_k + β_k / 2, computed in float64 and handed to the float32 network path.
+
+        The float32 rounding shifts logit x_b by ~1e-4 for K ≤ 50 (β_k ≥ ~1e-3) and by up to ~0.05
+        at k = 1 for K ~ 1000 (cosine schedule): a constant the learned ε_s absorbs."""
         b = self.beta[k].view(-1, 1, 1, 1)
         return ((1 - b) * sk.to(torch.float64) + b / 2).to(torch.float32)
 

@@ -24,10 +24,12 @@ def linear_schedule(n: int = N_STEPS, beta_1: float = 1e-4, beta_n: float = 0.02
 
 
 def ddim_timesteps(steps: int, n: int = N_STEPS) -> list[int]:
-    """The DDIM subsequence, descending, from t = n to t = 1 (``steps`` values evenly spaced)."""
+    """The DDIM subsequence, descending, from t = n (pure noise) to t = 1, ``steps`` values evenly
+    spaced; one step is the single jump from t = n straight to x_0."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= n:
         raise ValueError(f"steps must be an integer in [1, {n}]; got {steps!r}")
-    ts = np.unique(np.round(np.linspace(1, n, steps)).astype(int))[::-1]
+    # spaced from n downwards, so every subsequence starts at the noise end (linspace(1, n, 1) = [1] would not)
+    ts = np.unique(np.round(np.linspace(n, 1, steps)).astype(int))[::-1]
     return [int(t) for t in ts]
 
 
