@@ -1,6 +1,7 @@
 """Throughput of the vectorized Eq. 6 solver on one core, against scipy.optimize.brentq per point.
 
-Usage: python benchmarks/isotherm_solve.py [--n 1000000] [--n-ref 3000] [--seed 0]
+Usage: python benchmarks/isotherm_solve.py [--quick] [--n 1000000] [--n-ref 3000] [--seed 0]
+(``--quick``: 20 000 points, 200 reference points; the same code paths and JSON keys, a few seconds.)
 
 Draws n random (x_b, eps_s, eps_a) points (x_b logit-uniform in [-12, 12], eps_s in
 [-10, 10], eps_a in [-3, 1]; the fraction of points with three roots is printed),
@@ -53,7 +54,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000, help="points for the vectorized solver (>= 1000)")
     ap.add_argument("--n-ref", type=int, default=3000, help="points for the brentq reference (>= 100)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke check: --n 20000 --n-ref 200 (same code paths and JSON keys)")
     a = ap.parse_args()
+    if a.quick:
+        a.n, a.n_ref = 20_000, 200
     if a.n < 1000:
         ap.error("--n must be >= 1000")
     if a.n_ref < 100 or a.n_ref > a.n:
@@ -83,7 +88,8 @@ def main() -> None:
     g = ea * za
     h = np.log(xb) - np.log1p(-xb) - es + ea * zb * xb
     res = np.abs(u + g * expit(u) - h)
-    three = np.array([iso.roots(xb[i], es[i], ea[i], za, zb).size == 3 for i in range(min(a.n, 20000))])
+    n_three = min(a.n, 2000 if a.quick else 20000)
+    three = np.array([iso.roots(xb[i], es[i], ea[i], za, zb).size == 3 for i in range(n_three)])
 
     t0 = time.perf_counter()
     ref = np.array([reference_equilibrium(xb[i], es[i], ea[i], za, zb) for i in range(a.n_ref)])
@@ -107,7 +113,9 @@ def main() -> None:
         "max_rel_diff_vs_reference": diff,
         "max_abs_residual_logit": float(res.max()),
         "three_root_fraction": round(float(three.mean()), 3),
+        "three_root_sample": n_three,
         "threads": 1,
+        "quick": a.quick,
     }))
 
 

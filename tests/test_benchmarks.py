@@ -1,0 +1,95 @@
+"""Smoke tests of the benchmark scripts: each runs with ``--quick`` and prints its JSON last line.
+
+These check the scripts run and report every required quantity as a finite positive number;
+they assert nothing about speed (speed is measured by the benchmarks, never in tests).
+"""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_quick(script: str) -> dict:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"{script} printed nothing"
+    out = json.loads(lines[-1])
+    assert isinstance(out, dict)
+    return out
+
+
+def positive(d: dict, *keys: str, where: str = "") -> None:
+    for k in keys:
+        assert k in d, f"{where}: missing {k!r}"
+        v = d[k]
+        assert isinstance(v, (int, float)) and not isinstance(v, bool), f"{where}{k}: {v!r} is not a number"
+        assert math.isfinite(v) and v > 0, f"{where}{k}: {v!r} is not finite and positive"
+
+
+def test_isotherm_solve_quick():
+    out = run_quick("isotherm_solve.py")
+    positive(out, "points_per_s", "n_points", "seconds", "reference_points_per_s", "speedup_vs_reference",
+             "threads")
+    assert out["threads"] == 1 and out["quick"] is True
+    assert math.isfinite(out["max_rel_diff_vs_reference"]) and math.isfinite(out["max_abs_residual_logit"])
+
+
+def test_mc_throughput_quick():
+    out = run_quick("mc_throughput.py")
+    assert out["quick"] is True
+    for L in (64, 256):
+        positive(out["metropolis_numba"][f"L{L}"], "chains", "flips_per_ns_1thread", "flips_per_ns_all_threads",
+                 "flips_per_ns_per_core", where=f"metropolis L{L} ")
+    positive(out["metropolis_reference"], "numpy_checkerboard_1thread_L64", "torch_checkerboard_cpu_1thread_L64")
+    positive(out["ratios"], "numba_over_numpy_1thread_L64", "numba_over_torch_cpu_1thread_L64")
+    for L in (16, 64):
+        positive(out["wolff_at_tc"][f"L{L}"], "clusters_per_s_1thread", "clusters_per_s_all_threads",
+                 where=f"wolff L{L} ")
+        for method in ("metropolis", "wolff"):
+            c = out["cost_at_tc"][f"{method}_L{L}"]
+            positive(c, "tau_int", "sweep_seconds_per_chain", "seconds_per_independent_tau",
+                     "seconds_per_independent_2tau", where=f"{method} L{L} ")
+            assert isinstance(c["tau_reliable"], bool)
+        positive(out["wolff_over_metropolis_cost_at_tc"], f"L{L}")
+
+
+def test_sampling_throughput_quick():
+    out = run_quick("sampling_throughput.py")
+    assert out["quick"] is True
+    positive(out, "batch", "threads")
+    rows = out["results"]
+    for r in rows:
+        where = f"L{r['L']} {r['sampler']} "
+        positive(r, "samples_per_s", "seconds_per_nfe", "seconds_per_1000", "nfe", "timed_nfe", "batch",
+                 "n_params", where=where)
+        assert r["batch"] == out["batch"]
+        assert isinstance(r["extrapolated"], bool)
+        if r["extrapolated"]:
+            assert r["timed_nfe"] < r["nfe"], where
+        else:
+            assert r["timed_nfe"] == r["nfe"], where
+        assert r["samples_per_s"] == pytest.approx(r["batch"] / (r["nfe"] * r["seconds_per_nfe"]), rel=1e-9)
+    got = {(r["L"], r["kind"], r["sampler"]) for r in rows}
+    for L in (16, 64):
+        for kind in ("adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m"):
+            assert any(k == kind and ll == L for ll, k, _ in got), f"no {kind} row at L={L}"
+        assert (L, "ddpm", "ancestral-1000") in got
+        assert sum(ll == L and s.startswith("ddim-") for ll, _, s in got) >= 2, f"DDIM step counts at L={L}"
+    assert sum(ll == 16 and k == "adsorption" for ll, k, _ in got) >= 3, "the adsorption generator at several K"
+    nfe = {(r["L"], r["sampler"]): r["nfe"] for r in rows}
+    assert nfe[(64, "ancestral-1000")] == 1000 and nfe[(64, "gan")] == 1 and nfe[(64, "gan-m")] == 1
+    # both timing paths ran: a whole sampler and an extrapolated one
+    assert any(r["extrapolated"] for r in rows) and not all(r["extrapolated"] for r in rows)
+    for L in (16, 64):
+        d = out["ratios"][f"L{L}"]
+        assert d, f"no ratios at L={L}"
+        positive(d, *d, where=f"ratios L{L} ")
+    for s in out["eq6_solve_L16"]:
+        positive(s, "seconds", where="eq6 ")
