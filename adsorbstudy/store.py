@@ -8,8 +8,10 @@ never silently used. Every write goes to a temporary file in the same
 directory and is renamed into place (atomic on POSIX).
 
 ``--force`` on the study runner sets ``ADSORBSTUDY_FORCE_SINCE`` to the start
-time of the batch: artifacts written before it are recomputed, artifacts the
-same batch already rewrote are reused.
+time of the batch (seconds since the epoch): artifacts written before it are
+recomputed, artifacts the same batch already rewrote are reused. "Written" is
+the file's modification time, so the rule also covers files that are not
+store artifacts, such as training checkpoints (:meth:`Store.stale`).
 """
 from __future__ import annotations
 
@@ -25,6 +27,17 @@ from typing import Any, Callable
 import numpy as np
 
 FORCE_ENV = "ADSORBSTUDY_FORCE_SINCE"
+
+
+def force_since() -> float | None:
+    """The start time of the running ``--force`` batch (``$ADSORBSTUDY_FORCE_SINCE``), or None."""
+    since = os.environ.get(FORCE_ENV)
+    if not since:
+        return None
+    try:
+        return float(since)
+    except ValueError:
+        raise ValueError(f"${FORCE_ENV}: expected a time in seconds since the epoch; got {since!r}") from None
 
 
 def canonical(params: Any) -> Any:
@@ -127,11 +140,13 @@ class Store:
         return path.with_name(path.name.split(".")[0] + ".meta.json")
 
     # -- validity --------------------------------------------------------------
-    def _forced(self, path: Path) -> bool:
+    def stale(self, path: Path) -> bool:
+        """True when the existing file ``path`` must be recomputed because of a forced run: always
+        with ``force=True``, else when it was last modified before ``$ADSORBSTUDY_FORCE_SINCE``."""
         if self._force is not None:
             return self._force
-        since = os.environ.get(FORCE_ENV)
-        return bool(since) and path.stat().st_mtime < float(since)
+        since = force_since()
+        return since is not None and path.stat().st_mtime < since
 
     def valid(self, path: Path) -> bool:
         """True when ``path`` and its sidecar exist, the checksum matches and it is not forced stale."""
@@ -142,7 +157,7 @@ class Store:
             recorded = json.loads(meta.read_text())["sha256"]
         except (ValueError, KeyError):
             return False
-        return recorded == sha256_file(path) and not self._forced(path)
+        return recorded == sha256_file(path) and not self.stale(path)
 
     def commit(self, path: Path, params: Any, **extra: Any) -> None:
         """Record the sidecar of a data file already written (atomically) at ``path``."""

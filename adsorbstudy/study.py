@@ -7,6 +7,10 @@ moves the executed notebook to ``book/generated/<name>.ipynb`` (a chapter) or
 succeeded: a failing run leaves every earlier output intact, saves its partial
 notebook under ``artifacts/<profile>/failed/`` and stops the batch with a
 ``StudyError`` naming the notebook and the failing cell.
+
+Every batch, finished or failed, prints the time each run took and records it
+in ``artifacts/<profile>/timings.json`` with the machine and the versions of
+the packages that produced the numbers (:func:`package_versions`).
 """
 from __future__ import annotations
 
@@ -25,15 +29,47 @@ from .store import FORCE_ENV, atomic_write, atomic_write_json, atomic_write_text
 
 
 class StudyError(RuntimeError):
-    """A notebook failed; the message names the run, the notebook and the cell."""
+    """A notebook failed; the message names the run, the notebook and the cell.
+
+    ``seconds``: how long the failing run executed before it stopped (for the batch's time table).
+    """
+
+    def __init__(self, message: str, seconds: float = 0.0):
+        super().__init__(message)
+        self.seconds = seconds
 
 
 @dataclass
 class RunResult:
+    """One run of a batch: ``status`` is "ran", "cached" (skipped, unchanged) or "failed";
+    ``seconds`` is wall-clock execution time (0 for a cached run); ``output`` the executed notebook
+    (for a failed run, its partial notebook under ``artifacts/<profile>/failed/``, if one was saved)."""
+
     name: str
     notebook: str
     seconds: float
-    output: Path
+    output: Path | None
+    status: str = "ran"
+
+
+#: The distributions whose versions timings.json records (the numbers depend on them).
+VERSIONED = ("numpy", "scipy", "torch", "numba", "papermill", "jupytext", "jupyter-book", "matplotlib")
+
+
+def package_versions() -> dict[str, str | None]:
+    """{"python": "3.x.y", distribution: version or None when it is not installed} for ``VERSIONED``.
+
+    Read from the installed metadata, not by importing: importing torch only for its version
+    would cost seconds at the end of every batch."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in VERSIONED:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
 
 
 def generated_dir() -> Path:
@@ -72,6 +108,18 @@ def _failing_cell(nb) -> tuple[int, str]:
                 first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
                 return i, first
     return -1, ""
+
+
+def _last_started_cell(nb) -> int:
+    """Index (in the source notebook, 0-based) of the last cell papermill started, else -1.
+
+    Cells run in order and only a started cell gets a ``start_time``, so when the kernel dies this
+    is the cell that killed it. (Its status cannot tell: at the end papermill marks every cell
+    "completed", even those it never reached.)"""
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    source_cells = [c for c in nb.cells if not added & set(c.metadata.get("tags", []))]
+    started = [i for i, c in enumerate(source_cells) if c.metadata.get("papermill", {}).get("start_time")]
+    return started[-1] if started else -1
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -116,6 +164,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
         pm.execute_notebook(nb, str(work), parameters=run.parameters, kernel_name="python3",
                             cwd=str(repo_root()), progress_bar=sys.stderr.isatty(), log_output=False)
     except pm.PapermillExecutionError as exc:
+        seconds = time.perf_counter() - t0
         failed.parent.mkdir(parents=True, exist_ok=True)
         os.replace(work, failed)
         executed = nbformat.read(failed, as_version=4)
@@ -123,7 +172,22 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
         raise StudyError(
             f"notebook {src.name} (run {run.name}) failed in cell {idx if idx >= 0 else exc.cell_index} (0-based)"
             f" [{first.strip()[:80]}]: {exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}"
-            f" (partial output: {failed.relative_to(repo_root())})") from None
+            f" (partial output: {failed.relative_to(repo_root())})", seconds) from None
+    except Exception as exc:
+        # the kernel died (out of memory, a segfault) or could not start: papermill raises its own
+        # error, not PapermillExecutionError, and no cell holds an error output
+        seconds = time.perf_counter() - t0
+        where, partial = "before any cell ran", ""
+        if work.exists():
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(work, failed)
+            idx = _last_started_cell(nbformat.read(failed, as_version=4))
+            if idx >= 0:
+                where = f"in cell {idx} (0-based)"
+            partial = f" (partial output: {failed.relative_to(repo_root())})"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise StudyError(f"notebook {src.name} (run {run.name}) stopped {where}: {type(exc).__name__}: {first}"
+                         f"{partial}", seconds) from None
     seconds = time.perf_counter() - t0
     atomic_write(out, lambda p: p.write_bytes(work.read_bytes()))
     work.unlink()
@@ -193,33 +257,56 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
     fingerprint = library_fingerprint()
     t0 = time.perf_counter()
     results, fresh = [], not force and same_book
-    for run in runs:
-        key = run_key(profile, run, fingerprint)
-        if fresh and up_to_date(profile, run, key):
-            log(f"  {run.name:<34s} {'cached':>8s}    (unchanged since its last run)")
-            results.append(RunResult(run.name, run.notebook, 0.0, output_path(profile, run)))
-            continue
-        fresh = False
-        if marker.exists() and not same_book:
-            marker.unlink()  # the book now mixes profiles until this batch has re-run every chapter
-        results.append(execute_run(profile, run, log=log))
-        atomic_write_json(_stamp(profile, run), {"key": key, "sha256": sha256_file(output_path(profile, run))})
-    if not only:
-        atomic_write_text(marker, profile.name + "\n")
-    total = time.perf_counter() - t0
-    log(time_table(results, total))
-    record = {
-        "profile": profile.name, "runs": [{"name": r.name, "notebook": r.notebook, "seconds": r.seconds}
-                                          for r in results],
-        "total_seconds": total, "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpu_count": os.cpu_count(), "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "only": only or [],
-    }
-    atomic_write_json(artifacts_dir(profile.name) / "timings.json", record)
+    try:
+        for run in runs:
+            key = run_key(profile, run, fingerprint)
+            if fresh and up_to_date(profile, run, key):
+                log(f"  {run.name:<34s} {'cached':>8s}    (unchanged since its last run)")
+                results.append(RunResult(run.name, run.notebook, 0.0, output_path(profile, run), "cached"))
+                continue
+            fresh = False
+            if marker.exists() and not same_book:
+                marker.unlink()  # the book now mixes profiles until this batch has re-run every chapter
+            try:
+                results.append(execute_run(profile, run, log=log))
+            except StudyError as exc:
+                failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
+                results.append(RunResult(run.name, run.notebook, exc.seconds,
+                                         failed if failed.exists() else None, "failed"))
+                raise
+            atomic_write_json(_stamp(profile, run), {"key": key, "sha256": sha256_file(output_path(profile, run))})
+        if not only:
+            atomic_write_text(marker, profile.name + "\n")
+    finally:
+        # also after a failure: the runs done so far and the failing one, so a slow or broken step
+        # is visible without rerunning the batch
+        total = time.perf_counter() - t0
+        log(time_table(results, total))
+        write_timings(profile, results, total, only)
     return results
 
 
+def write_timings(profile: Profile, results: list[RunResult], total: float, only: list[str] | None) -> Path:
+    """Write ``artifacts/<profile>/timings.json``: per run name, notebook, status and seconds; the
+    batch's total, status ("finished", or "failed" when a run failed, "interrupted" when the batch
+    stopped otherwise), machine and package versions."""
+    statuses = [r.status for r in results]
+    done = len(results) == len(select_runs(profile, only))
+    status = "failed" if "failed" in statuses else ("finished" if done else "interrupted")
+    record = {
+        "profile": profile.name, "status": status,
+        "runs": [{"name": r.name, "notebook": r.notebook, "status": r.status, "seconds": r.seconds} for r in results],
+        "total_seconds": total, "python": platform.python_version(), "versions": package_versions(),
+        "platform": platform.platform(), "cpu_count": os.cpu_count(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "only": only or [],
+    }
+    return atomic_write_json(artifacts_dir(profile.name) / "timings.json", record)
+
+
 def time_table(results: list[RunResult], total: float) -> str:
+    """The batch's time per run as a text table; reused (cached) and failed runs are marked."""
     lines = ["", f"{'run':<34s} {'seconds':>10s}", "-" * 45]
-    lines += [f"{r.name:<34s} {r.seconds:10.1f}" for r in results]
+    lines += [f"{r.name:<34s} {r.seconds:10.1f}" + ("  reused" if r.status == "cached" else "")
+              + ("  FAILED" if r.status == "failed" else "") for r in results]
     lines += ["-" * 45, f"{'total':<34s} {total:10.1f}"]
     return "\n".join(lines)

@@ -337,6 +337,24 @@ def training_ensembles(params: dict, profile: str, device: str = "auto", progres
                             progress=progress, **kw)
 
 
+def discard_stale_checkpoints(store, ckpt_dir: Path) -> list[Path]:
+    """Delete the checkpoints in ``ckpt_dir`` that a forced run must not resume from; return them.
+
+    A checkpoint is stale when ``store.stale`` says so: under ``adsorbstudy study --force``, when it
+    was written before the batch started. ``fit`` would otherwise resume from the ``last.pt`` of the
+    earlier, finished run and return its weights untrained. A checkpoint the forced batch wrote
+    itself (an interrupted forced run) is kept, so that run resumes. Each file is judged alone: a
+    fresh ``last.pt`` beside a stale ``best.pt`` means the forced run has not validated yet, and its
+    history's best score is still +inf, so the stale ``best.pt`` must go too.
+    """
+    gone = []
+    for f in sorted(Path(ckpt_dir).glob("*.pt")):
+        if store.stale(f):
+            f.unlink()
+            gone.append(f)
+    return gone
+
+
 def train_run(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True) -> dict:
     """Train (or reuse) the model described by ``params`` and write ``results/<profile>/models/<name>.json``.
 
@@ -344,7 +362,10 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     "n_per_T" (MC frames per temperature), "mc_seed", "method", "mc_backend" (as in the Monte Carlo
     chapter, so its cached ensembles are reused), "hparams" (model constructor arguments),
     "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` in the
-    profile's artifact store; an intact one is reused without training. Returns the JSON record.
+    profile's artifact store; an intact one is reused without training. Under ``--force``
+    (``$ADSORBSTUDY_FORCE_SINCE``) the model and the training checkpoints written before the batch
+    started are discarded and the model is trained again; an interrupted forced run resumes from
+    the checkpoints it wrote itself. Returns the JSON record.
     """
     _check_run_params(params)
     cfg = TrainConfig.from_dict(params.get("train", {}))
@@ -362,7 +383,9 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
         data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
         seed_everything(cfg.seed)
         model = build(params["kind"], L, **params.get("hparams", {})).to(dev)
-        hist = fit(model, data, cfg, store.root / "checkpoints" / params_key(params), progress=progress)
+        ckpt_dir = store.root / "checkpoints" / params_key(params)
+        discard_stale_checkpoints(store, ckpt_dir)
+        hist = fit(model, data, cfg, ckpt_dir, progress=progress)
         _save(final, {"model": model.state_dict()})
         info = {"seconds": hist["seconds"], "steps": hist["steps"], "best_val": hist["best_val"],
                 "best_step": hist["best_step"], "final_val": hist["final_val"], "stopped": hist["stopped"],

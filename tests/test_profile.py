@@ -1,10 +1,11 @@
 """Profile validation: every bad input is one clear line naming the key, before any work starts."""
+import copy
 import textwrap
 
 import pytest
 import yaml
 
-from adsorbstudy.profile import ProfileError, load_profile, notebook_params
+from adsorbstudy.profile import CROSS_CHECKS, ProfileError, load_profile, notebook_params, validate_profile
 from conftest import ROOT, run_cli
 
 
@@ -71,7 +72,7 @@ def test_cli_rejects_bad_profile_before_any_work(fixture_root):
     res = run_cli(["study", "--profile", "bad"], fixture_root)
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
-        "adsorbstudy: error: bad.yaml: runs[0].parameters.scale: expected float in (0, 1]; got 7"]
+        "adsorbstudy: error: bad.yaml: runs[0] (10-ok).parameters.scale: expected float in (0, 1]; got 7"]
     assert not (fixture_root / "book").exists() and not (fixture_root / "results").exists()
 
 
@@ -92,3 +93,158 @@ def test_shipped_profiles_are_valid_and_match_the_toc(monkeypatch):
     for name in ("smoke", "default", "paper"):
         prof = load_profile(name)
         assert {r.name for r in prof.runs if r.in_book} == chapters, name
+
+
+# --------------------------------------------------------------------------- declarations
+SPECS = """\
+# %% tags=["parameters"]
+names = []          # str each: model names
+sizes = []          # [4, 64] lattice sides
+modes = []          # {fast, slow}
+limit = None        # float [0, 1] optional cap
+tag = None          # str
+ints = [1, 2]       # int each [0, 9]
+"""
+
+
+def test_declared_types_cover_empty_lists_and_none(fixture_root):
+    nb = fixture_root / "notebooks" / "30-specs.py"
+    nb.write_text(SPECS)
+    specs = notebook_params(nb)
+    assert specs["names"].describe() == "list of str"
+    assert specs["sizes"].describe() == "list of float with every element in [4, 64]"
+    assert specs["modes"].describe() == "list of str with every element one of {fast, slow}"
+    assert specs["limit"].describe() == "float in [0, 1] or null"
+    assert specs["tag"].describe() == "str or null"
+    for key, good in [("names", ["a", "b"]), ("names", []), ("sizes", [4, 8.5]), ("modes", ["slow"]),
+                      ("limit", None), ("limit", 1), ("tag", "x"), ("ints", [0, 9])]:
+        specs[key].check(good, key)
+    for key, bad, needle in [
+        ("names", ["a", 3], "names: expected list of str; got ['a', 3] (element 1: 3)"),
+        ("names", "a", "names: expected list of str; got 'a'"),
+        ("sizes", [4, 65], "sizes: expected list of float with every element in [4, 64]; got [4, 65] (element 1: 65)"),
+        ("sizes", ["4"], "sizes: expected list of float"),
+        ("modes", ["medium"], "modes: expected list of str with every element one of {fast, slow}"),
+        ("limit", 1.5, "limit: expected float in [0, 1] or null; got 1.5"),
+        ("limit", float("nan"), "limit: expected float in [0, 1] or null; got nan"),
+        ("tag", 7, "tag: expected str or null; got 7"),
+        ("ints", [1.0], "ints: expected list of int with every element in [0, 9]; got [1.0]"),
+        ("ints", [True], "ints: expected list of int"),
+    ]:
+        with pytest.raises(ProfileError) as err:
+            specs[key].check(bad, key)
+        assert str(err.value).startswith(needle), (key, bad, str(err.value))
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("x = []  # model names", "parameter x: the default [] does not say what it accepts"),
+    ("x = None  # optional", "parameter x: the default None does not say what it accepts"),
+    ("x = 1.5  # str", "parameter x: its comment declares str, but its default is 1.5"),
+    ("x = 3  # str each: names", "parameter x: 'each' declares a list's element type, but the default 3 is no list"),
+    ("x = 12  # [1, 10] how many", "parameter x: its default: expected int in [1, 10]; got 12"),
+])
+def test_undeclared_or_inconsistent_specs_are_notebook_errors(fixture_root, line, needle):
+    nb = fixture_root / "notebooks" / "30-specs.py"
+    nb.write_text(f'# %% tags=["parameters"]\n{line}\n')
+    with pytest.raises(ProfileError) as err:
+        notebook_params(nb)
+    assert str(err.value).startswith(f"notebooks/30-specs.py: {needle}")
+
+
+def test_every_study_notebook_declares_a_checkable_spec(monkeypatch):
+    """No parameter of a shipped notebook escapes validation (a None default or an untyped empty list)."""
+    for nb in sorted((ROOT / "notebooks").glob("[0-9]*.py")):
+        for name, spec in notebook_params(nb).items():
+            assert spec.kind is not None, (nb.name, name)
+            spec.check(spec.default, f"{nb.name}: {name}")
+    assert notebook_params(ROOT / "notebooks" / "05-fidelity.py")["seed_models"].describe() == "list of str"
+
+
+# --------------------------------------------------------------------------- cross-field checks
+SMOKE = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
+
+
+def _run(raw, name):
+    return next(r for r in raw["runs"] if r.get("name", r["notebook"]) == name)
+
+
+def _set(run, /, **params):
+    def patch(raw):
+        _run(raw, run).setdefault("parameters", {}).update(params)
+    return patch
+
+
+def _defaults(**values):
+    return lambda raw: raw["defaults"].update(values)
+
+
+def _move_fidelity_first(raw):
+    raw["runs"].insert(0, raw["runs"].pop(next(i for i, r in enumerate(raw["runs"]) if r["notebook"] == "05-fidelity")))
+
+
+TRAINED = "{adsorption, adsorption-nolateral, ddpm, gan, gan-m, adsorption-s1, adsorption-nolateral-s1, ddpm-s1, adsorption-fine}"
+
+
+@pytest.mark.parametrize("patch, message", [
+    (_set("05-fidelity", seed_models=["adsorption-s1", "adsorption-s9"]),
+     "runs[12] (05-fidelity).parameters.seed_models: expected list of str with every element one of the models that "
+     f"earlier 04-train runs train, {TRAINED} (element 1); got 'adsorption-s9'"),
+    (_set("05-fidelity", fine_models=["adsorption-fine", 7]),
+     "runs[12] (05-fidelity).parameters.fine_models: expected list of str; got ['adsorption-fine', 7] (element 1: 7)"),
+    (_set("06-cost", models=["adsorption", "vae"]),
+     "runs[13] (06-cost).parameters.models: expected list of str with every element one of the models that "
+     f"earlier 04-train runs train, {TRAINED} (element 1); got 'vae'"),
+    (_move_fidelity_first,
+     "runs[0] (05-fidelity).parameters.models (the notebook's default): expected list of str with every element one "
+     "of the models that earlier 04-train runs train, {} (no 04-train run comes before this one) (element 0); got 'adsorption'"),
+    (_set("04-train-ddpm", L=16),
+     "runs[12] (05-fidelity).parameters.models (the notebook's default): expected models trained at this run's L = 8; "
+     "'ddpm' is trained at L = 16 (element 2); got 'ddpm'"),
+    (_set("04-train-adsorption", grid="fine"),
+     "runs[12] (05-fidelity).parameters.models (the notebook's default): expected models trained on this run's "
+     "grid = 'coarse' (fine-grid runs go in fine_models); 'adsorption' is trained on 'fine' (element 0); got 'adsorption'"),
+    (_set("04-train-ddpm", depth=5),
+     "defaults.L (as used by runs[5] (04-train-ddpm)): expected int divisible by 2**(depth-1) = 16 "
+     "(model ddpm, depth = 5; or lower depth); got 8"),
+    (_defaults(L=12),
+     "defaults.L (as used by runs[6] (04-train-gan)): expected int of the form 4·2^m (8, 16, 32, 64, ...) for model gan; got 12"),
+    (_set("04-train-adsorption", sample_steps=5),
+     "runs[3] (04-train-adsorption).parameters.sample_steps: expected 0 or K = 20 (model adsorption samples with its "
+     "K layers); got 5"),
+    (_set("04-train-ddpm", name="adsorption"),
+     "runs[5] (04-train-ddpm).parameters.name: expected a model name (name, else model) that no earlier 04-train run "
+     "trains; runs[3] (04-train-adsorption) already trains 'adsorption'; got 'adsorption'"),
+    (_set("04-train-ddpm", name="../ddpm"),
+     "runs[5] (04-train-ddpm).parameters.name: expected \"\" (the model family) or letters, digits, '-', '_' or '.'; got '../ddpm'"),
+    (_defaults(test_start=3.0, test_stop=2.0),
+     "defaults.test_stop (as used by runs[2] (03-ising-monte-carlo)): expected float ≥ test_start = 3; got 2.0"),
+    (_set("04-train-gan", test_stop=1.0),
+     "runs[6] (04-train-gan).parameters.test_stop: expected float ≥ test_start = 1.5; got 1.0"),
+    (_set("02-isotherms", eps_a_list=[]),
+     "runs[1] (02-isotherms).parameters.eps_a_list: expected a non-empty list of float in [-20, 5]; got []"),
+    (_set("02-isotherms", eps_a_loop=-1.0),
+     "runs[1] (02-isotherms).parameters.eps_a_loop: expected float in [-20, -1) (below the critical -4/za for za = 4; "
+     "at or above it Eq. 6 has one root and no hysteresis loop); got -1.0"),
+    (_set("02-isotherms", za=2),
+     "runs[1] (02-isotherms).parameters.eps_a_loop (the notebook's default): expected float in [-20, -2) (below the "
+     "critical -4/za for za = 2; at or above it Eq. 6 has one root and no hysteresis loop); got -1.5"),
+])
+def test_cross_field_errors_name_run_key_and_range(monkeypatch, patch, message):
+    monkeypatch.setenv("ADSORBSTUDY_ROOT", str(ROOT))
+    raw = copy.deepcopy(SMOKE)
+    patch(raw)
+    with pytest.raises(ProfileError) as err:
+        validate_profile("smoke", raw, source="smoke.yaml")
+    assert str(err.value) == f"smoke.yaml: {message}"
+
+
+def test_cross_field_checks_accept_the_boundaries(monkeypatch):
+    """Edges that are valid: test_start == test_stop, eps_a_loop just below -4/za, sample_steps == K, L = 2**(depth-1)."""
+    monkeypatch.setenv("ADSORBSTUDY_ROOT", str(ROOT))
+    raw = copy.deepcopy(SMOKE)
+    for patch in (_defaults(test_start=2.0, test_stop=2.0), _set("02-isotherms", eps_a_loop=-1.0001, za=4),
+                  _set("04-train-adsorption", sample_steps=20, K=20), _set("04-train-ddpm", depth=4)):
+        patch(raw)
+    prof = validate_profile("smoke", raw, source="smoke.yaml")
+    assert len(prof.runs) == len(SMOKE["runs"])
+    assert set(CROSS_CHECKS) <= {p.stem for p in (ROOT / "notebooks").glob("[0-9]*.py")}

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from adsorbstudy.store import FORCE_ENV, Store, params_key
+from adsorbstudy.store import FORCE_ENV, Store, force_since, params_key
 
 
 def test_keys_are_canonical():
@@ -52,6 +52,26 @@ def test_force_since_recomputes_only_older_artifacts(tmp_path, monkeypatch):
     store.json("j", {"k": 1}, lambda: calls.append("new") or {"v": 2})
     assert store.json("j", {"k": 1}, lambda: calls.append("again") or {"v": 3}) == {"v": 2}
     assert calls == ["old", "new"]
+
+
+def test_stale_follows_the_force_time_or_the_flag(tmp_path, monkeypatch):
+    import os
+    import time
+
+    f = tmp_path / "any.file"  # not a store artifact: training checkpoints use the same rule
+    f.write_bytes(b"x")
+    now = time.time()
+    os.utime(f, (now - 10, now - 10))
+    monkeypatch.delenv(FORCE_ENV, raising=False)
+    assert force_since() is None and not Store(tmp_path).stale(f)
+    monkeypatch.setenv(FORCE_ENV, repr(now - 20))
+    assert force_since() == now - 20 and not Store(tmp_path).stale(f)  # written after the batch began
+    monkeypatch.setenv(FORCE_ENV, repr(now - 5))
+    assert Store(tmp_path).stale(f)
+    assert not Store(tmp_path, force=False).stale(f) and Store(tmp_path, force=True).stale(f)
+    monkeypatch.setenv(FORCE_ENV, "yesterday")
+    with pytest.raises(ValueError, match=f"{FORCE_ENV}: expected a time in seconds"):
+        force_since()
 
 
 def test_failed_compute_leaves_nothing(tmp_path):

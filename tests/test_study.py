@@ -1,5 +1,6 @@
 """The papermill batch: outputs written only on success; a failure names the notebook and the cell."""
 import json
+import platform
 import textwrap
 
 import nbformat
@@ -37,6 +38,18 @@ def test_batch_runs_then_stops_at_failing_cell(fixture_root):
     assert (fixture_root / "artifacts" / "fx" / "failed" / "20-fails.ipynb").exists()
     assert not (fixture_root / "artifacts" / "fx" / "notebooks" / "never-reached.ipynb").exists()
 
+    # the time table still appears: the two runs done, then the failing one, then the total
+    table = res.stdout[res.stdout.index("run "):].splitlines()
+    rows = [ln.split() for ln in table[2:-2]]
+    assert [r[0] for r in rows] == ["10-ok", "10-ok-again", "20-fails"]
+    assert rows[2][2:] == ["FAILED"] and all(float(r[1]) > 0 for r in rows)
+    assert table[-1].split()[0] == "total" and float(table[-1].split()[1]) >= sum(float(r[1]) for r in rows) - 0.3
+    timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
+    assert timings["status"] == "failed"
+    assert [(r["name"], r["status"]) for r in timings["runs"]] == [("10-ok", "ran"), ("10-ok-again", "ran"),
+                                                                    ("20-fails", "failed")]
+    assert timings["runs"][2]["seconds"] > 0
+
 
 def test_only_runs_the_named_run_and_prints_a_time_table(fixture_root):
     (fixture_root / "params" / "fx.yaml").write_text(textwrap.dedent("""
@@ -49,7 +62,19 @@ def test_only_runs_the_named_run_and_prints_a_time_table(fixture_root):
     assert "total" in res.stdout and "10-ok" in res.stdout
     timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
     assert [r["name"] for r in timings["runs"]] == ["10-ok"]
-    assert timings["runs"][0]["seconds"] > 0
+    assert timings["runs"][0]["seconds"] > 0 and timings["status"] == "finished"
+    versions = timings["versions"]
+    assert set(versions) == {"python", "numpy", "scipy", "torch", "numba", "papermill", "jupytext",
+                             "jupyter-book", "matplotlib"}
+    import jupytext
+    import numpy
+    import papermill
+    import torch
+
+    assert versions["python"] == platform.python_version() == timings["python"]
+    assert (versions["numpy"], versions["torch"], versions["papermill"], versions["jupytext"]) == (
+        numpy.__version__, torch.__version__, papermill.__version__, jupytext.__version__)
+    assert versions["jupyter-book"] and versions["scipy"] and versions["numba"] and versions["matplotlib"]
 
 
 def test_unchanged_runs_are_skipped_until_something_changes(fixture_root):
@@ -76,3 +101,18 @@ def test_unchanged_runs_are_skipped_until_something_changes(fixture_root):
     assert damaged.stdout.count("cached") == 1, damaged.stdout
     forced = run_cli(["study", "--profile", "fx", "--force"], fixture_root)
     assert forced.returncode == 0 and forced.stdout.count("cached") == 0
+
+
+def test_a_dying_kernel_names_the_notebook_and_cell(fixture_root):
+    """Not a Python error in a cell but the kernel process ending (as when it runs out of memory)."""
+    (fixture_root / "notebooks" / "30-dies.py").write_text(
+        '# %% tags=["parameters"]\nprofile = "fixture"  # str\n\n# %%\nx = 1\n\n# %%\nimport os\nos._exit(3)\n\n# %%\ny = 2\n')
+    (fixture_root / "params" / "fx.yaml").write_text("runs:\n  - notebook: 10-ok\n  - notebook: 30-dies\n")
+    res = run_cli(["study", "--profile", "fx"], fixture_root)
+    assert res.returncode == 1, res.stderr
+    msg = res.stderr.strip().splitlines()[-1]
+    assert msg == ("adsorbstudy: notebook 30-dies.py (run 30-dies) stopped in cell 2 (0-based): DeadKernelError: "
+                   "Kernel died (partial output: artifacts/fx/failed/30-dies.ipynb)"), msg
+    assert "30-dies" in res.stdout.split("total")[0] and "FAILED" in res.stdout
+    timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
+    assert timings["status"] == "failed" and [r["status"] for r in timings["runs"]] == ["ran", "failed"]

@@ -1,12 +1,16 @@
 """The training loop: determinism, interrupt/resume, best-model keeping, the study entry points."""
 import json
+import os
+import time
 
 import numpy as np
 import pytest
 import torch
 
+from adsorbstudy import ising
 from adsorbstudy import train as tr
 from adsorbstudy.models import build
+from adsorbstudy.store import FORCE_ENV, Store, params_key
 from adsorbstudy.train import TrainConfig, fit
 from conftest import metropolis
 
@@ -103,11 +107,13 @@ def test_build_rejects_unknown_kind_and_bad_lattice():
         build("ddpm", 16, K=10)
 
 
-def test_train_run_writes_json_and_reuses_checkpoint(data, tmp_path, monkeypatch):
+@pytest.fixture
+def mc_calls(data, tmp_path, monkeypatch):
+    """A study root in ``tmp_path`` whose Monte Carlo ensembles come from ``data``; the list of MC requests."""
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "params").mkdir()
     monkeypatch.setenv("ADSORBSTUDY_ROOT", str(tmp_path))
-    import adsorbstudy.ising as ising
+    monkeypatch.delenv(FORCE_ENV, raising=False)
 
     calls = []
 
@@ -120,8 +126,15 @@ def test_train_run_writes_json_and_reuses_checkpoint(data, tmp_path, monkeypatch
         return {T: Ens(data[1.5 if T < 2.27 else 3.5][:n]) for T in temperatures}
 
     monkeypatch.setattr(ising, "cached_ensembles", fake_cached)
-    params = {"kind": "adsorption", "L": 8, "grid": "coarse", "n_per_T": 20, "mc_seed": 0,
-              "hparams": TINY["adsorption"], "train": dict(steps=6, batch=8, val_every=3, ckpt_every=3)}
+    return calls
+
+
+RUN = {"kind": "adsorption", "L": 8, "grid": "coarse", "n_per_T": 20, "mc_seed": 0,
+       "hparams": TINY["adsorption"], "train": dict(steps=6, batch=8, val_every=3, ckpt_every=3)}
+
+
+def test_train_run_writes_json_and_reuses_checkpoint(mc_calls, tmp_path):
+    calls, params = mc_calls, RUN
     rec = tr.train_run("adsorb-test", params, "scratch", device="cpu", progress=False)
     assert calls == [(8, tuple(ising.TRAIN_GRIDS["coarse"]), 20, 0)]
     js = json.loads((tmp_path / "results/scratch/models/adsorb-test.json").read_text())
@@ -144,3 +157,62 @@ def test_train_run_writes_json_and_reuses_checkpoint(data, tmp_path, monkeypatch
         tr.train_run("x", params | {"grid": "medium"}, "scratch")
     with pytest.raises(ValueError, match="name"):
         tr.load_trained("nothing", "scratch")
+
+
+def test_force_retrains_and_a_forced_run_resumes_its_own_checkpoint(mc_calls, tmp_path, monkeypatch):
+    """``study --force`` must train again, not reload the finished run's ``last.pt`` (which would
+    run zero steps); an interrupted forced run must still resume from the checkpoint it wrote."""
+    seen, stop = [], [None]
+    real_fit = tr.fit
+
+    def spy_fit(*args, **kw):  # records every optimizer step train_run performs; can interrupt
+        def cb(step, loss):
+            seen.append(step)
+            if step == stop[0]:
+                raise Interrupt
+        return real_fit(*args, callback=cb, **kw)
+
+    monkeypatch.setattr(tr, "fit", spy_fit)
+    ckpt = tmp_path / "artifacts" / "scratch" / "checkpoints" / params_key(RUN)
+    final = tmp_path / "artifacts" / "scratch" / "models" / f"{params_key(RUN)}.pt"
+
+    tr.train_run("m", RUN, "scratch", device="cpu", progress=False)
+    assert seen == [1, 2, 3, 4, 5, 6]
+    first = torch.load(final, weights_only=True)["model"]
+    seen.clear()
+    tr.train_run("m", RUN, "scratch", device="cpu", progress=False)
+    assert seen == []  # not forced: the finished model is reused
+
+    time.sleep(0.05)  # file mtimes come from a coarse kernel clock: keep clear of the force time
+    since = time.time()
+    monkeypatch.setenv(FORCE_ENV, repr(since))
+    time.sleep(0.05)
+    stop[0] = 4
+    with pytest.raises(Interrupt):
+        tr.train_run("m", RUN, "scratch", device="cpu", progress=False)
+    assert seen == [1, 2, 3, 4]  # from scratch: the old finished checkpoint was discarded
+    last = torch.load(ckpt / "last.pt", weights_only=True)
+    assert last["step"] == 3 and (ckpt / "last.pt").stat().st_mtime >= since
+
+    seen.clear()
+    stop[0] = None
+    rec = tr.train_run("m", RUN, "scratch", device="cpu", progress=False)
+    assert seen == [4, 5, 6]  # resumed after its own step-3 checkpoint
+    assert rec["steps"] == 6 and final.stat().st_mtime >= since
+    again = torch.load(final, weights_only=True)["model"]
+    assert again.keys() == first.keys()
+    assert all(torch.equal(again[k], first[k]) for k in first)  # same seed on the CPU: same weights
+
+
+def test_discard_stale_checkpoints_judges_each_file(tmp_path, monkeypatch):
+    for f in ("last.pt", "best.pt", "notes.txt"):
+        (tmp_path / f).write_bytes(b"x")
+    old = time.time() - 100
+    os.utime(tmp_path / "best.pt", (old, old))
+    os.utime(tmp_path / "notes.txt", (old, old))
+    monkeypatch.delenv(FORCE_ENV, raising=False)
+    assert tr.discard_stale_checkpoints(Store(tmp_path), tmp_path) == []  # no forced batch: keep all
+    monkeypatch.setenv(FORCE_ENV, repr(time.time() - 50))
+    # a forced run that wrote last.pt but has not validated yet: the old best.pt would be taken as its best
+    assert tr.discard_stale_checkpoints(Store(tmp_path), tmp_path) == [tmp_path / "best.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "notes.txt"]
