@@ -110,11 +110,17 @@ def _check_coordination(za, zb) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _broadcast(named: dict[str, np.ndarray]) -> list[np.ndarray]:
-    try:
-        return np.broadcast_arrays(*named.values())
-    except ValueError:
-        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in named.items())
-        raise ValueError(f"mismatched shapes, cannot broadcast: {shapes}") from None
+    """The arrays broadcast together; ValueError naming the first argument whose shape does not fit."""
+    shape: tuple[int, ...] = ()
+    seen: list[str] = []
+    for name, arr in named.items():
+        try:
+            shape = np.broadcast_shapes(shape, np.shape(arr))
+        except ValueError:
+            raise ValueError(f"mismatched shapes: {name} has shape {tuple(np.shape(arr))}, which does not broadcast "
+                             f"with the shape {shape} of {', '.join(seen)}") from None
+        seen.append(name)
+    return np.broadcast_arrays(*named.values())
 
 
 def _validate(xb, eps_s, eps_a, za, zb, *, scalar: bool = False):
@@ -124,8 +130,10 @@ def _validate(xb, eps_s, eps_a, za, zb, *, scalar: bool = False):
     es = _as_float("eps_s", eps_s, scalar=scalar)
     ea = _as_float("eps_a", eps_a, scalar=scalar)
     za_, zb_ = _check_coordination(za, zb)
-    if scalar and (za_.ndim or zb_.ndim):
-        raise ValueError("za and zb must be scalars here")
+    if scalar:
+        for name, z in (("za", za_), ("zb", zb_)):
+            if z.ndim:
+                raise ValueError(f"{name} must be a scalar; got an array of shape {z.shape}")
     return xb_, es, ea, za_, zb_
 
 
@@ -399,10 +407,17 @@ def grand_potential(xa, xb, eps_s, eps_a, za=4, zb=6):
     """
     xa_ = _as_float("xa", xa)
     if np.any(xa_ < 0.0) or np.any(xa_ > 1.0):
-        raise ValueError("xa must lie in [0, 1]")
+        bad = xa_[(xa_ < 0.0) | (xa_ > 1.0)].ravel()[0]
+        raise ValueError(f"xa must lie in [0, 1]; got {bad!r}")
     xb_, es, ea, za_, zb_ = _validate(xb, eps_s, eps_a, za, zb)
     _broadcast({"xa": xa_, "xb": xb_, "eps_s": es, "eps_a": ea, "za": za_, "zb": zb_})
-    return xlogy(xa_, xa_) + xlogy(1.0 - xa_, 1.0 - xa_) + xa_ * (es - ea * zb_ * xb_ - _logit(xb_)) + 0.5 * ea * za_ * xa_**2
+    g = _coupling(ea, za_)  # ValueError naming eps_a if eps_a*za overflows
+    h = _field(xb_, es, ea, zb_)  # ... or eps_s, eps_a if the bulk field does
+    with np.errstate(over="ignore", invalid="ignore"):
+        om = xlogy(xa_, xa_) + xlogy(1.0 - xa_, 1.0 - xa_) - h * xa_ + 0.5 * g * xa_**2
+    if not np.all(np.isfinite(om)):
+        raise ValueError("eps_s, eps_a: magnitudes too large, the grand potential overflows")
+    return om
 
 
 def is_stable(xa, xb, eps_s, eps_a, za=4, zb=6):

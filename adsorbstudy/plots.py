@@ -4,7 +4,8 @@ Conventions: temperature in units of J/k_B; energy and magnetization per spin;
 C per spin in units of k_B; χ per spin in units of 1/J. Monte Carlo is drawn with
 error bars, models with error bands, the exact finite-size curve at the data's L
 as a solid black line, Onsager's infinite lattice as a dashed grey line, and the
-training range as a grey band.
+training range as a grey band. Spin configurations are drawn by :func:`spin_image`:
+black σ = −1, white σ = +1 (:data:`SPIN_LEGEND`), in every chapter.
 """
 from __future__ import annotations
 
@@ -23,6 +24,36 @@ QUANTITIES = (
 
 MODEL_COLORS = {"MC": "k", "adsorption": "C0", "adsorption-nolateral": "C1", "ddpm": "C2", "gan": "C3",
                 "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6"}
+
+
+#: The colour map of every spin snapshot: σ = −1 → black, σ = +1 → white (with vmin=−1, vmax=+1).
+SPIN_CMAP = "gray"
+#: The convention in words, for a caption or title (the snapshots carry no colour bar).
+SPIN_LEGEND = "black = spin −1 (empty site), white = spin +1 (occupied site)"
+
+
+def spin_image(ax, config, *, title: str | None = None, fontsize: float = 8):
+    """Draw one Ising configuration on ``ax`` in the book's convention: black σ = −1, white σ = +1.
+
+    ``config``: a 2-D array of spins σ ∈ {−1, +1} (values in [−1, 1] are shown in grey
+    between; lattice-gas occupancies s ∈ {0, 1} must be converted first, σ = 2s − 1, so
+    an occupied site is white). Pixels are drawn with ``vmin=-1, vmax=1`` and no
+    interpolation, so the colour of a spin never depends on the rest of the picture; the
+    axis ticks are removed. No colour bar is drawn: put :data:`SPIN_LEGEND` (or the same
+    words) in the figure's caption or title. Returns the ``AxesImage``.
+    """
+    a = np.asarray(config)
+    if a.ndim != 2:
+        raise ValueError(f"config must be a 2-D array of spins; got shape {a.shape}")
+    a = a.astype(float)
+    if not np.all(np.isfinite(a)) or a.min(initial=0.0) < -1.0 or a.max(initial=0.0) > 1.0:
+        raise ValueError("config must hold spins in [-1, 1] (convert occupancies s with 2*s - 1)")
+    im = ax.imshow(a, cmap=SPIN_CMAP, vmin=-1.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=fontsize, loc="left")
+    return im
 
 
 def color_of(name: str) -> str:
@@ -106,7 +137,10 @@ def thermo_panels(curves: Mapping[str, Sequence[Mapping[str, float]]], L: int, *
 
 
 def snapshots(rows: Mapping[str, Mapping[float, np.ndarray]], per_cell: int = 2, title: str | None = None):
-    """A grid of ±1 configurations: one row per ensemble label, ``per_cell`` images per temperature."""
+    """A grid of ±1 configurations: one row per ensemble label, ``per_cell`` images per temperature.
+
+    Each image is drawn by :func:`spin_image` (black σ = −1, white σ = +1; see :data:`SPIN_LEGEND`).
+    """
     labels = list(rows)
     temps = sorted({T for r in rows.values() for T in r})
     fig, axes = plt.subplots(len(labels), len(temps) * per_cell,
@@ -118,7 +152,7 @@ def snapshots(rows: Mapping[str, Mapping[float, np.ndarray]], per_cell: int = 2,
                 ax = axes[i, j * per_cell + k]
                 ax.set_xticks([]), ax.set_yticks([])
                 if configs is not None and k < len(configs):
-                    ax.imshow(np.asarray(configs[k]), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+                    spin_image(ax, configs[k])
                 if i == 0 and k == 0:
                     ax.set_title(f"T = {T:.2f}", fontsize=9, loc="left")
             if j == 0:

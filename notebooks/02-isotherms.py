@@ -26,11 +26,12 @@
 
 # %% tags=["parameters"]
 eps_s = -2.0  # [-50, 50] surface-adsorbate energy, k_B T (negative = attractive)
-eps_a_list = [0.0, -0.6, -1.0, -1.25, -1.5]  # [-20, 5] lateral energies of the isotherm sweep, k_B T
+eps_a_list = [0.0, -0.6, -1.0, -1.25, -1.5]  # [-20, 5] lateral energies of the sweep, k_B T; some above, some below -4/za
 eps_a_loop = -1.5  # [-20, 0] lateral energy of the hysteresis loop; must be below -4/za
 za = 4  # [1, 24] coordination number of the adsorbed layer
 zb = 6  # [1, 24] coordination number of the bulk
-capacity = 1.0  # (0, inf) monolayer capacity C; Gamma is reported in its units
+capacity = 1.0  # (0, inf) monolayer capacity C, in capacity_unit; Gamma = C (x_a - x_b) is plotted in that unit
+capacity_unit = "monolayers"  # str unit of the capacity C (and of Gamma), e.g. "mmol/g"
 n_grid = 400  # [20, 200000] points of the x_b grid
 n_eps_a = 80  # [10, 20000] eps_a values of the phase diagram
 
@@ -43,12 +44,18 @@ from scipy.special import expit, logit
 from adsorbstudy import isotherm as iso
 
 eps_c = iso.critical_eps_a(za)
+# the chapter is about crossing the critical value: check that before any work
+if not (eps_a_list and min(eps_a_list) < eps_c < max(eps_a_list)):
+    raise ValueError(f"eps_a_list must cross the critical value -4/za = {eps_c:g} (at least one value above it and "
+                     f"one below it); got {eps_a_list!r}")
 if not eps_a_loop < eps_c:
-    raise ValueError(f"eps_a_loop must be < critical_eps_a(za) = {eps_c:g} to show a loop; got {eps_a_loop!r}")
+    raise ValueError(f"eps_a_loop must be < critical_eps_a(za) = -4/za = {eps_c:g} to show a loop; got {eps_a_loop!r}")
+if not capacity > 0:
+    raise ValueError(f"capacity must be > 0; got {capacity!r}")
 # x_b on a logit-uniform grid: the transitions of Eq. 6 can sit at x_b of 1e-3 as well as 1 - 1e-3
 xb = expit(np.linspace(-9.0, 9.0, n_grid))
 display(Markdown(
-    f"Parameters: $\\varepsilon_s = {eps_s:g}$, $z_a = {za:g}$, $z_b = {zb:g}$, $C = {capacity:g}$, "
+    f"Parameters: $\\varepsilon_s = {eps_s:g}$, $z_a = {za:g}$, $z_b = {zb:g}$, $C = {capacity:g}$ {capacity_unit}, "
     f"{n_grid} values of $x_b$ in $[{xb[0]:.1e}, 1-{1 - xb[-1]:.1e}]$. "
     f"Critical lateral energy of the layer $\\varepsilon_a^* = -4/z_a = {eps_c:g}$; of the bulk, "
     f"$-4/z_b = {-4 / zb:.4g}$."))
@@ -68,17 +75,18 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(eps_a_list)))
 langmuir = expit(logit(xb) - eps_s)
 max_langmuir_err = None
+eq_of = {}  # eps_a -> equilibrium isotherm on the grid, for the text below
 for ea, c in zip(eps_a_list, colors):
-    eq = iso.solve(xb, eps_s, ea, za, zb)
+    eq = eq_of[ea] = iso.solve(xb, eps_s, ea, za, zb)
     below = ea < eps_c
     lab = rf"$\varepsilon_a = {ea:g}$" + (r" $< \varepsilon_a^*$" if below else r" $= \varepsilon_a^*$ (critical)" if ea == eps_c else "")
     ax1.plot(xb, eq, color=c, lw=2, label=lab)
-    ax2.plot(xb, iso.surface_excess(eq, xb, capacity) / capacity, color=c, lw=2, label=lab)
+    ax2.plot(xb, iso.surface_excess(eq, xb, capacity), color=c, lw=2, label=lab)
     if below:
         H = iso.hysteresis(xb, eps_s, ea, za, zb)
         for br in (H.adsorption, H.desorption):
             ax1.plot(xb, br.xa, color=c, lw=0.8, ls="--")
-            ax2.plot(xb, iso.surface_excess(br.xa, xb, capacity) / capacity, color=c, lw=0.8, ls="--")
+            ax2.plot(xb, iso.surface_excess(br.xa, xb, capacity), color=c, lw=0.8, ls="--")
     if ea == 0.0:
         max_langmuir_err = float(np.max(np.abs(eq - langmuir)))
 ax1.plot(xb, langmuir, "k:", lw=1.5, label=r"Langmuir reference ($\varepsilon_a = 0$, closed form)")
@@ -88,9 +96,9 @@ for ax in (ax1, ax2):
     ax.set_xscale("logit")
     ax.set_xlabel(r"bulk occupancy $x_b$ (fraction of sites, logit scale)")
 ax1.set_ylabel(r"adsorbed occupancy $x_a$ (fraction of sites)")
-ax2.set_ylabel(r"surface excess $\Gamma / C = x_a - x_b$")
+ax2.set_ylabel(rf"surface excess $\Gamma = C\,(x_a - x_b)$ [{capacity_unit}]")
 ax1.set_title(rf"Isotherms, $\varepsilon_s = {eps_s:g}$, critical $\varepsilon_a^* = {eps_c:g}$")
-ax2.set_title("Surface excess (dashed: metastable branches)")
+ax2.set_title(rf"Surface excess, $C = {capacity:g}$ {capacity_unit} (dashed: metastable branches)")
 fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
 plt.show()
 if max_langmuir_err is not None:
@@ -98,16 +106,76 @@ if max_langmuir_err is not None:
                      f"{max_langmuir_err:.1e} (max abs difference in $x_a$)."))
 
 # %% [markdown]
-# Above $\varepsilon_a^*$ the coverage rises continuously with $x_b$; lateral
-# attraction steepens the rise. Below it the isotherm has a discontinuity.
-# The isotherms are **not monotone** in $x_b$: Eq. 6 contains the bulk's own
-# lateral energy $-\varepsilon_a z_b x_b$, which holds molecules in a dense
-# bulk, so once the bulk is dense the layer empties again (the excess turns
-# negative) before it refills as $x_b \to 1$. This is the seed's model as
-# written ("in the bulk phases the lateral interaction prefers the molecules
-# to stay in the bulk phase"); for $z_b > z_a$ it is unavoidable, because the
-# bulk, a mean-field lattice gas with coupling $\varepsilon_a z_b$, is itself
-# past its critical point ($\varepsilon_a z_b < -4$) before the layer is.
+# Two facts hold for any parameters. Above $\varepsilon_a^*$ Eq. 6 has one
+# root at every $x_b$, so the equilibrium isotherm is continuous; below it the
+# equilibrium isotherm jumps wherever the field the bulk exerts on the layer,
+# $h(x_b) = \operatorname{logit} x_b - \varepsilon_s + \varepsilon_a z_b x_b$,
+# crosses the Maxwell value $\varepsilon_a z_a/2$ (section 2). And the
+# equilibrium $x_a$ never decreases as $h$ rises, so an isotherm can fall as
+# $x_b$ rises only where $h$ falls, which happens exactly when
+# $\varepsilon_a z_b < -4$: Eq. 6 contains the bulk's own lateral energy
+# $-\varepsilon_a z_b x_b$, which holds molecules in a dense bulk (seed 000:
+# "in the bulk phases the lateral interaction prefers the molecules to stay in
+# the bulk phase"), and the bulk, a mean-field lattice gas with coupling
+# $\varepsilon_a z_b$, is then past its own critical point. What this sweep
+# shows is measured from the curves above:
+
+# %%
+def listing(vals):
+    return ", ".join(f"{v:g}" for v in vals) or "none"
+
+
+def count(n, word, plural=None):
+    """'1 jump', '3 jumps'."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def inside(x):
+    """The values of x inside the plotted x_b range."""
+    x = np.atleast_1d(x)
+    return x[(x > xb[0]) & (x < xb[-1])]
+
+
+ea_above = [ea for ea in eps_a_list if ea >= eps_c]
+ea_below = [ea for ea in eps_a_list if ea < eps_c]
+n_jumps = {ea: inside(iso.maxwell_xb(eps_s, ea, za, zb).xb).size for ea in ea_below}
+drop = {ea: float(np.max(np.maximum.accumulate(eq) - eq)) for ea, eq in eq_of.items()}  # largest fall of x_a
+falling = [ea for ea in eps_a_list if drop[ea] > 1e-6]
+excess = {ea: iso.surface_excess(eq, xb, capacity) for ea, eq in eq_of.items()}
+negative = [ea for ea in eps_a_list if excess[ea].min() < 0]
+text = [f"For $\\varepsilon_a$ = {listing(ea_above)} (at or above $\\varepsilon_a^* = {eps_c:g}$) the equilibrium "
+        f"isotherm is continuous. For $\\varepsilon_a$ = {listing(ea_below)} (below it) it jumps wherever $h$ crosses the "
+        "Maxwell value; the plotted range of $x_b$ contains "
+        + ", ".join(f"{count(n_jumps[ea], 'such jump', 'such jumps')} at $\\varepsilon_a = {ea:g}$" for ea in ea_below)
+        + "."]
+if falling:
+    worst = max(falling, key=drop.get)
+    text.append(f"The {'isotherm' if len(falling) == 1 else 'isotherms'} for $\\varepsilon_a$ = {listing(falling)} "
+                f"{'is' if len(falling) == 1 else 'are'} **not monotone** in $x_b$: the coverage "
+                f"falls by up to {drop[worst]:.3g} as the bulk fills ($\\varepsilon_a = {worst:g}$); for these "
+                f"$\\varepsilon_a z_b$ = {listing(ea * zb for ea in falling)}, below $-4$.")
+else:
+    text.append("Every isotherm of this sweep rises monotonically with $x_b$ "
+                f"($\\varepsilon_a z_b \\ge -4$ for $\\varepsilon_a$ = "
+                f"{listing(ea for ea in eps_a_list if ea * zb >= -4)}).")
+if negative:
+    worst = min(negative, key=lambda ea: excess[ea].min())
+    i = int(np.argmin(excess[worst]))
+    text.append(f"The surface excess turns **negative** (the layer is less dense than the bulk) for "
+                f"$\\varepsilon_a$ = {listing(negative)}; its minimum is $\\Gamma = {excess[worst][i]:.3g}$ {capacity_unit} "
+                f"at $x_b = {xb[i]:.3g}$ ($\\varepsilon_a = {worst:g}$).")
+else:
+    text.append(f"The surface excess stays positive on the whole grid for every $\\varepsilon_a$ of the sweep "
+                f"(smallest $\\Gamma$ = {min(g.min() for g in excess.values()):.3g} {capacity_unit}).")
+if zb > za:
+    text.append(f"Because $z_b = {zb:g} > z_a = {za:g}$, every $\\varepsilon_a$ below the layer's critical value "
+                f"$-4/z_a = {eps_c:.4g}$ is also below the bulk's, $-4/z_b = {-4 / zb:.4g}$: the bulk is past its own "
+                "critical point before the layer is, so with these coordination numbers every isotherm that shows "
+                "the layer's transition is also non-monotone.")
+else:
+    text.append(f"Because $z_b = {zb:g} \\le z_a = {za:g}$, the layer can condense ($\\varepsilon_a < {eps_c:.4g}$) "
+                f"while the bulk field is still monotone ($\\varepsilon_a \\ge -4/z_b = {-4 / zb:.4g}$).")
+display(Markdown(" ".join(text)))
 
 # %% [markdown]
 # ## 2. The hysteresis loop (seed 000, Figure 2, exactly)
@@ -128,9 +196,7 @@ H = iso.hysteresis(xb, eps_s, eps_a_loop, za, zb)
 M = iso.maxwell_xb(eps_s, eps_a_loop, za, zb)
 S = iso.spinodal(eps_a_loop, za)
 g = eps_a_loop * za
-low = iso.solve(xb, eps_s, eps_a_loop, za, zb, branch="low")
 mid = iso.solve(xb, eps_s, eps_a_loop, za, zb, branch="middle")
-high = iso.solve(xb, eps_s, eps_a_loop, za, zb, branch="high")
 h = iso.effective_field(xb, eps_s, eps_a_loop, zb)
 
 
@@ -163,9 +229,10 @@ ax1.set_title(rf"Hysteresis, $\varepsilon_a = {eps_a_loop:g}$ ($\varepsilon_a^* 
 ax1.legend(fontsize=8, loc="center left")
 
 # in the field h the three roots trace one S-shaped curve: parametrise it by u = logit(x_a)
-u = np.linspace(logit(low.min()) - 1, logit(high.max()) + 1, 2000)
+# every root with h in the plotted window has u in [h, h - g] (g < 0)
+u = np.linspace(S.h_lo - 3, S.h_hi + 3 - g, 2000)
 hs = u + g * expit(u)
-stable = iso.is_stable(expit(u), 0.5, 0.0, eps_a_loop, za, zb)
+stable = 1.0 + g * expit(u) * expit(-u) > 0  # curvature of Omega in u, sign-exact even where x_a rounds to 1
 ax2.plot(np.where(stable, hs, np.nan), expit(u), "k", lw=2, label="stable roots")
 ax2.plot(np.where(~stable, hs, np.nan), expit(u), color="0.6", ls=":", lw=1.5, label="unstable roots")
 ax2.axvline(S.h_hi, color="tab:blue", lw=1, ls="--", label=r"$h_\mathrm{hi}$: adsorption jump")
@@ -197,16 +264,38 @@ om_gap = max(abs(float(np.diff(iso.grand_potential(np.array([M.xa_low, M.xa_high
 display(Markdown("| quantity | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
                  + f"\n\nAt each Maxwell $x_b$ the two minima of $\\Omega$ differ by at most {om_gap:.1e} $k_BT$."))
 
-# %% [markdown]
-# Reading the loop: starting dilute, the layer stays on the dilute branch
-# past the equilibrium transition (it is metastable there) until that
-# branch ends at the spinodal, then condenses abruptly; on the way back the
-# dense layer survives down to the other spinodal. Between the two jumps the
-# state depends on history: this is the path dependence seed 000 describes.
-# The Maxwell point always lies between the jumps. Because the bulk field
-# $h(x_b)$ rises, falls and rises again, the same loop is traversed up to
-# three times along the $x_b$ axis (left panel), but in $h$ it is a single
-# loop (right panel).
+# %%
+A, D = H.adsorption, H.desorption
+m_in = inside(M.xb)
+text = []
+if (A.jump_xb.size and D.jump_xb.size and m_in.size and A.jump_to[0] > A.jump_from[0]
+        and D.jump_to[-1] < D.jump_from[-1] and D.jump_xb[-1] < m_in[0] < A.jump_xb[0]):
+    text.append(
+        f"Reading the loop: starting at $x_b = {xb[0]:.2g}$ on the dilute branch, the layer passes the equilibrium "
+        f"transition at $x_b = {m_in[0]:.4g}$ without condensing (it is metastable there) until that branch ends at "
+        f"the spinodal $x_b = {A.jump_xb[0]:.4g}$, where $x_a$ jumps from {A.jump_from[0]:.3g} to {A.jump_to[0]:.3g}. "
+        f"On the way back the dense layer survives down to $x_b = {D.jump_xb[-1]:.4g}$, where $x_a$ drops from "
+        f"{D.jump_from[-1]:.3g} to {D.jump_to[-1]:.3g}. Between these two jumps the state depends on history: this is "
+        "the path dependence seed 000 describes.")
+elif not (A.jump_xb.size or D.jump_xb.size):
+    text.append("Neither branch jumps inside the plotted range of $x_b$: for these parameters the loop lies at bulk "
+                "occupancies outside it.")
+else:
+    text.append(f"In the plotted range the adsorption branch jumps at $x_b$ = {fmt(A.jump_xb)} and the desorption "
+                f"branch at {fmt(D.jump_xb)}; the equilibrium transition is at {fmt(m_in)}.")
+text.append(f"In $h$ the Maxwell field $g/2 = {g / 2:.4g}$ lies between the spinodal fields $h_\\mathrm{{lo}} = {S.h_lo:.4g}$ "
+            f"and $h_\\mathrm{{hi}} = {S.h_hi:.4g}$ (it always does).")
+gb = eps_a_loop * zb
+if gb < -4:
+    text.append(f"Because $\\varepsilon_a z_b = {gb:.3g} < -4$, the bulk field $h(x_b)$ rises, falls and rises again: "
+                f"in the plotted range the adsorption sweep makes {count(A.jump_xb.size, 'jump')}, the desorption "
+                f"sweep {count(D.jump_xb.size, 'jump')}, and $h$ passes the Maxwell field at "
+                f"{count(m_in.size, 'bulk occupancy', 'bulk occupancies')}, where the equilibrium state switches "
+                "(left panel), while in $h$ all of it is one loop (right panel).")
+else:
+    text.append(f"Because $\\varepsilon_a z_b = {gb:.3g} \\ge -4$, the bulk field $h(x_b)$ rises monotonically, so "
+                "the loop appears once along $x_b$ and is the same single loop in $h$ (right panel).")
+display(Markdown(" ".join(text)))
 
 # %% [markdown]
 # ## 3. The grand potential: the double well appears and tilts
@@ -304,11 +393,25 @@ display(Markdown(
 
 # %% [markdown]
 # The spinodal lines fan out from the critical point and enclose the
-# bistable (hysteresis) region, with the binodal between them. Where a line
-# folds back, it touches the edge of the grey band: there the bulk field
-# $h(x_b)$ turns around, so one layer field $h$ corresponds to up to three
-# bulk occupancies, and a single loop in $h$ appears up to three times along
-# $x_b$ (there can likewise be up to three critical points; their number for
-# these parameters is printed above). Far below $\varepsilon_a^*$ the loop
-# widens: in $h$ its width $h_\text{hi} - h_\text{lo}$ grows like
-# $|\varepsilon_a| z_a$.
+# bistable (hysteresis) region, with the binodal between them (in $h$,
+# $h_\text{lo} < \varepsilon_a z_a/2 < h_\text{hi}$ for every
+# $\varepsilon_a < \varepsilon_a^*$). A line can fold back only where the bulk
+# field $h(x_b)$ turns around, which is the edge of the grey band; there one
+# layer field $h$ corresponds to up to three bulk occupancies (and there can be
+# up to three critical points). Far below $\varepsilon_a^*$ the loop widens:
+# from the closed forms of `iso.spinodal`, its width in $h$ is
+# $h_\text{hi} - h_\text{lo} = |g| - 2\ln|g| - 2 + o(1)$ with
+# $g = \varepsilon_a z_a$, so it grows like $|\varepsilon_a| z_a$.
+
+# %%
+n_per_line = np.max([np.sum(~np.isnan(a), axis=1) for a in (P.spinodal_up, P.spinodal_down, P.binodal)], axis=0)
+folded = ea_grid[n_per_line > 1]
+S0 = iso.spinodal(ea_grid[0], za)
+w0, g0 = S0.h_hi - S0.h_lo, abs(ea_grid[0] * za)
+text = [(f"In this diagram the lines fold back: for $\\varepsilon_a$ from {folded.min():.3g} to {folded.max():.3g} "
+         f"({folded.size} of the {ea_grid.size} values) one line has up to {n_per_line.max()} bulk occupancies.")
+        if folded.size else
+        "In this diagram no line folds back: every $\\varepsilon_a$ has at most one $x_b$ on each line."]
+text.append(f"At the most attractive $\\varepsilon_a = {ea_grid[0]:.3g}$ of the diagram the loop is {w0:.3g} $k_BT$ "
+            f"wide in $h$, {w0 / g0:.2f} $|\\varepsilon_a| z_a$.")
+display(Markdown(" ".join(text)))

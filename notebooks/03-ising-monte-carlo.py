@@ -14,7 +14,8 @@
 # trusts them:
 #
 # 1. the training ensembles (seed 004's coarse and fine grids) and the test ensembles
-#    (1.0 ≤ T ≤ 4.0), cached in the artifact store, from which every later chapter reads;
+#    (the grid `test_start`…`test_stop` in steps of `test_step`; this run's values are
+#    printed below), cached in the artifact store, from which every later chapter reads;
 # 2. ⟨e⟩, ⟨|m|⟩, C and χ against T with bootstrap error bars, beside the **exact**
 #    finite-size result at the same L (Kaufman 1949; Ferdinand & Fisher 1969) and
 #    Onsager's infinite lattice;
@@ -22,7 +23,8 @@
 # 4. the correlation function G(r) at and around T_c, with the fitted exponent η
 #    compared with the exact 1/4;
 # 5. the integrated autocorrelation time τ_int of Metropolis and Wolff against T,
-#    which is what sets the spacing of the kept configurations;
+#    which is what sets the spacing of the kept configurations, and against L at T_c,
+#    where it gives the dynamic exponent z of each sampler;
 # 6. snapshots.
 #
 # |m| is taken per configuration, the same convention the models get (seed 004 used
@@ -46,7 +48,8 @@ n_corr = 1000  # [10, 1000000] configurations per temperature for G(r) at Tc
 fss_sizes = [8, 16, 32, 64]  # [4, 512] lattice sides of the finite-size scaling of m² at Tc
 n_fss = 1000  # [10, 1000000] configurations per size for the finite-size scaling
 tau_temperatures = [1.6, 2.0, 2.2, 2.3, 2.5, 3.0, 3.5]  # [0.1, 20] temperatures of the tau_int scan
-tau_chains = 64  # [8, 4096] chains per sampler in the tau_int scan
+tau_chains = 64  # [8, 4096] chains per sampler (per run in the L scan) in the tau_int scans
+tau_replicas = 4  # [2, 64] independent runs per sampler and size for tau_int(L) at Tc; their spread is the error
 n_boot = 200  # [20, 100000] bootstrap resamples for error bars
 
 # %%
@@ -316,10 +319,14 @@ display(Markdown(
 # ## 5. Autocorrelation time of the two samplers
 #
 # τ_int in sweeps (a Wolff sweep is the number of cluster flips that flips N spins on
-# average) for the slower of e and |m|. Metropolis slows down critically near T_c
-# (τ ∝ L^z with z ≈ 2.17); Wolff does not. The right panel is the cost that matters:
-# wall time per effectively independent configuration, 2 τ_int × sweep time (per chain,
-# amortized over a batch of chains on this machine).
+# average) for the slower of e and |m|, at this chapter's L. Local Metropolis dynamics
+# slows down critically near T_c (τ ∝ L^z at T_c; published estimates are z ≈ 2.17 for
+# Metropolis and z ≈ 0.25 for Wolff in sweep units); the L scan below measures z for
+# both samplers on this code. The right panel is the cost that matters: wall time per
+# effectively independent configuration, 2 τ_int × sweep time (per chain, amortized over
+# a batch of chains on this machine). The factor 2: the variance of a mean over
+# n ≫ τ_int consecutive sweeps is 2 τ_int σ²/n, so n sweeps are worth n/(2 τ_int)
+# independent configurations.
 
 # %%
 scan = store.json("ising_tau_scan", {"L": L, "T": [round(float(t), 6) for t in tau_temperatures],
@@ -342,38 +349,183 @@ plt.show()
 iT = int(np.argmin(np.abs(np.array(scan["metropolis"]["T"]) - TC)))
 tm, tw = scan["metropolis"]["tau_int"][iT], scan["wolff"]["tau_int"][iT]
 cm, cw = scan["metropolis"]["seconds_per_independent"][iT], scan["wolff"]["seconds_per_independent"][iT]
-display(Markdown(
-    f"Closest to T_c (T = {scan['metropolis']['T'][iT]:g}): Metropolis τ_int = {tm:.1f} sweeps, Wolff τ_int = "
-    f"{tw:.2f} sweeps; per independent configuration Metropolis costs {cm * 1e6:.1f} µs and Wolff "
-    f"{cw * 1e6:.1f} µs, so " + (f"Wolff is {cm / cw:.1f}× cheaper there. " if cm > 1.2 * cw else
-                                 "the two cost about the same there. " if cm > cw / 1.2 else
-                                 f"Metropolis is still {cw / cm:.1f}× cheaper there at this small L "
-                                 "(critical slowing down has not yet outgrown Wolff's cost per spin). ") +
-    "Metropolis τ_int grows like L^2.17 at T_c while Wolff's barely grows, so Wolff wins by a "
-    "growing factor at larger L (see `benchmarks/mc_throughput.py`). Below T_c, `auto` also uses Wolff "
-    "because its cluster flips reverse the global sign, so MC ensembles, like the models', contain "
-    "both signs; far above T_c Wolff's clusters are a few spins and `auto` switches to Metropolis "
-    "above T = 2.75."))
+
+
+def cheaper(c_met, c_wolff):
+    """Which sampler costs less per independent configuration, and by what factor."""
+    if c_met > 1.2 * c_wolff:
+        return f"Wolff is {c_met / c_wolff:.1f}× cheaper"
+    if c_met > c_wolff / 1.2:
+        return "the two cost about the same"
+    return f"Metropolis is {c_wolff / c_met:.1f}× cheaper"
+
+
+auto_T = ising.AUTO_WOLFF_BELOW
+hot = [k for k, T in enumerate(scan["metropolis"]["T"]) if T >= auto_T]
+low_T = [T for T in test_T if T < TC and test[T].method == "wolff"]
+neg_frac = {T: float(np.mean(ising.magnetization(test[T].configs) < 0)) for T in low_T}
+text = (f"Closest to T_c (T = {scan['metropolis']['T'][iT]:g}) at L = {L}: Metropolis τ_int = {tm:.1f} sweeps, "
+        f"Wolff τ_int = {tw:.2f} sweeps; per independent configuration Metropolis costs {cm * 1e6:.1f} µs and "
+        f"Wolff {cw * 1e6:.1f} µs, so {cheaper(cm, cw)} there. ")
+if hot:
+    text += (f"`method=\"auto\"` uses Metropolis at T ≥ {auto_T:g}; at the scan temperatures in that range "
+             + "; ".join(f"T = {scan['metropolis']['T'][k]:g}: "
+                         + cheaper(scan["metropolis"]["seconds_per_independent"][k],
+                                   scan["wolff"]["seconds_per_independent"][k]) for k in hot) + ". ")
+if neg_frac:
+    text += ("Below T_c `auto` uses Wolff, whose cluster flips reverse the global sign, so the MC ensembles, "
+             "like the models', contain both signs of m: the fraction with m < 0 is "
+             + ", ".join(f"{f:.2f} at T = {T:g}" for T, f in neg_frac.items()) + " (test ensembles; 0.5 expected).")
+display(Markdown(text))
+
+# %% [markdown]
+# ### τ_int against L at T_c: the dynamic exponents
+#
+# For every size of the finite-size scan above (`fss_sizes`), each sampler runs
+# `tau_replicas` independent times at T_c, each run with its own seed, `tau_chains`
+# chains, and its own thermalization and pilot series at least 50 τ_int long (the
+# procedure of the ensembles). τ_int is that of the slower of e and |m|; the
+# mean over the runs is the estimate and their standard deviation / √runs its error.
+# A weighted least-squares fit of ln τ_int against ln L gives z (error from the fit
+# covariance, inflated by √(χ²/dof) when that exceeds 1), and the slope between
+# successive sizes shows how far the small sizes are from the asymptotic regime.
+# Each size's sweep time is measured too (with `tau_chains` chains, as in the T
+# scan), so the cost per independent configuration, 2 τ_int × sweep time, is compared
+# at every L. Cached in the artifact store.
+
+# %%
+TC6 = round(TC, 6)
+tau_L = sorted(set(int(x) for x in fss_sizes))
+per_run = tau_chains  # the numba kernel is fastest with 64 chains side by side, so runs are not split smaller
+
+
+def tau_vs_L():
+    out = {}
+    for m in ("metropolis", "wolff"):
+        d = out[m] = {"L": tau_L, "tau_runs": [], "reliable": [], "seconds_per_sweep": []}
+        for Ls in tau_L:
+            runs = []
+            for r in range(tau_replicas):
+                run_seed = int(np.random.SeedSequence([seed, 4, Ls, r]).generate_state(1)[0] >> 1)
+                runs.append(ising.sample_ensemble(Ls, TC6, per_run, m, seed=run_seed, n_chains=per_run))
+            d["tau_runs"].append([e.tau_int for e in runs])
+            d["reliable"].append(all(e.tau_reliable for e in runs))
+            # timed with the same batch of chains as the T scan (the per-chain cost depends on the batch)
+            d["seconds_per_sweep"].append(ising.time_sweeps(m, Ls, TC6, per_run, seed))
+    return out
+
+
+lscan = store.json("ising_tau_vs_L", {"L": tau_L, "T": TC6, "chains_per_run": per_run, "runs": tau_replicas,
+                                      "seed": seed, "version": ising.VERSION}, tau_vs_L)
+
+
+def power_fit(Ls, y, dy):
+    """Weighted least squares of ln y = a + z ln L: (z, σ_z, a, χ²/dof or nan).
+
+    Relative errors are floored at 0.1 % (runs that all return the same τ_int would otherwise get infinite weight).
+    """
+    lx, ly = np.log(Ls), np.log(y)
+    sy = np.maximum(np.asarray(dy, float) / np.asarray(y, float), 1e-3)
+    X = np.stack([np.ones_like(lx), lx], 1)
+    W = np.diag(1 / sy**2)
+    cov = np.linalg.inv(X.T @ W @ X)
+    a, z = cov @ X.T @ W @ ly
+    dof = len(lx) - 2
+    chi2 = float(((ly - a - z * lx) ** 2 / sy**2).sum())
+    red = chi2 / dof if dof > 0 else float("nan")
+    return float(z), float(np.sqrt(cov[1, 1]) * np.sqrt(max(1.0, red if dof > 0 else 1.0))), float(a), red
+
+
+zfit = {}
+for m, d in lscan.items():
+    runs = np.array(d["tau_runs"], float)
+    d["tau_int"] = runs.mean(1).tolist()
+    d["tau_err"] = (runs.std(1, ddof=1) / np.sqrt(runs.shape[1])).tolist()
+    d["seconds_per_independent"] = (2 * runs.mean(1) * np.array(d["seconds_per_sweep"])).tolist()
+    if len(tau_L) >= 2:
+        zfit[m] = power_fit(tau_L, d["tau_int"], d["tau_err"])
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+for m, mk in (("metropolis", "o"), ("wolff", "s")):
+    d = lscan[m]
+    lab = m + (f": z = {zfit[m][0]:.2f} ± {zfit[m][1]:.2f}" if m in zfit else "")
+    line = axes[0].errorbar(tau_L, d["tau_int"], d["tau_err"], fmt=mk, ms=4, capsize=2, label=lab)
+    if m in zfit:
+        Lg = np.linspace(min(tau_L), max(tau_L), 50)
+        axes[0].plot(Lg, np.exp(zfit[m][2]) * Lg ** zfit[m][0], "-", lw=1, color=line[0].get_color())
+    axes[1].plot(tau_L, np.array(d["seconds_per_independent"]) * 1e6, mk + "-", ms=4, label=m)
+for ax in axes:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("L [lattice spacings]")
+    ax.legend(fontsize=8)
+axes[0].set_ylabel(f"τ_int at T_c [sweeps] (±1σ over {tau_replicas} runs)")
+axes[1].set_ylabel("time per independent configuration at T_c [µs]")
+fig.tight_layout()
+plt.show()
+
+rows_L = ["| L | τ_int Metropolis | τ_int Wolff | Metropolis / Wolff cost per independent configuration |",
+          "|---|---|---|---|"]
+for k, Ls in enumerate(tau_L):
+    dm, dw = lscan["metropolis"], lscan["wolff"]
+    rows_L.append(f"| {Ls} | {dm['tau_int'][k]:.3g} ± {dm['tau_err'][k]:.2g} | {dw['tau_int'][k]:.3g} ± "
+                  f"{dw['tau_err'][k]:.2g} | {dm['seconds_per_independent'][k] / dw['seconds_per_independent'][k]:.2f} |")
+display(Markdown("\n".join(rows_L)))
+bad = [(m, Ls) for m, d in lscan.items() for Ls, ok_ in zip(tau_L, d["reliable"]) if not ok_]
+text = ("" if not bad else f"**Warning:** τ_int is not reliably measured (series shorter than 50 τ_int) for {bad}. ")
+if len(zfit) == 2:
+    (zm, szm, _, rm), (zw, szw, _, rw) = zfit["metropolis"], zfit["wolff"]
+    dz, sdz = zm - zw, float(np.hypot(szm, szw))
+    slopes = {m: np.diff(np.log(lscan[m]["tau_int"])) / np.diff(np.log(tau_L)) for m in zfit}
+    text += (f"Fitted over L = {', '.join(map(str, tau_L))}: Metropolis z = {zm:.2f} ± {szm:.2f}, Wolff z = "
+             f"{zw:.2f} ± {szw:.2f} (in sweeps; successive-size slopes: Metropolis "
+             f"{', '.join(f'{v:.2f}' for v in slopes['metropolis'])}, Wolff "
+             f"{', '.join(f'{v:.2f}' for v in slopes['wolff'])}). ")
+    if dz > 2 * sdz:
+        text += (f"The ratio of the two autocorrelation times grows like L^({dz:.2f} ± {sdz:.2f}), "
+                 f"{dz / sdz:.1f}σ above zero: over these sizes Metropolis's τ_int grows faster with L than Wolff's. ")
+    else:
+        text += (f"The difference of the exponents, {dz:.2f} ± {sdz:.2f}, is not significantly positive over "
+                 "these sizes, so they do not show the ratio of autocorrelation times growing with L. ")
+    ratio = [dm_ / dw_ for dm_, dw_ in zip(lscan["metropolis"]["seconds_per_independent"],
+                                            lscan["wolff"]["seconds_per_independent"])]
+    trend = ("rises with every size" if np.all(np.diff(ratio) > 0) else
+             "falls with every size" if np.all(np.diff(ratio) < 0) else "is not monotone in L")
+    text += (f"In wall time per independent configuration on this machine the Metropolis/Wolff ratio "
+             f"(above 1: Wolff is cheaper) goes from {ratio[0]:.2f} at L = {tau_L[0]} to {ratio[-1]:.2f} at "
+             f"L = {tau_L[-1]} and {trend}")
+    cross = [k for k in range(len(ratio) - 1) if (ratio[k] - 1) * (ratio[k + 1] - 1) < 0]
+    text += ("; it crosses 1 between " + " and between ".join(f"L = {tau_L[k]} and {tau_L[k + 1]}" for k in cross)
+             if cross else "") + " (sweep times are single measurements, without error bars)."
+else:
+    text += f"Only one size (L = {tau_L[0]}): no exponent can be fitted."
+display(Markdown(text))
 
 # %% [markdown]
 # ## 6. Snapshots
 #
-# Two test configurations per temperature (black = +1): ordered below T_c, domains of
-# all sizes at T_c, short-range disorder above.
+# Two test configurations per temperature, drawn with `plots.spin_image` (the colour
+# convention of every chapter, stated in the figure title), at the lowest test
+# temperature, the ones nearest T_c and 2.6, and the highest.
 
 # %%
+from adsorbstudy import plots
+
 snap_T = [test_T[0], min(test_T, key=lambda T: abs(T - TC)), min(test_T, key=lambda T: abs(T - 2.6)), test_T[-1]]
 snap_T = list(dict.fromkeys(snap_T))
-fig, axes = plt.subplots(2, len(snap_T), figsize=(2.4 * len(snap_T), 5))
+fig, axes = plt.subplots(2, len(snap_T), figsize=(2.4 * len(snap_T), 5.4), constrained_layout=True)
 axes = np.atleast_2d(axes).reshape(2, len(snap_T))
+shown = {}
 for j, T in enumerate(snap_T):
+    cfgs = [test[T].configs[i * (len(test[T].configs) // 2)] for i in range(2)]
+    shown[T] = [float(ising.magnetization(c)) for c in cfgs]
     for i in range(2):
-        axes[i, j].imshow(test[T].configs[i * (len(test[T].configs) // 2)], cmap="gray_r", vmin=-1, vmax=1)
-        axes[i, j].set_xticks([])
-        axes[i, j].set_yticks([])
-    axes[0, j].set_title(f"T = {T:g}")
-fig.tight_layout()
+        plots.spin_image(axes[i, j], cfgs[i], title=f"T = {T:g}, m = {shown[T][i]:+.2f}", fontsize=9)
+fig.suptitle(plots.SPIN_LEGEND, fontsize=9)
 plt.show()
+display(Markdown("Magnetization per spin of the configurations shown: " + "; ".join(
+    f"T = {T:g} ({'below' if T < TC else 'above'} T_c): " + ", ".join(f"{v:+.2f}" for v in ms)
+    for T, ms in shown.items()) + f". Test-ensemble ⟨|m|⟩ at these temperatures: "
+    + ", ".join(f"{st_test[T]['m_abs']:.2f} ± {st_test[T]['m_abs_err']:.2f}" for T in snap_T) + "."))
 
 # %% [markdown]
 # ## Results file
@@ -395,6 +547,8 @@ out = {
     "eta_fss": {"L": fss_L, "m2": [fss[x][0] for x in fss_L], "m2_err": [fss[x][1] for x in fss_L],
                 "eta": float(eta_fss), "eta_err": eta_fss_err, "local_slopes": [float(v) for v in local]},
     "tau_scan": scan,
+    "tau_vs_L": {"T": TC6, "runs": tau_replicas, "chains_per_run": per_run, **lscan,
+                 "z": {m: {"z": v[0], "z_err": v[1], "chi2_dof": v[3]} for m, v in zfit.items()}},
     "residuals": {"n": int(len(allz)), "frac_within_2sigma": float(np.mean(np.abs(allz) < 2)),
                   "max_abs_z": float(worst[0]), "mean_z": float(allz.mean()), "std_z": float(allz.std())},
 }

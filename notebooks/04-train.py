@@ -171,30 +171,28 @@ display(Markdown(msg))
 # ## Snapshots beside Monte Carlo
 #
 # The panels below show two model samples and two MC configurations at three training
-# temperatures: the lowest one, the one nearest Tc ≈ 2.269, and the highest one. Black is σ = −1
-# and white is σ = +1.
+# temperatures: the lowest one, the one nearest Tc ≈ 2.269, and the highest one, drawn with
+# `plots.spin_image`, the convention of every chapter (stated in the figure title).
 
 # %%
+from adsorbstudy import plots
+
 ens = tr.training_ensembles(params, profile, device=device, progress=False)
 grid_T = sorted(ens)
 snap_T = sorted({grid_T[0], min(grid_T, key=lambda t: abs(t - 2.269)), grid_T[-1]})
-fig, axes = plt.subplots(2, 2 * len(snap_T), figsize=(2.0 * 2 * len(snap_T), 4.2))
+fig, axes = plt.subplots(2, 2 * len(snap_T), figsize=(2.0 * 2 * len(snap_T), 4.4), constrained_layout=True)
 rows = []
 for j, T in enumerate(snap_T):
     gen = net.sample(max(64, n_samples), T, seed=seed + 20_000 + j, steps=steps_arg).numpy()
     mc = np.asarray(ens[T].configs)
     for r, (src, cfgs) in enumerate((("model", gen), ("MC", mc))):
         for c in range(2):
-            ax = axes[r, 2 * j + c]
-            ax.imshow(cfgs[c], cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
-            ax.set_xticks([]), ax.set_yticks([])
-            if c == 0:
-                ax.set_title(f"{src}, T = {T:.2f}", fontsize=8, loc="left")
+            plots.spin_image(axes[r, 2 * j + c], cfgs[c], title=f"{src}, T = {T:.2f}" if c == 0 else None)
     e_g, e_m = ising.energy(gen), ising.energy(mc)
     m_g, m_m = np.abs(ising.magnetization(gen)), np.abs(ising.magnetization(mc))
     rows.append((T, e_g.mean(), e_m.mean(), m_g.mean(), m_m.mean()))
-fig.suptitle(f"{run_name} (top) and Monte Carlo (bottom), L = {L}", fontsize=9)
-plt.tight_layout()
+fig.suptitle(f"{run_name} (top) and Monte Carlo (bottom), L = {L}; {plots.SPIN_LEGEND}",
+             fontsize=9)
 plt.show()
 table = "| T (J/k_B) | ⟨e⟩ model | ⟨e⟩ MC | ⟨\\|m\\|⟩ model | ⟨\\|m\\|⟩ MC |\n|---|---|---|---|---|\n" + "\n".join(
     f"| {T:.2f} | {a:.3f} | {b:.3f} | {c:.3f} | {d:.3f} |" for T, a, b, c, d in rows)

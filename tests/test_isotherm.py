@@ -420,3 +420,79 @@ def test_invalid_input_other_kinds():
         iso.critical_eps_a(0)
     with pytest.raises(ValueError, match="eps_a"):
         iso.spinodal(-0.5, 4)
+
+
+# --------------------------------------------------------------------------- validation of the other public functions
+
+_NAN, _INF = float("nan"), float("inf")
+#: the valid arguments every call starts from (one is then replaced by a bad value)
+_GOOD = dict(xa=0.4, xb=0.3, eps_s=0.0, eps_a=-1.5, za=4, zb=6, capacity=1.0, xb_grid=np.linspace(0.1, 0.9, 9))
+_FUNCS = {
+    "grand_potential": (iso.grand_potential, ("xa", "xb", "eps_s", "eps_a", "za", "zb")),
+    "is_stable": (iso.is_stable, ("xa", "xb", "eps_s", "eps_a", "za", "zb")),
+    "hysteresis": (iso.hysteresis, ("xb_grid", "eps_s", "eps_a", "za", "zb")),
+    "maxwell_xb": (iso.maxwell_xb, ("eps_s", "eps_a", "za", "zb")),
+    "surface_excess": (iso.surface_excess, ("xa", "xb", "capacity")),
+}
+#: (argument, bad value): NaN and inf, occupancies outside (0, 1), non-positive coordination numbers and capacity
+_BAD = [
+    ("xa", _NAN), ("xa", [0.2, _NAN]), ("xa", 1.5), ("xa", -0.1),
+    ("xb", _NAN), ("xb", [0.2, _NAN]), ("xb", 0.0), ("xb", 1.0), ("xb", -0.2), ("xb", 1.3), ("xb", [0.5, 1.0]),
+    ("xb_grid", [0.2, _NAN, 0.5]), ("xb_grid", [0.0, 0.5]), ("xb_grid", [0.5, 1.0]), ("xb_grid", [-0.1, 0.5]),
+    ("eps_s", _NAN), ("eps_s", _INF), ("eps_a", _NAN), ("eps_a", -_INF),
+    ("za", 0), ("za", -4), ("za", _NAN), ("zb", 0), ("zb", -6.0), ("zb", _NAN),
+    ("capacity", _NAN), ("capacity", _INF), ("capacity", 0.0), ("capacity", -1.0),
+]
+
+
+def _call(fname, **bad):
+    fn, names = _FUNCS[fname]
+    return fn(**{k: bad.get(k, _GOOD[k]) for k in names})
+
+
+def test_good_arguments_are_accepted():
+    for fname in _FUNCS:
+        _call(fname)
+
+
+@pytest.mark.parametrize("fname, arg, value", [(f, a, v) for f, (_, names) in _FUNCS.items()
+                                               for a, v in _BAD if a in names])
+def test_invalid_values_raise_naming_argument(fname, arg, value):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
+        _call(fname, **{arg: value})
+
+
+@pytest.mark.parametrize("fname, bad, offender", [
+    ("grand_potential", dict(xa=np.full(3, 0.4), xb=np.full(4, 0.3)), "xb"),
+    ("grand_potential", dict(xb=np.full(3, 0.3), eps_a=np.full(2, -1.5)), "eps_a"),
+    ("grand_potential", dict(xa=np.full(3, 0.4), za=np.full(2, 4.0)), "za"),
+    ("is_stable", dict(xa=np.full(3, 0.4), xb=np.full(4, 0.3)), "xb"),
+    ("is_stable", dict(xa=np.full((2, 3), 0.4), eps_s=np.zeros(2)), "eps_s"),
+    ("is_stable", dict(xa=np.full(3, 0.4), zb=np.full(2, 6.0)), "zb"),
+    ("surface_excess", dict(xa=np.full(3, 0.4), xb=np.full(4, 0.3)), "xb"),
+    ("surface_excess", dict(xa=np.full(3, 0.4), capacity=np.ones(2)), "capacity"),
+])
+def test_mismatched_shapes_raise_naming_argument(fname, bad, offender):
+    with pytest.raises(ValueError, match=rf"shapes: {offender} has shape"):
+        _call(fname, **bad)
+
+
+@pytest.mark.parametrize("fname", ["hysteresis", "maxwell_xb"])
+@pytest.mark.parametrize("arg, value", [("eps_s", [0.0, 1.0]), ("eps_a", [-1.5, -2.0]), ("za", [4, 4]),
+                                        ("zb", np.full((2, 1), 6.0))])
+def test_scalar_only_functions_reject_arrays_naming_argument(fname, arg, value):
+    with pytest.raises(ValueError, match=rf"{arg} must be a scalar"):
+        _call(fname, **{arg: value})
+
+
+def test_hysteresis_grid_shape_and_order():
+    for grid in ([[0.2, 0.4], [0.5, 0.6]], [0.3], [0.5, 0.5]):
+        with pytest.raises(ValueError, match="xb_grid"):
+            iso.hysteresis(grid, 0.0, -1.5)
+
+
+def test_grand_potential_overflow_raises_instead_of_nan():
+    with pytest.raises(ValueError, match="eps_a"):
+        iso.grand_potential(0.4, 0.3, 0.0, -1e308, 4, 6)
+    with pytest.raises(ValueError, match="eps_s"):
+        iso.grand_potential(0.4, 0.3, 1.7e308, -3e307, 4, 6)
