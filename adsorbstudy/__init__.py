@@ -4,7 +4,7 @@ Modules, one per concept:
 
 - ``isotherm``: Eq. 6 of seed 000, every root, hysteresis, Maxwell construction.
 - ``exact``: Onsager, the exact finite-size torus, and exact enumeration.
-- ``ising``: Monte Carlo samplers (checkerboard Metropolis, Wolff) and observables.
+- ``ising``: Monte Carlo samplers (numba Metropolis on CPU, torch checkerboard Metropolis for GPUs, Wolff) and observables.
 - ``metrics``: ensemble statistics with bootstrap error bars.
 - ``nn``, ``models``, ``train``: the shared U-Net trunk, the generators, one training loop.
 - ``store``: the artifact store (parameter-hashed, atomic, verified).

@@ -761,6 +761,47 @@ def tau_scan(L: int, temperatures, methods=("metropolis", "wolff"), seed: int = 
     return out
 
 
+def tau_size_scan(sizes, T: float, methods=("metropolis", "wolff"), replicas: int = 4, n_chains: int = 64,
+                  seed: int = 0, progress: bool = True) -> dict:
+    """τ_int against L at one temperature, with an error from independent replicas (for z at T_c).
+
+    For every (method, L) runs :func:`sample_ensemble` ``replicas`` times with independent seeds and
+    ``n_chains`` chains each (each run thermalizes and measures its own τ_int, in sweeps, for the
+    slower of e and |m|), and times one sweep with :func:`time_sweeps` on the same batch of chains.
+    Returns {method: {"L", "tau_runs" (per L, the ``replicas`` values), "tau_int" (their mean),
+    "tau_err" (std / sqrt(replicas)), "reliable" (every run's series ≥ 50 τ_int), "seconds_per_sweep",
+    "seconds_per_independent" (2 τ_int × sweep time, per chain)}} of lists.
+    """
+    Ls = sorted({_check_L(int(x)) for x in sizes})
+    T = _check_T(T)
+    replicas = _check_pos_int("replicas", replicas, lo=2)
+    n_chains = _check_pos_int("n_chains", n_chains)
+    for m in methods:
+        if m not in ("metropolis", "wolff"):
+            raise ValueError(f"methods must contain only 'metropolis' and 'wolff'; got {m!r}")
+    jobs = [(m, L) for m in methods for L in Ls]
+    if progress:
+        from tqdm.auto import tqdm
+        jobs = tqdm(jobs, desc=f"tau_int vs L at T={T:g}")
+    out = {m: {"L": Ls, "tau_runs": [], "reliable": [], "seconds_per_sweep": []} for m in methods}
+    for m, L in jobs:
+        runs = []
+        for r in range(replicas):
+            run_seed = int(np.random.SeedSequence([seed, 4, L, r]).generate_state(1)[0] >> 1)
+            runs.append(sample_ensemble(L, T, n_chains, m, seed=run_seed, n_chains=n_chains))
+        d = out[m]
+        d["tau_runs"].append([e.tau_int for e in runs])
+        d["reliable"].append(all(e.tau_reliable for e in runs))
+        # the per-chain sweep cost depends on the batch, so it is timed with the same number of chains
+        d["seconds_per_sweep"].append(time_sweeps(m, L, T, n_chains, seed))
+    for d in out.values():
+        runs = np.array(d["tau_runs"], float)
+        d["tau_int"] = runs.mean(1).tolist()
+        d["tau_err"] = (runs.std(1, ddof=1) / np.sqrt(runs.shape[1])).tolist()
+        d["seconds_per_independent"] = (2 * runs.mean(1) * np.array(d["seconds_per_sweep"])).tolist()
+    return out
+
+
 def time_sweeps(method: str, L: int, T: float, n_chains: int, seed: int = 0, min_seconds: float = 0.2,
                 device=None) -> float:
     """Wall seconds per sweep of one chain, amortized over ``n_chains`` chains run together.

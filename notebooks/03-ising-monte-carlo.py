@@ -396,27 +396,10 @@ display(Markdown(text))
 # %%
 TC6 = round(TC, 6)
 tau_L = sorted(set(int(x) for x in fss_sizes))
-per_run = tau_chains  # the numba kernel is fastest with 64 chains side by side, so runs are not split smaller
-
-
-def tau_vs_L():
-    out = {}
-    for m in ("metropolis", "wolff"):
-        d = out[m] = {"L": tau_L, "tau_runs": [], "reliable": [], "seconds_per_sweep": []}
-        for Ls in tau_L:
-            runs = []
-            for r in range(tau_replicas):
-                run_seed = int(np.random.SeedSequence([seed, 4, Ls, r]).generate_state(1)[0] >> 1)
-                runs.append(ising.sample_ensemble(Ls, TC6, per_run, m, seed=run_seed, n_chains=per_run))
-            d["tau_runs"].append([e.tau_int for e in runs])
-            d["reliable"].append(all(e.tau_reliable for e in runs))
-            # timed with the same batch of chains as the T scan (the per-chain cost depends on the batch)
-            d["seconds_per_sweep"].append(ising.time_sweeps(m, Ls, TC6, per_run, seed))
-    return out
-
-
-lscan = store.json("ising_tau_vs_L", {"L": tau_L, "T": TC6, "chains_per_run": per_run, "runs": tau_replicas,
-                                      "seed": seed, "version": ising.VERSION}, tau_vs_L)
+# the numba kernel is fastest with 64 chains side by side, so runs are not split smaller
+lscan = store.json("ising_tau_vs_L", {"L": tau_L, "T": TC6, "chains_per_run": tau_chains, "runs": tau_replicas,
+                                      "seed": seed, "version": ising.VERSION, "layout": 2},
+                   lambda: ising.tau_size_scan(tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains, seed=seed))
 
 
 def power_fit(Ls, y, dy):
@@ -438,10 +421,6 @@ def power_fit(Ls, y, dy):
 
 zfit = {}
 for m, d in lscan.items():
-    runs = np.array(d["tau_runs"], float)
-    d["tau_int"] = runs.mean(1).tolist()
-    d["tau_err"] = (runs.std(1, ddof=1) / np.sqrt(runs.shape[1])).tolist()
-    d["seconds_per_independent"] = (2 * runs.mean(1) * np.array(d["seconds_per_sweep"])).tolist()
     if len(tau_L) >= 2:
         zfit[m] = power_fit(tau_L, d["tau_int"], d["tau_err"])
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -547,7 +526,7 @@ out = {
     "eta_fss": {"L": fss_L, "m2": [fss[x][0] for x in fss_L], "m2_err": [fss[x][1] for x in fss_L],
                 "eta": float(eta_fss), "eta_err": eta_fss_err, "local_slopes": [float(v) for v in local]},
     "tau_scan": scan,
-    "tau_vs_L": {"T": TC6, "runs": tau_replicas, "chains_per_run": per_run, **lscan,
+    "tau_vs_L": {"T": TC6, "runs": tau_replicas, "chains_per_run": tau_chains, **lscan,
                  "z": {m: {"z": v[0], "z_err": v[1], "chi2_dof": v[3]} for m, v in zfit.items()}},
     "residuals": {"n": int(len(allz)), "frac_within_2sigma": float(np.mean(np.abs(allz) < 2)),
                   "max_abs_z": float(worst[0]), "mean_z": float(allz.mean()), "std_z": float(allz.std())},

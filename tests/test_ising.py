@@ -244,3 +244,21 @@ def test_tau_scan_and_ensemble_array_protocol():
     assert ising.resolve_method("auto", 2.0) == "wolff" and ising.resolve_method("auto", 3.0) == "metropolis"
     with pytest.raises(ValueError, match="methods"):
         ising.tau_scan(8, [2.0], methods=("glauber",), progress=False)
+
+
+def test_tau_size_scan_shows_critical_slowing_down_of_metropolis():
+    # at T_c Metropolis τ_int grows roughly like L^2: from L = 4 to L = 16 it must grow by far more
+    # than the replica error, while Wolff's stays of order one sweep
+    scan = ising.tau_size_scan([16, 4], ising.TC, replicas=2, n_chains=16,
+                               seed=3, progress=False)
+    for m, d in scan.items():
+        assert d["L"] == [4, 16] and all(len(d[k]) == 2 for k in ("tau_runs", "tau_int", "tau_err", "reliable"))
+        assert all(len(r) == 2 for r in d["tau_runs"])
+        assert np.allclose(d["tau_int"], np.mean(d["tau_runs"], axis=1))
+        assert np.allclose(d["seconds_per_independent"], 2 * np.array(d["tau_int"]) * np.array(d["seconds_per_sweep"]))
+    met, wol = scan["metropolis"], scan["wolff"]
+    assert met["tau_int"][1] > 3 * met["tau_int"][0]
+    assert met["tau_int"][1] - met["tau_int"][0] > 3 * (met["tau_err"][0] + met["tau_err"][1])
+    assert wol["tau_int"][1] < met["tau_int"][1] / 3
+    with pytest.raises(ValueError, match="replicas"):
+        ising.tau_size_scan([4], 2.27, replicas=1, progress=False)
