@@ -44,6 +44,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from adsorbstudy import exact, ising, metrics, plots, report
+from adsorbstudy.profile import load_profile
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
 from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, save_npz, study_store
 from adsorbstudy.train import load_trained
@@ -380,7 +381,9 @@ for m in every:
 v = report.verdict(rows, train_range, extras=extras)
 v |= {"L": L, "profile": profile, "n_test": n_test, "T_eta": T_eta,
       "kl_uniform_inside": float(np.mean(uniform[inside])) if inside.any() else None,
-      "eta_mc": {k: eta_at["MC"][k] for k in ("eta", "eta_err")}}
+      "eta_mc": {k: eta_at["MC"][k] for k in ("eta", "eta_err")},
+      # training seeds per kind of the paper profile, so the results page can state them without typing them
+      "paper_seeds": report.training_seeds(load_profile("paper"))}
 mismatch = {m: e["grid"] for m, e in extras.items() if e.get("grid") not in (None, grid) and m not in fine_models}
 if mismatch:
     raise ValueError(f"grid: the shaded training range is the {grid!r} grid, but these runs trained on another: {mismatch}")
@@ -388,7 +391,7 @@ coarse_only = {"models": {m: e for m, e in v["models"].items() if m not in fine_
 v["claims"] = report.claims(coarse_only, [("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm")])
 atomic_write_json(out / "verdict.json", v)
 display(Markdown(report.verdict_table(v)))
-display(Markdown("\n".join(f"- **{c['a']} vs {c['b']}**, {c['what']}: {c['outcome']}" for c in v["claims"])))
+display(Markdown("\n".join(report.claim_line(c) for c in v["claims"])))
 figs = [("generated/figures/fidelity-thermo.png", f"e, ⟨|m|⟩, C and χ of every model against Monte Carlo "
          f"(circles, ±1σ), the exact torus at L = {L} and Onsager; training range shaded.")]
 if pair:

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from adsorbstudy import exact, ising, metrics
+from adsorbstudy import exact, ising, metrics, report
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
 from adsorbstudy.store import atomic_write, atomic_write_text, study_store
 from adsorbstudy.train import load_trained
@@ -70,7 +70,8 @@ def cpu_model() -> str:
 dev = pick_device(device)
 store = study_store(profile)
 out = results_dir(profile)
-hardware = (f"{cpu_model()}, {os.cpu_count()} logical cores; torch {torch.__version__} with "
+hardware = (f"{cpu_model()}, {os.cpu_count()} logical cores; Python {platform.python_version()}, "
+            f"numpy {np.__version__}; torch {torch.__version__} with "
             f"{torch.get_num_threads()} threads on device `{dev}` (generators); numba {numba.__version__} with "
             f"{numba.get_num_threads()} threads (Monte Carlo)")
 print("machine:", hardware)
@@ -136,7 +137,8 @@ atomic_write_text(cost_csv, buf.getvalue())
 
 
 def pm(v, e):
-    return f"{v:.3g} ± {e:.2g}"
+    """``v ± e`` as everywhere in the book (report.fmt_pm: two significant digits on the error)."""
+    return report.fmt_pm(v, e)
 
 
 def t_cell(r):

@@ -314,3 +314,41 @@ def test_energy_fidelity_bad_input_raises():
         metrics.energy_fidelity(*good, n_boot=1)
     with pytest.raises(ValueError, match="T must be"):
         metrics.energy_fidelity({-1.0: x}, {-1.0: -1.0}, {-1.0: x})
+
+
+# ----------------------------------------------------------------- bootstrap errors of W1
+def _biased(n, L, p_up, seed):
+    """n configurations of independent spins, each +1 with probability p_up."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random((n, L, L)) < p_up, 1, -1).astype(np.int8)
+
+
+def test_w1_bootstrap_matches_brute_force_resampling():
+    # the same index draws as the replicates, W1 by scipy on each resampled pair
+    from scipy.stats import wasserstein_distance
+
+    a = energy(_biased(60, 4, 0.6, 1))
+    b = energy(_biased(90, 4, 0.5, 2))
+    reps = metrics.w1_bootstrap(a, b, 30, np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    ia, ib = rng.integers(0, 60, size=(30, 60)), rng.integers(0, 90, size=(30, 90))
+    brute = [wasserstein_distance(a[i], b[j]) for i, j in zip(ia, ib)]
+    np.testing.assert_allclose(reps, brute, rtol=0, atol=1e-12)
+    d = metrics.w1_e_m_bootstrap(_biased(60, 4, 0.6, 1), _biased(90, 4, 0.5, 2), n_boot=30, seed=5)
+    assert d["w1_e_err"] == pytest.approx(np.std(brute, ddof=1), rel=1e-9)
+    assert d["w1_e"] == metrics.w1(a, b)
+
+
+def test_w1_bootstrap_error_is_the_sampling_spread_and_shrinks_like_one_over_sqrt_n():
+    L, p_a, p_b = 6, 0.62, 0.55
+    errs = {n: metrics.w1_e_m_bootstrap(_biased(n, L, p_a, 1), _biased(n, L, p_b, 2), n_boot=300, seed=0)
+            for n in (200, 800)}
+    for key in ("w1_e", "w1_m"):
+        # four times the samples: half the error
+        assert 1.5 < errs[200][f"{key}_err"] / errs[800][f"{key}_err"] < 2.7, key
+        # the bootstrap error matches the spread of W1 over fresh independent sample pairs
+        fresh = [metrics.w1_e_m(_biased(200, L, p_a, 10 + 2 * k), _biased(200, L, p_b, 11 + 2 * k))[key]
+                 for k in range(60)]
+        assert 0.78 < errs[200][f"{key}_err"] / np.std(fresh, ddof=1) < 1.3, key  # one-sided resampling: ≈ 0.7
+    with pytest.raises(ValueError, match="n_boot"):
+        metrics.w1_e_m_bootstrap(_biased(10, 4, 0.5, 0), _biased(10, 4, 0.5, 1), n_boot=1)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import numpy as np
 import pytest
 import yaml
 
@@ -128,9 +129,14 @@ def test_browser_typesets_math_and_loads_images(built, page):
         assert "<mjx-container" in dom, f"MathJax did not typeset {page}"
     raw = re.findall(r"\\\[|\\\(|\$\$|\$\\[A-Za-z]+", text)
     assert not raw, f"raw TeX left in {page}: {raw[:5]}"
+    resolved = 0
     for src in re.findall(r'<img[^>]+src="([^"]+)"', dom):
         if not src.startswith("data:"):
             assert (path.parent / unquote(urlparse(src).path)).is_file(), src
+            resolved += 1
+    if page == "book/results":  # the verdict's figures and its tables reach the reader
+        assert resolved >= 1, "the results page shows no image"
+        assert "<table" in dom, "the results page shows no table"
 
 
 def test_results_files_schema_and_recomputation(built):
@@ -140,8 +146,8 @@ def test_results_files_schema_and_recomputation(built):
 
     import numpy as np
 
-    from adsorbstudy import ising
-    from adsorbstudy.report import SUMMARY_COLUMNS, load_samples, read_summary_csv
+    from adsorbstudy import ising, metrics
+    from adsorbstudy.report import SUMMARY_COLUMNS, load_samples, read_summary_csv, temperature_key
 
     root, _ = built
     res = root / "results" / "smoke"
@@ -149,6 +155,11 @@ def test_results_files_schema_and_recomputation(built):
     assert rows and list(rows[0]) == SUMMARY_COLUMNS
     models = sorted({r["model"] for r in rows} - {"MC"})
     assert {"adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m", "MC-independent"} <= set(models)
+    for path in (res / "samples").glob("*.npz"):  # keys are temperature_key(T): "T=2.30"
+        with np.load(path) as z:
+            assert z.files and all(re.fullmatch(r"T=\d+\.\d\d", k) for k in z.files), (path.name, z.files)
+            assert all(temperature_key(float(k[2:])) == k for k in z.files), path.name
+    mc = load_samples(res / "samples" / "MC.npz")
     for m in ["MC", *models]:  # the Monte Carlo ensembles are saved too, so every row is recomputable
         samples = load_samples(res / "samples" / f"{m}.npz")
         for r in (r for r in rows if r["model"] == m):
@@ -156,30 +167,132 @@ def test_results_files_schema_and_recomputation(built):
             assert cfg.dtype == np.int8 and set(np.unique(cfg)) <= {-1, 1} and r["n"] == len(cfg)
             assert np.isclose(ising.energy(cfg).mean(), r["e"], rtol=0, atol=1e-12)
             assert np.isclose(np.abs(ising.magnetization(cfg)).mean(), r["m_abs"], rtol=0, atol=1e-12)
+            w = metrics.w1_e_m(cfg, mc[r["T"]])
+            assert np.isclose(w["w1_e"], r["w1_e"], rtol=0, atol=1e-12) and np.isclose(w["w1_m"], r["w1_m"], rtol=0, atol=1e-12)
+            if m != "MC":
+                assert r["w1_e_err"] > 0 and r["w1_m_err"] >= 0, (m, r["T"])
     v = json.loads((res / "verdict.json").read_text())
     for m in models:
         entry = v["models"][m]
-        assert {"nfe", "seconds_per_1000", "kind"} <= set(entry)
+        assert {"nfe", "seconds_per_1000", "kind", "sampler"} <= set(entry)
         for region in ("inside", "outside"):
-            assert {"d_e", "d_e_err", "d_m_abs", "d_m_abs_err", "rel_C", "rel_chi", "w1_e", "w1_m"} <= set(entry[region])
+            assert {"d_e", "d_e_err", "d_m_abs", "d_m_abs_err", "rel_C", "rel_C_err", "rel_chi", "rel_chi_err",
+                    "w1_e", "w1_e_err", "w1_m", "w1_m_err"} <= set(entry[region])
+            assert np.isfinite(entry[region]["w1_e_err"]) and entry[region]["w1_e_err"] > 0, (m, region)
+        if np.isfinite(entry.get("eta", np.nan)):  # η where the fit succeeded, with its bootstrap error
+            assert np.isfinite(entry["eta_err"]) and entry["eta_err"] > 0, m
+        for region in ("inside", "outside"):
+            if f"kl_bound_{region}" in entry:
+                assert entry["kind"].startswith("adsorption"), m
+                assert np.isfinite(entry[f"kl_bound_{region}"]) and entry[f"kl_bound_{region}_err"] > 0, (m, region)
+    assert all(f"kl_bound_{r}" in v["models"][m] for m in ("adsorption", "adsorption-nolateral")
+               for r in ("inside", "outside")), "the KL bound of the Bernoulli models is missing"
+    assert np.isfinite(v["eta_mc"]["eta"]) and v["eta_mc"]["eta_err"] > 0
     assert v["claims"], "the decisive comparisons are missing"
 
 
+class _Tables(html.parser.HTMLParser):
+    """The text of every table cell of an HTML page: a list of tables, each a list of rows of cell texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell = [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self.tables and self.tables[-1]:
+            self.tables[-1][-1].append(re.sub(r"\s+", " ", "".join(self._cell)).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def html_rows(page: str) -> list[list[str]]:
+    p = _Tables()
+    p.feed(page)
+    return [row for table in p.tables for row in table]
+
+
+def finite(x) -> bool:
+    return x is not None and bool(np.isfinite(x))
+
+
 def test_results_page_renders_the_verdict_file(built):
-    """The numbers on the results page are the ones in verdict.json, formatted by report.fmt_pm."""
+    """Every number of the verdict on the results page is the one in verdict.json, formatted by report.fmt_pm:
+    every cell of the table (all columns, both regions, every model), the means in the claims, η and the KL
+    bounds."""
     import json
 
-    from adsorbstudy.report import fmt_pm
+    from adsorbstudy.report import fmt_pm, sampler_name
 
     root, _ = built
     v = json.loads((root / "results" / "smoke" / "verdict.json").read_text())
     page = (root / "_build" / "html" / "book" / "results.html").read_text()
-    text = re.sub(r"<[^>]+>", " ", page)
-    assert "<table" in page
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    rows = {tuple(r[:2]): r for r in html_rows(page) if len(r) == 10}
     for m, entry in v["models"].items():
+        label = m + (f" [{sampler_name(entry['sampler'])}]" if entry.get("sampler") not in (None, "native") else "")
         for region in ("inside", "outside"):
             reg = entry[region]
-            for key in ("d_e", "d_m_abs"):
-                assert fmt_pm(reg[key], reg[f"{key}_err"]) in text, (m, region, key)
+            row = rows.get((label, f"{region} ({reg['n_T']})"))
+            assert row is not None, (label, region, sorted(rows))
+            want = [fmt_pm(reg[k], reg[f"{k}_err"]) for k in ("d_e", "d_m_abs", "rel_C", "rel_chi", "w1_e", "w1_m")]
+            want += [f"{entry['nfe']:.0f}" if finite(entry.get("nfe")) else "–",
+                     fmt_pm(entry["seconds_per_1000"]) if finite(entry.get("seconds_per_1000")) else "–"]
+            assert row[2:] == want, (m, region, row)
     for c in v["claims"]:
         assert c["outcome"].split(" (")[0] in text
+        for x in "ab":
+            err = c[f"spread_{x}"] if c["n_seeds"] > 1 else c[f"err_{x}"]
+            side = f"{c[x]} ({c[f'sampler_{x}']}) {fmt_pm(c[f'mean_{x}'], err)}"
+            assert side in text, side
+    ddpm_sampler = sampler_name(v["models"]["ddpm"]["sampler"]) + " sampler"
+    assert all(ddpm_sampler in c["sampler_b"] for c in v["claims"] if c["b"] == "ddpm"), "the DDPM sampler is not named"
+    assert f"Monte Carlo {fmt_pm(v['eta_mc']['eta'], v['eta_mc']['eta_err'])}" in text
+    for m, e in v["models"].items():
+        if finite(e.get("eta")):
+            assert f"{m} {fmt_pm(e['eta'], e['eta_err'])}" in text, (m, "eta")
+        if e.get("kl_bound_inside") is not None:
+            assert f"{m} {fmt_pm(e['kl_bound_inside'], e['kl_bound_inside_err'])}" in text, (m, "KL")
+    if finite(v.get("kl_uniform_inside")):
+        assert fmt_pm(v["kl_uniform_inside"]) in text
+
+
+def test_cost_table_renders_cost_csv(built):
+    """The cost table in generated/cost.md is results/smoke/cost.csv, row by row, and its hardware line names
+    the versions of Python, numpy, torch and numba it ran with."""
+    import csv
+    import platform
+
+    import numba
+    import torch
+
+    from adsorbstudy.report import fmt_pm
+
+    root, _ = built
+    with open(root / "results" / "smoke" / "cost.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    md = (root / "book" / "generated" / "cost.md").read_text()
+    table = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    cells = [[c.strip() for c in line.strip("|").split(" | ")] for line in table[1:]]  # without the header
+    assert len(cells) == len(rows), (len(cells), len(rows))
+    for r, got in zip(rows, cells):
+        num = {k: float(r[k]) for k in ("T", "nfe", "seconds_per_1000", "d_e", "d_e_err", "w1_e", "w1_e_err")}
+        assert got[0] == r["sampler"]
+        if r["kind"] == "mc":
+            assert got[1] == f"{num['T']:g}"
+        want = ["–" if not np.isfinite(num["nfe"]) else str(int(num["nfe"])), f"{num['seconds_per_1000']:.3g}",
+                fmt_pm(num["d_e"], num["d_e_err"]), fmt_pm(num["w1_e"], num["w1_e_err"])]
+        assert got[2:] == want, (r["sampler"], got)
+    for pkg in (f"Python {platform.python_version()}", f"numpy {np.__version__}", f"torch {torch.__version__}",
+                f"numba {numba.__version__}"):
+        assert pkg in md, pkg

@@ -2,9 +2,10 @@
 import math
 
 import numpy as np
+import pytest
 
-from adsorbstudy.report import (SUMMARY_COLUMNS, compare, fmt_pm, read_summary_csv, verdict, verdict_table,
-                                write_summary_csv)
+from adsorbstudy.report import (SUMMARY_COLUMNS, claim_line, claims, compare, fmt_pm, read_summary_csv,
+                                training_seeds, verdict, verdict_markdown, verdict_table, write_summary_csv)
 
 
 def rows():
@@ -12,10 +13,11 @@ def rows():
     for T in (1.0, 2.0, 3.0, 4.0):
         out.append(dict(model="MC", T=T, n=100, e=-T, e_err=0.03, m_abs=1 / T, m_abs_err=0.04, C=1.0, C_err=0.1,
                         chi=2.0, chi_err=0.0, w1_e=0.0, w1_m=0.0, nfe=None, seconds_per_1000=None,
-                        exact_e=-T, exact_c=1.0))
+                        exact_e=-T, exact_c=1.0, w1_e_err=0.0, w1_m_err=0.0))
         out.append(dict(model="gen", T=T, n=100, e=-T + (0.1 if T < 2.5 else -0.3), e_err=0.04,
                         m_abs=1 / T, m_abs_err=0.03, C=1.5, C_err=0.1, chi=1.0, chi_err=0.0,
-                        w1_e=0.2, w1_m=0.1, nfe=50, seconds_per_1000=1.25, exact_e=-T, exact_c=1.0))
+                        w1_e=0.2, w1_m=0.1, nfe=50, seconds_per_1000=1.25, exact_e=-T, exact_c=1.0,
+                        w1_e_err=0.02, w1_m_err=0.01 * T))
     return out
 
 
@@ -37,8 +39,14 @@ def test_verdict_known_numbers():
     assert math.isclose(inside["d_m_abs"], 0.0, abs_tol=1e-12)
     assert math.isclose(inside["rel_C"], 0.5) and math.isclose(inside["rel_chi"], 0.5)
     assert gen["nfe"] == 50 and gen["seconds_per_1000"] == 1.25
+    # W1 means carry sqrt(Σ σ²)/n of the per-temperature bootstrap errors
+    assert math.isclose(inside["w1_e_err"], math.sqrt(2 * 0.02**2) / 2)
+    assert math.isclose(inside["w1_m_err"], math.sqrt(0.02**2 + 0.03**2) / 2)
+    assert math.isclose(outside["w1_m_err"], math.sqrt(0.01**2 + 0.04**2) / 2)
     table = verdict_table(v)
     assert table.count("\n") == 2 + 1 and "0.200 ± 0.035" in table
+    assert fmt_pm(0.2, inside["w1_e_err"]) in table and fmt_pm(0.1, inside["w1_m_err"]) in table
+    assert "0.2 |" not in table                                   # no W1 without its error bar
 
 
 def test_fmt_pm():
@@ -70,6 +78,7 @@ def test_metric_pipeline_on_synthetic_ensembles():
     indep = summary_rows_for(b, a, T, L)
     bad = summary_rows_for(collapsed, a, T, L)
     assert same["w1_e"] == 0 and same["w1_m"] == 0
+    assert indep["w1_e_err"] > 0 and indep["w1_m_err"] > 0 and bad["w1_m_err"] >= 0
     # independent samples of one distribution: W1 of e is a few standard errors of the mean energy at most
     assert indep["w1_e"] < 0.05 and abs(indep["e"] - same["e"]) < 4 * math.hypot(indep["e_err"], same["e_err"])
     assert bad["w1_e"] > 5 * indep["w1_e"] and bad["C"] == 0
@@ -83,3 +92,63 @@ def summary_rows_for(configs, reference, T, L):
 
     (row,) = summary_rows("x", {T: configs}, {T: reference}, L, n_boot=50)
     return row
+
+
+KEYS = ("d_e", "d_m_abs", "rel_C", "rel_chi", "w1_e", "w1_m")
+
+
+def _verdict_with(n_seeds):
+    """A verdict of three kinds with ``n_seeds`` models each, and hand-set numbers (inside region only)."""
+    models = {}
+    for kind, sampler, nfe, base in (("adsorption", "native", 10, 0.10), ("ddpm", "ddim-50", 50, 0.30)):
+        for s in range(n_seeds):
+            models[f"{kind}-s{s}"] = {"kind": kind, "sampler": sampler, "nfe": nfe, "seconds_per_1000": 1.0,
+                                      "inside": {"n_T": 2, **{k: base + 0.01 * s for k in KEYS},
+                                                 **{f"{k}_err": 0.004 for k in KEYS}}}
+    v = {"profile": "unit", "L": 8, "n_test": 100, "train_range": [1.5, 3.0], "models": models,
+         "paper_seeds": {"adsorption": 3, "ddpm": 4, "gan": 1}}
+    v["claims"] = claims(v, [("adsorption", "ddpm")])
+    return v
+
+
+def test_claims_name_samplers_and_print_errors_next_to_means():
+    one = _verdict_with(1)
+    c = one["claims"][0]
+    assert c["sampler_a"] == "native sampler, NFE 10" and c["sampler_b"] == "DDIM-50 sampler, NFE 50"
+    line = claim_line(c)
+    assert f"adsorption (native sampler, NFE 10) {fmt_pm(0.10, 0.004)} vs ddpm (DDIM-50 sampler, NFE 50) " \
+           f"{fmt_pm(0.30, 0.004)}" in line and "one training seed" in line
+    two = _verdict_with(2)
+    c = two["claims"][0]
+    sd = float(np.std([0.10, 0.11], ddof=1))
+    assert c["n_a"] == c["n_b"] == 2 and math.isclose(c["spread_a"], sd)
+    assert f"{fmt_pm(0.105, sd)} vs ddpm (DDIM-50 sampler, NFE 50) {fmt_pm(0.305, sd)}" in claim_line(c)
+
+
+def test_verdict_markdown_renders_seed_counts_from_the_file():
+    md = verdict_markdown(_verdict_with(1))
+    assert "one seed only" in md and "three" not in md
+    assert "trains 3 seeds of adsorption, 4 seeds of ddpm." in md and "gan" not in md.split("## The decisive")[0]
+    md2 = verdict_markdown(_verdict_with(2))
+    assert "adsorption 2, ddpm 2" in md2 and "DDIM-50 sampler" in md2 and "ddpm-s0 [DDIM-50]" in md2
+    no_paper = _verdict_with(1)
+    del no_paper["paper_seeds"]
+    assert "paper profile" not in verdict_markdown(no_paper)
+
+
+def test_training_seeds_counts_the_fidelity_runs_by_kind():
+    from adsorbstudy.profile import validate_profile
+
+    def train(model, name=None):
+        return {"notebook": "04-train", "name": f"t-{name or model}",
+                "parameters": {"model": model, **({"name": name} if name else {})}}
+
+    raw = {"runs": [train("adsorption"), train("adsorption", "adsorption-s1"), train("ddpm"),
+                    train("adsorption", "adsorption-fine"),
+                    {"notebook": "05-fidelity", "parameters": {"models": ["adsorption", "ddpm"],
+                                                               "seed_models": ["adsorption-s1"],
+                                                               "fine_models": ["adsorption-fine"]}}]}
+    assert training_seeds(validate_profile("unit", raw)) == {"adsorption": 2, "ddpm": 1}
+    raw["runs"][-1]["parameters"]["seed_models"] = ["nobody"]
+    with pytest.raises(ValueError, match="nobody"):
+        training_seeds(validate_profile("unit", raw))
