@@ -200,6 +200,34 @@ def fit_eta_xi(r, G, G_err, rmax=None) -> dict:
             "chi2_dof": chi2, "n_points": int(len(y))}
 
 
+def fit_power_law(x, y, y_err, rel_err_floor: float = 1e-3) -> dict:
+    """Fit y = A x^p by weighted least squares on ln y (finite-size scaling: ⟨m²⟩ ∝ L^(−η), τ_int ∝ L^z).
+
+    ln y = ln A + p ln x with weights 1/σ², σ = y_err / y floored at ``rel_err_floor`` (points whose
+    replicas all agree would otherwise get infinite weight). The error of p is from the covariance,
+    scaled by √(χ²/dof) when that exceeds 1. Returns ``p``, ``p_err``, ``A``, ``chi2_dof`` (nan with
+    two points) and ``local_slopes`` (the slope between successive x, which shows how far the
+    smallest sizes are from the asymptotic regime).
+    """
+    x, y, s = (np.asarray(v, dtype=float) for v in (x, y, y_err))
+    if not (x.shape == y.shape == s.shape) or x.ndim != 1 or len(x) < 2:
+        raise ValueError("x, y and y_err must be 1-D arrays of the same length ≥ 2")
+    if not (np.all(x > 0) and np.all(y > 0) and np.all(s >= 0)):
+        raise ValueError("x and y must be > 0 and y_err ≥ 0 for a fit on log scales")
+    order = np.argsort(x)
+    lx, ly = np.log(x[order]), np.log(y[order])
+    sy = np.maximum(s[order] / y[order], rel_err_floor)
+    X = np.stack([np.ones_like(lx), lx], axis=1)
+    w = 1 / sy**2
+    cov = np.linalg.inv(X.T @ (X * w[:, None]))
+    lnA, p = cov @ (X.T @ (w * ly))
+    dof = len(lx) - 2
+    chi2 = float((w * (ly - lnA - p * lx) ** 2).sum() / dof) if dof > 0 else float("nan")
+    p_err = float(np.sqrt(cov[1, 1]) * (math.sqrt(chi2) if dof > 0 and chi2 > 1 else 1.0))
+    return {"p": float(p), "p_err": p_err, "A": float(math.exp(lnA)), "chi2_dof": chi2,
+            "local_slopes": (np.diff(ly) / np.diff(lx)).tolist()}
+
+
 def hamming(configs, flip_symmetric: bool, max_pairs: int = 200_000, seed: int = 0):
     """Mean pairwise Hamming distance of an ensemble, as a fraction of sites, with its standard error.
 

@@ -258,19 +258,12 @@ for Ls in fss_L:
     ens = ising.cached_ensembles(store, Ls, [round(TC, 6)], n_fss, method="wolff", seed=seed + 3, progress=False)
     m = ising.magnetization(ens[round(TC, 6)].configs)
     fss[Ls] = ((m**2).mean(), (m**2).std(ddof=1) / np.sqrt(len(m)))
-lx = np.log(fss_L)
-ly = np.log([fss[x][0] for x in fss_L])
-sy = np.array([fss[x][1] / fss[x][0] for x in fss_L])
-W = np.diag(1 / sy**2)
-X = np.stack([np.ones_like(lx), lx], 1)
-cov = np.linalg.inv(X.T @ W @ X)
-b0, b1 = cov @ X.T @ W @ ly
-eta_fss, eta_fss_err = -b1, float(np.sqrt(cov[1, 1]))
-local = [-(ly[k + 1] - ly[k]) / (lx[k + 1] - lx[k]) for k in range(len(fss_L) - 1)]
+fit = metrics.fit_power_law(fss_L, [fss[x][0] for x in fss_L], [fss[x][1] for x in fss_L])
+eta_fss, eta_fss_err, local = -fit["p"], fit["p_err"], [-v for v in fit["local_slopes"]]
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 ax.errorbar(fss_L, [fss[x][0] for x in fss_L], [fss[x][1] for x in fss_L], fmt="o", capsize=2, label="MC (Wolff) at T_c")
 Lg = np.linspace(min(fss_L), max(fss_L), 50)
-ax.plot(Lg, np.exp(b0) * Lg ** -eta_fss, "-", lw=1, label=f"fit: η = {eta_fss:.3f}")
+ax.plot(Lg, fit["A"] * Lg ** -eta_fss, "-", lw=1, label=f"fit: η = {eta_fss:.3f}")
 ax.plot(Lg, fss[fss_L[0]][0] * (Lg / fss_L[0]) ** -0.25, "k--", lw=1, label="slope −1/4 (exact)")
 ax.set_xscale("log")
 ax.set_yscale("log")
@@ -402,35 +395,18 @@ lscan = store.json("ising_tau_vs_L", {"L": tau_L, "T": TC6, "chains_per_run": ta
                    lambda: ising.tau_size_scan(tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains, seed=seed))
 
 
-def power_fit(Ls, y, dy):
-    """Weighted least squares of ln y = a + z ln L: (z, σ_z, a, χ²/dof or nan).
-
-    Relative errors are floored at 0.1 % (runs that all return the same τ_int would otherwise get infinite weight).
-    """
-    lx, ly = np.log(Ls), np.log(y)
-    sy = np.maximum(np.asarray(dy, float) / np.asarray(y, float), 1e-3)
-    X = np.stack([np.ones_like(lx), lx], 1)
-    W = np.diag(1 / sy**2)
-    cov = np.linalg.inv(X.T @ W @ X)
-    a, z = cov @ X.T @ W @ ly
-    dof = len(lx) - 2
-    chi2 = float(((ly - a - z * lx) ** 2 / sy**2).sum())
-    red = chi2 / dof if dof > 0 else float("nan")
-    return float(z), float(np.sqrt(cov[1, 1]) * np.sqrt(max(1.0, red if dof > 0 else 1.0))), float(a), red
-
-
 zfit = {}
 for m, d in lscan.items():
     if len(tau_L) >= 2:
-        zfit[m] = power_fit(tau_L, d["tau_int"], d["tau_err"])
+        zfit[m] = metrics.fit_power_law(tau_L, d["tau_int"], d["tau_err"])
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 for m, mk in (("metropolis", "o"), ("wolff", "s")):
     d = lscan[m]
-    lab = m + (f": z = {zfit[m][0]:.2f} ± {zfit[m][1]:.2f}" if m in zfit else "")
+    lab = m + (f": z = {zfit[m]['p']:.2f} ± {zfit[m]['p_err']:.2f}" if m in zfit else "")
     line = axes[0].errorbar(tau_L, d["tau_int"], d["tau_err"], fmt=mk, ms=4, capsize=2, label=lab)
     if m in zfit:
         Lg = np.linspace(min(tau_L), max(tau_L), 50)
-        axes[0].plot(Lg, np.exp(zfit[m][2]) * Lg ** zfit[m][0], "-", lw=1, color=line[0].get_color())
+        axes[0].plot(Lg, zfit[m]["A"] * Lg ** zfit[m]["p"], "-", lw=1, color=line[0].get_color())
     axes[1].plot(tau_L, np.array(d["seconds_per_independent"]) * 1e6, mk + "-", ms=4, label=m)
 for ax in axes:
     ax.set_xscale("log")
@@ -452,9 +428,9 @@ display(Markdown("\n".join(rows_L)))
 bad = [(m, Ls) for m, d in lscan.items() for Ls, ok_ in zip(tau_L, d["reliable"]) if not ok_]
 text = ("" if not bad else f"**Warning:** τ_int is not reliably measured (series shorter than 50 τ_int) for {bad}. ")
 if len(zfit) == 2:
-    (zm, szm, _, rm), (zw, szw, _, rw) = zfit["metropolis"], zfit["wolff"]
+    (zm, szm), (zw, szw) = ((zfit[m]["p"], zfit[m]["p_err"]) for m in ("metropolis", "wolff"))
     dz, sdz = zm - zw, float(np.hypot(szm, szw))
-    slopes = {m: np.diff(np.log(lscan[m]["tau_int"])) / np.diff(np.log(tau_L)) for m in zfit}
+    slopes = {m: zfit[m]["local_slopes"] for m in zfit}
     text += (f"Fitted over L = {', '.join(map(str, tau_L))}: Metropolis z = {zm:.2f} ± {szm:.2f}, Wolff z = "
              f"{zw:.2f} ± {szw:.2f} (in sweeps; successive-size slopes: Metropolis "
              f"{', '.join(f'{v:.2f}' for v in slopes['metropolis'])}, Wolff "
@@ -527,7 +503,7 @@ out = {
                 "eta": float(eta_fss), "eta_err": eta_fss_err, "local_slopes": [float(v) for v in local]},
     "tau_scan": scan,
     "tau_vs_L": {"T": TC6, "runs": tau_replicas, "chains_per_run": tau_chains, **lscan,
-                 "z": {m: {"z": v[0], "z_err": v[1], "chi2_dof": v[3]} for m, v in zfit.items()}},
+                 "z": {m: {"z": v["p"], "z_err": v["p_err"], "chi2_dof": v["chi2_dof"]} for m, v in zfit.items()}},
     "residuals": {"n": int(len(allz)), "frac_within_2sigma": float(np.mean(np.abs(allz) < 2)),
                   "max_abs_z": float(worst[0]), "mean_z": float(allz.mean()), "std_z": float(allz.std())},
 }

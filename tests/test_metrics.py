@@ -352,3 +352,22 @@ def test_w1_bootstrap_error_is_the_sampling_spread_and_shrinks_like_one_over_sqr
         assert 0.78 < errs[200][f"{key}_err"] / np.std(fresh, ddof=1) < 1.3, key  # one-sided resampling: ≈ 0.7
     with pytest.raises(ValueError, match="n_boot"):
         metrics.w1_e_m_bootstrap(_biased(10, 4, 0.5, 0), _biased(10, 4, 0.5, 1), n_boot=1)
+
+
+def test_fit_power_law_recovers_a_known_exponent_and_its_error():
+    from adsorbstudy.metrics import fit_power_law
+
+    L = np.array([8.0, 16, 32, 64])
+    exact = fit_power_law(L, 3.0 * L ** -0.25, 1e-6 * np.ones(4))
+    assert exact["p"] == pytest.approx(-0.25, abs=1e-9) and exact["A"] == pytest.approx(3.0, rel=1e-9)
+    assert np.allclose(exact["local_slopes"], -0.25)
+    # with 5 % noise, the fitted exponent scatters by its reported error (z-scores of unit width)
+    rng = np.random.default_rng(0)
+    z = []
+    for _ in range(400):
+        y = 2.0 * L**2.1 * (1 + 0.05 * rng.standard_normal(4))
+        f = fit_power_law(L, y, 0.05 * 2.0 * L**2.1)
+        z.append((f["p"] - 2.1) / f["p_err"])
+    assert abs(np.mean(z)) < 0.2 and 0.8 < np.std(z) < 1.6
+    with pytest.raises(ValueError, match="> 0"):
+        fit_power_law([1, 2], [1, -1], [0.1, 0.1])
