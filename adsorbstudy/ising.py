@@ -24,6 +24,7 @@ spaced by about 2τ_int sweeps, so they are effectively independent.
 """
 from __future__ import annotations
 
+import abc
 import math
 import time
 from dataclasses import dataclass, field
@@ -354,14 +355,15 @@ def _initial(L: int, n: int, T: float, start: str, rng: np.random.Generator) -> 
     raise ValueError(f"start must be one of auto, hot, cold; got {start!r}")
 
 
-class _Sampler:
+class _Sampler(abc.ABC):
     """Common interface: ``run(n_sweeps, record)`` → (E, M) totals (n_sweeps, chains) or None."""
 
     L: int
     n_chains: int
 
-    def configs(self) -> np.ndarray:  # (chains, L, L) int8
-        raise NotImplementedError
+    @abc.abstractmethod
+    def configs(self) -> np.ndarray:
+        """The current configurations, int8 ±1 of shape (chains, L, L)."""
 
 
 class NumbaMetropolis(_Sampler):
