@@ -15,7 +15,8 @@ def test_architecture_matches_seed_004_at_L64():
     convT = [l for l in m.G.net if isinstance(l, torch.nn.ConvTranspose2d)]
     assert len(convT) == 5 and convT[0].in_channels == 200  # 100 noise + 100 temperature embedding
     assert sum(isinstance(l, torch.nn.BatchNorm2d) for l in m.G.net) == 4
-    assert any(isinstance(l, torch.nn.LeakyReLU) for l in m.D.net)
+    assert any(isinstance(l, torch.nn.LeakyReLU) for l in m.D.trunk)
+    assert all(l.padding_mode == "circular" for l in m.D.trunk if isinstance(l, torch.nn.Conv2d))
     assert m.G.temb.net[0].in_features == 1 and m.G.temb.net[2].out_features == 100
     x = m.G(torch.randn(2, 100), torch.tensor([1.0, 3.0]))
     assert x.shape == (2, 1, 64, 64) and m.D(x, torch.tensor([1.0, 3.0])).shape == (2,)
@@ -67,9 +68,9 @@ def _mabs(c) -> float:
     return float(np.abs(np.asarray(c, float).mean(axis=(1, 2))).mean())
 
 
-def _train(kind, seed, n_critic, steps, data, tmp_path):
+def _train(kind, seed, steps, data, tmp_path):
     torch.manual_seed(seed)
-    model = build(kind, 8, ngf=16, ndf=16, clip=0.05, n_critic=n_critic)
+    model = build(kind, 8, ngf=16, ndf=16, clip=0.05, n_critic=2)
     before = {T: _mabs(model.sample(200, T, seed=5)) for T in data}
     fit(model, data, dict(steps=steps, batch=64, lr=1e-3, val_every=25, ckpt_every=steps, seed=0),
         tmp_path, progress=False)
@@ -77,21 +78,45 @@ def _train(kind, seed, n_critic, steps, data, tmp_path):
     return before, after
 
 
-def test_gan_m_learns_temperature_dependent_order(two_temperatures, tmp_path):
-    # WGAN training at this tiny scale is seed-sensitive (seeds 0 and 1 of this set-up leave T = 3.5
-    # too ordered); the seed is fixed and training is deterministic on the CPU
-    before, after = _train("gan-m", 2, 2, 400, two_temperatures, tmp_path)
-    for T, x in two_temperatures.items():
-        assert abs(after[T] - _mabs(x)) < abs(before[T] - _mabs(x)), (T, before[T], after[T], _mabs(x))
-    assert after[1.5] > after[3.5] + 0.05
-
-
-def test_plain_gan_learns_order_but_overorders_high_T(two_temperatures, tmp_path):
-    # The plain weight-clipped WGAN learns the ordered phase and the direction of the temperature
-    # dependence, but within this budget its T = 3.5 frames stay more ordered than the untrained
-    # net's (which happen to lie closer to MC there); the last assertion pins that known weakness.
-    before, after = _train("gan", 0, 5, 600, two_temperatures, tmp_path)
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", ["gan", "gan-m"])
+def test_gan_learns_temperature_dependent_order(kind, seed, two_temperatures, tmp_path):
+    # Seeds 0 and 1 are the first two, not chosen. Over seeds 0-7 the criterion failed in 4 of 16
+    # runs, each time because the untrained net's T-independent |m| happened to lie within 0.05 of
+    # MC at T = 3.5 (MC 0.256) while the trained net over-ordered there by 0.05-0.07.
+    before, after = _train(kind, seed, 1200, two_temperatures, tmp_path)
     mc = {T: _mabs(x) for T, x in two_temperatures.items()}
-    assert abs(after[1.5] - mc[1.5]) < abs(before[1.5] - mc[1.5]), (before, after, mc)
-    assert after[1.5] > after[3.5] + 0.05
-    assert abs(after[3.5] - mc[3.5]) > abs(before[3.5] - mc[3.5])
+    for T in two_temperatures:
+        assert abs(after[T] - mc[T]) < abs(before[T] - mc[T]), (T, before, after, mc)
+    assert after[1.5] > after[3.5] + 0.1, after
+    assert abs(after[1.5] - mc[1.5]) < 0.1 and abs(after[3.5] - mc[3.5]) < 0.1, (after, mc)
+
+
+def test_critic_hat_weights_interpolate_between_centres():
+    D = WGAN(8, ndf=8, heads=4, t_min=1.0, t_max=4.0).D
+    w = D.weights(torch.tensor([0.5, 1.0, 1.5, 2.2, 4.0, 9.0]))
+    expected = torch.tensor([[1, 0, 0, 0], [1, 0, 0, 0], [0.5, 0.5, 0, 0], [0, 0.8, 0.2, 0], [0, 0, 0, 1], [0, 0, 0, 1]])
+    assert torch.allclose(w, expected, atol=1e-6)
+    # the critic is the same mix of its heads' scores
+    x = torch.where(torch.randn(3, 1, 8, 8) > 0, 1.0, -1.0)
+    T = torch.tensor([1.5, 2.2, 3.7])
+    h = D.trunk(x)
+    scores = torch.cat([head(h).view(-1, 1) for head in D.heads], dim=1)
+    assert torch.allclose(D(x, T), (D.weights(T) * scores).sum(1), atol=1e-6)
+    with pytest.raises(ValueError, match="heads"):
+        WGAN(8, heads=0)
+    with pytest.raises(ValueError, match="t_min"):
+        WGAN(8, t_min=3.0, t_max=2.0)
+
+
+def test_generator_output_is_spins_with_tanh_gradient():
+    torch.manual_seed(0)
+    m = WGAN(8, ngf=8, ndf=8)
+    T = torch.tensor([1.5, 3.5])
+    fake = m._fake(T, torch.Generator().manual_seed(1))
+    assert set(fake.detach().unique().tolist()) <= {-1.0, 1.0}
+    fake.sum().backward()
+    g_st = [p.grad.clone() for p in m.G.parameters()]
+    m.G.zero_grad()
+    m.G(torch.randn((2, 100), generator=torch.Generator().manual_seed(1)), T).sum().backward()
+    assert all(torch.allclose(a, p.grad) for a, p in zip(g_st, m.G.parameters()))

@@ -5,9 +5,36 @@ Generator: 100 Gaussian noise values concatenated with a 100-wide temperature em
 first maps 1×1 → 4×4, each next one doubles the side) with BatchNorm and ReLU, tanh output.
 At L = 64 and ``ngf`` = 64 this is seed 004's five transposed convolutions. Spins are sign(output).
 
-Critic: the configuration plus one channel holding a linear map of the critic's own temperature
-embedding (reshaped to L×L), strided 4×4 convolutions with LeakyReLU(0.2) down to 4×4, then a
-4×4 convolution to one score. Weights are clipped to [−c, c] after every critic step (WGAN).
+Critic: strided 4×4 convolutions with LeakyReLU(0.2) and circular padding down to 4×4 (features
+φ(x)), then ``heads`` 4×4 convolutions to one score each, mixed by fixed piecewise-linear "hat"
+weights of T: D(x, T) = Σ_k w_k(T) head_k(φ(x)), the heads centred on ``heads`` temperatures evenly
+spaced over [t_min, t_max] (w = linear interpolation between the two nearest centres, the end
+heads outside the range). Every critic weight is clipped to [−c, c] after each critic step
+(WGAN); a convex mix of clipped heads keeps the critic Lipschitz in x.
+
+Why this design departs from seed 004's critic (a diagnosis on L = 8 Metropolis ensembles at
+T = 1.5 and 3.5; ``tests/test_gan.py`` checks the outcome on the same set-up):
+
+- **Temperature enters the critic as a projection on hat weights, not through a clipped MLP.**
+  With the MLP embedding inside the critic, clipping scales the temperature signal by about c³:
+  trained to tell (x, T) pairs from the same frames with swapped T, the clipped critic learned no
+  T-dependence at all at c = 0.01 and a tenth of what two separate critics learn at c = 0.05.
+  The WGAN then gave both temperatures one mixture (55–60 % fully ordered frames at T = 3.5,
+  MC: 2 %). Left unclipped, the embedding (as an input channel or a per-layer bias) can push the
+  LeakyReLU units into their linear range at one T, where the critic turns blind to order and
+  stays so (D(ordered) = D(disordered) at T = 3.5); a learned softmax gate over critic heads
+  separated the temperatures in only some seeds. Fixed hat weights give each temperature its own
+  heads at once, as two separate critics would, with no unclipped parameter.
+- **The critic sees ±1 spins (straight-through sign).** Fed tanh values, even a perfectly
+  conditioned critic (one critic per temperature) learned to reward large |values|, which at
+  high T pays the generator for ordering (|m| 0.60–0.66 at T = 3.5 against MC 0.26). The
+  generator output is sign(tanh(·)) in the forward pass, tanh's gradient in the backward pass, so
+  training compares exactly the spins that sampling returns; the M⊂L loss uses the same spins.
+- **Circular padding** in the critic: the lattice is a torus (zero padding marks the edges).
+- Kept from the original WGAN: weight clipping, ``n_critic`` critic steps per generator step.
+  AdamW with β = (0.5, 0.9) is kept: Arjovsky et al.'s RMSprop (lr 5e-5 … 5e-4) learned slower
+  and less reliably within the study's budgets. The clip (0.05 in the smoke and default
+  profiles, seed-like 0.01 in the paper profile) and ``lambda_m`` = 1 are unchanged.
 
 "GAN M⊂L" adds λ_m Σ_T (⟨|m|⟩_gen(T) − ⟨|m|⟩_MC(T))² to the generator loss, over the
 temperatures present in the batch: the MSE between the mean magnetization of generated and MC
@@ -56,37 +83,48 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    def __init__(self, L: int, ndf: int):
+    """Conv trunk (circular padding, LeakyReLU) and temperature-mixed 4×4 heads; see the module docstring."""
+
+    def __init__(self, L: int, ndf: int, heads: int = 4, t_min: float = 1.0, t_max: float = 4.0):
         super().__init__()
         n = _n_up(L)
-        self.L = L
-        self.temb = TemperatureEmbedding(TEMB)
-        self.tmap = nn.Linear(TEMB, L * L)
         layers: list[nn.Module] = []
-        cin = 2
+        cin = 1
         for i in range(n):
             cout = ndf * 2 ** i
-            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1, padding_mode="circular"), nn.LeakyReLU(0.2)]
             cin = cout
-        layers += [nn.Conv2d(cin, 1, 4, 1, 0)]
-        self.net = nn.Sequential(*layers)
+        self.trunk = nn.Sequential(*layers)
+        self.heads = nn.ModuleList([nn.Conv2d(cin, 1, 4, 1, 0) for _ in range(heads)])
+        self.register_buffer("centres", torch.linspace(t_min, t_max, heads), persistent=False)
+
+    def weights(self, T: torch.Tensor) -> torch.Tensor:
+        """Hat weights (B, heads) of the temperatures: linear interpolation between neighbouring centres."""
+        c = self.centres
+        if c.numel() == 1:
+            return torch.ones(T.shape[0], 1, device=T.device)
+        t = T.to(torch.float32)[:, None].clamp(float(c[0]), float(c[-1]))
+        return (1 - (t - c).abs() / (c[1] - c[0])).clamp_min(0)
 
     def forward(self, x: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
-        t = self.tmap(self.temb(T)).view(-1, 1, self.L, self.L)
-        return self.net(torch.cat([x, t], dim=1)).view(-1)
+        h = self.trunk(x)
+        d = torch.cat([head(h).view(-1, 1) for head in self.heads], dim=1)
+        return (self.weights(T) * d).sum(dim=1)
 
 
 class WGAN(GeneratorBase):
     """Conditional WGAN with weight clipping (seed 004); ``lambda_m`` > 0 gives "GAN M⊂L".
 
     Hyperparameters: ``L`` (4·2^m), ``ngf``, ``ndf`` base widths, ``n_critic`` critic steps per
-    generator step, ``clip`` weight-clipping bound, ``lambda_m`` magnetization-loss weight.
+    generator step, ``clip`` weight-clipping bound, ``lambda_m`` magnetization-loss weight,
+    ``heads`` critic heads centred on temperatures evenly spaced over [``t_min``, ``t_max``] (J/k_B;
+    by default the study's test range 1.0–4.0).
     """
 
     kind = "gan"
 
     def __init__(self, L: int, ngf: int = 32, ndf: int = 32, n_critic: int = 5, clip: float = 0.01,
-                 lambda_m: float = 0.0):
+                 lambda_m: float = 0.0, heads: int = 4, t_min: float = 1.0, t_max: float = 4.0):
         super().__init__()
         _n_up(L)
         if not (isinstance(n_critic, int) and n_critic >= 1):
@@ -95,11 +133,16 @@ class WGAN(GeneratorBase):
             raise ValueError(f"clip must be > 0; got {clip!r}")
         if not lambda_m >= 0:
             raise ValueError(f"lambda_m must be ≥ 0; got {lambda_m!r}")
+        if not (isinstance(heads, int) and not isinstance(heads, bool) and heads >= 1):
+            raise ValueError(f"heads must be an integer ≥ 1; got {heads!r}")
+        if not (0 < t_min < t_max if heads > 1 else 0 < t_min <= t_max):
+            raise ValueError(f"need 0 < t_min < t_max; got t_min={t_min!r}, t_max={t_max!r}")
         self.L, self.n_critic, self.clip, self.lambda_m = L, n_critic, float(clip), float(lambda_m)
         self.kind = "gan-m" if lambda_m > 0 else "gan"
-        self.hparams = dict(L=L, ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip, lambda_m=lambda_m)
+        self.hparams = dict(L=L, ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip, lambda_m=lambda_m,
+                            heads=heads, t_min=t_min, t_max=t_max)
         self.G = Generator(L, ngf)
-        self.D = Critic(L, ndf)
+        self.D = Critic(L, ndf, heads, t_min, t_max)
         self.last_sample_stats: dict[str, Any] = {}
 
     def n_params(self) -> int:
@@ -113,8 +156,10 @@ class WGAN(GeneratorBase):
                 "D": torch.optim.AdamW(self.D.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=0.0)}
 
     def _fake(self, T: torch.Tensor, generator=None) -> torch.Tensor:
+        """Generated spins ±1 (sign of the tanh output) with tanh's gradient (straight-through)."""
         z = randn((T.shape[0], NOISE), generator, T.device)
-        return self.G(z, T)
+        y = self.G(z, T)
+        return y + (torch.where(y >= 0, 1.0, -1.0) - y).detach()
 
     def train_step(self, draw, opts: dict, grad_clip: float | None = None) -> float:
         """n_critic critic steps (each on a fresh real batch from ``draw()``), weight clipping, one generator step.
@@ -143,7 +188,8 @@ class WGAN(GeneratorBase):
 
     @staticmethod
     def magnetization_mse(fake: torch.Tensor, real: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
-        """Σ over temperatures in the batch of (⟨|m|⟩_fake − ⟨|m|⟩_real)², |m| per frame, fake as tanh values."""
+        """Σ over temperatures in the batch of (⟨|m|⟩_fake − ⟨|m|⟩_real)², |m| per frame (fake: the
+        straight-through spins of ``_fake`` in training; any real values work)."""
         mf = fake.mean(dim=(-1, -2)).abs()
         mr = real.mean(dim=(-1, -2)).abs()
         total = fake.new_zeros(())
