@@ -196,9 +196,18 @@ def spins_energy_mabs(spins: torch.Tensor) -> tuple[float, float]:
 
 
 class GeneratorBase(nn.Module):
-    """Common interface of the generators: ``sample``, ``nfe``, ``trajectory``, ``loss``, ``hparams``."""
+    """Common interface of the generators: ``sample``, ``nfe``/``nfe_for``, ``trajectory``, ``loss``, ``hparams``."""
 
     kind = "base"
+
+    @property
+    def nfe(self) -> int:
+        """Network evaluations per sample of the default sampler (``sample`` with ``steps=None``)."""
+        return self.nfe_for(None)
+
+    def nfe_for(self, steps: int | None = None) -> int:
+        """Network evaluations per sample when sampling with ``steps`` (None: the default sampler)."""
+        raise NotImplementedError
 
     @property
     def device(self) -> torch.device:

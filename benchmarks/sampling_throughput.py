@@ -6,7 +6,7 @@ L = 64 (paper-profile trunk), batch 256, models: the adsorption generator at sev
 adsorption-nolateral, DDPM ancestral (1000 steps) and DDIM-k at several k, gan and gan-m.
 
 Every row runs the model's real ``sample()``; a forward pre-hook on its network counts the network
-evaluations (NFE), and a full run must make exactly ``model.nfe(steps)`` of them. A row whose NFE
+evaluations (NFE), and a full run must make exactly ``model.nfe_for(steps)`` of them. A row whose NFE
 exceeds the per-L limit (``--full-nfe``, default 50 at L = 16 and 1 at L = 64, where one NFE of
 the paper trunk at batch 256 takes tens of seconds on 2 cores) is not run to the end: the hook
 stops the sampler at the start of network evaluation ``timed_nfe + 1`` (``--timed-nfe``, default
@@ -79,14 +79,14 @@ def run_sampler(model, n: int, steps, max_nfe: int | None = None) -> tuple[float
 def measure(model, n: int, steps, full_nfe: int, timed_nfe: int, rep_seconds: float = 1.0) -> dict:
     """Samples/s and seconds per NFE of one model: the whole sampler if NFE ≤ full_nfe (best of up to
     3 runs while they total < rep_seconds), else ``timed_nfe`` iterations of the sampler loop (extrapolated)."""
-    nfe = model.nfe(steps)
+    nfe = model.nfe_for(steps)
     run_sampler(model, 2, steps, max_nfe=1)          # warm-up: one network evaluation at a small batch
     if nfe <= full_nfe:
         best, reps, spent = math.inf, 0, 0.0
         while reps < 3 and (reps == 0 or spent < rep_seconds):
             dt, calls, finished = run_sampler(model, n, steps)
             if not finished or calls != nfe:
-                raise SystemExit(f"{model.kind}: the sampler made {calls} network evaluations, nfe() says {nfe}")
+                raise SystemExit(f"{model.kind}: the sampler made {calls} network evaluations, nfe_for() says {nfe}")
             best, reps, spent = min(best, dt), reps + 1, spent + dt
         return {"nfe": nfe, "samples_per_s": n / best, "seconds_per_nfe": best / nfe, "seconds": best,
                 "timed_nfe": nfe, "extrapolated": False, "reps": reps}

@@ -151,8 +151,8 @@ plt.show()
 net = tr.load_trained(run_name, profile, device=device)
 samples, sec_per_1000, stats = tr.sample_grid(net, test_T, n_samples, seed=seed + 10_000, steps=steps_arg)
 save_npz(results_dir(profile) / "samples" / f"{run_name}.npz", samples)
-sampler = {"ddpm": "ancestral-1000" if steps_arg is None else f"ddim-{net.nfe(steps_arg)}"}.get(model, "native")
-extra = {"seconds_per_1000": sec_per_1000, "nfe": net.nfe(steps_arg), "sampler": sampler,
+sampler = {"ddpm": "ancestral-1000" if steps_arg is None else f"ddim-{net.nfe_for(steps_arg)}"}.get(model, "native")
+extra = {"seconds_per_1000": sec_per_1000, "nfe": net.nfe_for(steps_arg), "sampler": sampler,
          "sample_steps": steps_arg, "n_samples_per_T": n_samples, "test_T": test_T,
          "sample_device": str(dev), "torch_threads": torch.get_num_threads()}
 if model.startswith("adsorption"):

@@ -108,11 +108,11 @@ for m in models:
         if model.kind == "ddpm":
             label = f"DDPM-1000 (ancestral, {m})" if steps is None else f"DDIM-{steps} ({m})"
         elif model.kind.startswith("adsorption"):
-            label = f"{m} (K={model.nfe()})"
+            label = f"{m} (K={model.nfe})"
         else:
             label = m
         rows.append({"sampler": label, "model": m, "kind": model.kind, "T": float("nan"),
-                     "nfe": model.nfe(steps), "seconds_per_1000": 1000 * seconds / (n_cost * len(cost_T)),
+                     "nfe": model.nfe_for(steps), "seconds_per_1000": 1000 * seconds / (n_cost * len(cost_T)),
                      **fidelity(ens), "tau_int": float("nan"), "tau_reliable": ""})
 
 # Monte Carlo, scored like a generator: an independent ensemble of n_cost configurations per T

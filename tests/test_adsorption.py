@@ -184,7 +184,7 @@ def test_sample_interface_and_stats():
     assert torch.equal(s, model.sample(7, 2.0, seed=3))
     st = model.last_sample_stats
     assert st["nonconverged"] == 0 and st["pixel_solves"] == 7 * 5 * 64
-    assert model.nfe() == 5
+    assert model.nfe == 5 and model.nfe_for(None) == 5
     tr = model.trajectory(5, [1.5, 2.0, 2.5, 3.0, 3.5], seed=1)
     assert list(tr["step"]) == list(range(6)) and tr["e"].shape == tr["m_abs"].shape == (6,)
 

@@ -67,7 +67,7 @@ def test_ddim_with_all_steps_is_the_ddim_ode():
     ref = torch.where(xbar[:, 0] >= 0, 1, -1).to(torch.int8)
     got = m.sample(n, 2.0, seed=4, steps=1000)
     assert torch.equal(got, ref)
-    assert m.nfe(1000) == 1000 and m.nfe() == 1000 and m.nfe(50) == 50
+    assert m.nfe_for(1000) == 1000 and m.nfe == 1000 and m.nfe_for(50) == 50
 
 
 def test_sample_interface_and_bad_input():

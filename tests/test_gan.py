@@ -43,7 +43,7 @@ def test_magnetization_mse_by_hand():
 
 def test_sample_interface_and_bad_input():
     m = build("gan-m", 16, ngf=8, ndf=8)
-    assert m.kind == "gan-m" and m.lambda_m == 1.0 and m.nfe() == 1 and m.nfe(50) == 1
+    assert m.kind == "gan-m" and m.lambda_m == 1.0 and m.nfe == 1 and m.nfe_for(50) == 1
     s = m.sample(5, np.array([1.0, 1.5, 2.0, 2.5, 3.0]), seed=2)
     assert s.dtype == torch.int8 and s.shape == (5, 16, 16) and set(s.unique().tolist()) <= {-1, 1}
     assert torch.equal(s, m.sample(5, np.array([1.0, 1.5, 2.0, 2.5, 3.0]), seed=2))

@@ -9,7 +9,7 @@
 - ``"gan-m"``: the same with the magnetization loss ("GAN M⊂L", ``lambda_m`` default 1.0).
 
 Every model has ``sample(n, T, seed=None, steps=None, progress=False)`` → int8 (n, L, L) ±1 on
-the CPU, ``nfe(steps=None)``, ``trajectory(n, T, seed, steps=None)``, ``hparams``, ``kind``.
+the CPU, ``nfe`` (network evaluations per sample of the default sampler) and ``nfe_for(steps)``, ``trajectory(n, T, seed, steps=None)``, ``hparams``, ``kind``.
 """
 from __future__ import annotations
 

@@ -334,7 +334,7 @@ class AdsorptionGenerator(GeneratorBase):
         return out
 
     # -- sampling ------------------------------------------------------------------
-    def nfe(self, steps: int | None = None) -> int:
+    def nfe_for(self, steps: int | None = None) -> int:
         check_steps_none(steps, self.K, "the adsorption generator samples with its K layers only")
         return self.K
 

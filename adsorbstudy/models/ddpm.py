@@ -74,7 +74,7 @@ class DDPM(GeneratorBase):
         noise = randn(x0.shape, generator, x0.device)
         return F.mse_loss(self.eps(self.q_sample(x0, t, noise), t, T), noise)
 
-    def nfe(self, steps: int | None = None) -> int:
+    def nfe_for(self, steps: int | None = None) -> int:
         return N_STEPS if steps is None else len(ddim_timesteps(steps))
 
     @torch.no_grad()

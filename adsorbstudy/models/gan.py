@@ -217,7 +217,7 @@ class WGAN(GeneratorBase):
         return float(np.mean(score))
 
     # -- sampling ------------------------------------------------------------------
-    def nfe(self, steps: int | None = None) -> int:
+    def nfe_for(self, steps: int | None = None) -> int:
         return 1
 
     @torch.no_grad()
