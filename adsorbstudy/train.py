@@ -33,6 +33,11 @@ from .store import atomic_write, atomic_write_json, params_key, study_store
 CKPT_VERSION = 1
 
 
+def _real(x) -> bool:
+    """A real number (not a bool), so the range checks below never compare None or a string."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
 @dataclass
 class TrainConfig:
     """Training parameters. ``steps``: optimizer (generator) steps; ``batch``: frames per step; ``lr``,
@@ -63,17 +68,17 @@ class TrainConfig:
         checks = [
             ("steps", isinstance(self.steps, int) and self.steps >= 1, "an integer ≥ 1"),
             ("batch", isinstance(self.batch, int) and self.batch >= 1, "an integer ≥ 1"),
-            ("lr", isinstance(self.lr, (int, float)) and 0 < self.lr < 1, "a float in (0, 1)"),
-            ("weight_decay", self.weight_decay >= 0, "≥ 0"),
+            ("lr", _real(self.lr) and 0 < self.lr < 1, "a float in (0, 1)"),
+            ("weight_decay", _real(self.weight_decay) and self.weight_decay >= 0, "≥ 0"),
             ("lr_schedule", self.lr_schedule in ("constant", "cosine"), "one of {constant, cosine}"),
-            ("grad_clip", self.grad_clip >= 0, "≥ 0"),
-            ("ema", 0 <= self.ema < 1, "in [0, 1)"),
-            ("val_fraction", 0 < self.val_fraction < 1, "in (0, 1)"),
+            ("grad_clip", _real(self.grad_clip) and self.grad_clip >= 0, "≥ 0"),
+            ("ema", _real(self.ema) and 0 <= self.ema < 1, "in [0, 1)"),
+            ("val_fraction", _real(self.val_fraction) and 0 < self.val_fraction < 1, "in (0, 1)"),
             ("val_max", isinstance(self.val_max, int) and self.val_max >= 1, "an integer ≥ 1"),
             ("val_every", isinstance(self.val_every, int) and self.val_every >= 1, "an integer ≥ 1"),
             ("ckpt_every", isinstance(self.ckpt_every, int) and self.ckpt_every >= 1, "an integer ≥ 1"),
             ("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer ≥ 0"),
-            ("max_seconds", self.max_seconds >= 0, "≥ 0"),
+            ("max_seconds", _real(self.max_seconds) and self.max_seconds >= 0, "≥ 0"),
         ]
         for name, ok, what in checks:
             if not ok:

@@ -84,6 +84,10 @@ def test_config_errors(data, tmp_path):
                 dict(val_fraction=1.0), dict(colour="red")):
         with pytest.raises(ValueError, match="train config"):
             TrainConfig.from_dict(bad)
+    for field in ("lr", "weight_decay", "grad_clip", "ema", "val_fraction", "max_seconds"):
+        for value in (None, "0.1", True):  # wrong types name the field, not a TypeError from a comparison
+            with pytest.raises(ValueError, match=f"train config {field} must"):
+                TrainConfig.from_dict({field: value})
     model = build("adsorption", 8, **TINY["adsorption"])
     fit(model, data, dict(steps=2, batch=8, val_every=1, ckpt_every=1), tmp_path, progress=False)
     with pytest.raises(ValueError, match="another config"):
