@@ -128,11 +128,35 @@ def verdict(rows: Sequence[Mapping], train_range: tuple[float, float], *,
             for key in ("w1_e", "w1_m"):
                 reg[key], reg[f"{key}_err"] = _mean_with_err(sub, key)
             entry[region] = reg
+        entry["e_response"], entry["e_response_err"] = temperature_response(mrows, list(mc.values()))
         entry["nfe"] = mrows[0].get("nfe")
         entry["seconds_per_1000"] = mrows[0].get("seconds_per_1000")
         entry.update((extras or {}).get(model, {}))
         out["models"][model] = entry
     return out
+
+
+def temperature_response(rows: Sequence[Mapping], reference: Sequence[Mapping]) -> tuple[float, float]:
+    """How far a model's mean energy moves across the test grid, relative to the reference's.
+
+    (max_T ⟨e⟩ − min_T ⟨e⟩) of ``rows`` divided by the same range of ``reference`` (rows with "T",
+    "e", "e_err"). About 1 when the model's ⟨e⟩(T) spans the reference's range; near 0 when its
+    frames hardly depend on T, the collapse of a conditional generator that mean errors alone do not
+    reveal. The error propagates the per-temperature bootstrap errors of the four extreme points.
+    """
+    def span(rs):
+        es = np.array([r["e"] for r in rs], float)
+        errs = np.array([r.get("e_err", 0.0) for r in rs], float)
+        hi, lo = int(np.argmax(es)), int(np.argmin(es))
+        return es[hi] - es[lo], math.hypot(errs[hi], errs[lo])
+    if len(rows) < 2 or len(reference) < 2:
+        return math.nan, math.nan
+    d, d_err = span(rows)
+    d_ref, d_ref_err = span(reference)
+    if not d_ref > 0:
+        return math.nan, math.nan
+    ratio = d / d_ref
+    return float(ratio), float(math.hypot(d_err / d_ref, ratio * d_ref_err / d_ref))
 
 
 def fmt_pm(value: float, err: float | None = None) -> str:
@@ -386,6 +410,12 @@ def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str
                   r"$G(r) = A\, r^{-\eta} e^{-r/\xi}$, " f"bootstrap errors): Monte Carlo {fmt_pm(eta['eta'], eta.get('eta_err'))}; "
                   f"{etas}. The exact infinite-lattice value at $T_c$ is 1/4; at $L = {v['L']}$ the Monte Carlo value "
                   "at the same L is the fair reference.", ""]
+    resp = [(m, e) for m, e in v["models"].items() if e.get("e_response") is not None and np.isfinite(e["e_response"])]
+    if resp:
+        parts += [r"Temperature response: the range of $\langle e\rangle$ over the test grid divided by "
+                  "Monte Carlo's (1 when a model's energy spans MC's range; near 0 when its frames hardly "
+                  "depend on $T$, a collapsed conditional generator): "
+                  + "; ".join(f"{m} {fmt_pm(e['e_response'], e.get('e_response_err'))}" for m, e in resp) + ".", ""]
     kl = [(m, e) for m, e in v["models"].items() if e.get("kl_bound_inside") is not None]
     if kl:
         parts += [KL_TEXT + " per spin inside the training range (nats; the "

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from adsorbstudy.report import (SUMMARY_COLUMNS, claim_line, claims, compare, fmt_pm, read_summary_csv,
-                                training_seeds, verdict, verdict_markdown, verdict_table, write_summary_csv)
+                                temperature_response, training_seeds, verdict, verdict_markdown, verdict_table, write_summary_csv)
 
 
 def rows():
@@ -47,6 +47,27 @@ def test_verdict_known_numbers():
     assert table.count("\n") == 2 + 1 and "0.200 ± 0.035" in table
     assert fmt_pm(0.2, inside["w1_e_err"]) in table and fmt_pm(0.1, inside["w1_m_err"]) in table
     assert "0.2 |" not in table                                   # no W1 without its error bar
+    # gen's ⟨e⟩ spans -0.9 (T=1) to -4.3 (T=4): 3.4 against MC's 3.0
+    assert math.isclose(gen["e_response"], 3.4 / 3.0)
+    assert math.isclose(gen["e_response_err"], math.hypot(math.hypot(0.04, 0.04) / 3.0, (3.4 / 3.0) * math.hypot(0.03, 0.03) / 3.0))
+
+
+def test_temperature_response_flags_a_collapsed_generator():
+    ref = [dict(T=T, e=-2.0 + 0.4 * T, e_err=0.0) for T in (1.0, 2.0, 3.0, 4.0)]
+    same = [dict(r) for r in ref]
+    flat = [dict(T=r["T"], e=-1.1 + 0.01 * (r["T"] == 2.0), e_err=0.0) for r in ref]
+    assert temperature_response(same, ref) == (pytest.approx(1.0), 0.0)
+    assert temperature_response(flat, ref)[0] == pytest.approx(0.01 / 1.2)
+    assert math.isnan(temperature_response(flat[:1], ref)[0])     # one temperature has no range
+    v = verdict([dict(r, model="MC", m_abs=0.5, m_abs_err=0.0, C=1.0, C_err=0.0, chi=1.0, chi_err=0.0, w1_e=0.0,
+                      w1_m=0.0, w1_e_err=0.0, w1_m_err=0.0, exact_c=1.0) for r in ref]
+                + [dict(r, model="flat", m_abs=0.5, m_abs_err=0.0, C=1.0, C_err=0.0, chi=1.0, chi_err=0.0, w1_e=0.0,
+                        w1_m=0.0, w1_e_err=0.0, w1_m_err=0.0, exact_c=1.0) for r in flat], (1.0, 4.0))
+    one = _verdict_with(1)
+    one["models"]["adsorption-s0"] |= {"e_response": 0.97, "e_response_err": 0.012}
+    one["models"]["ddpm-s0"] |= {"e_response": v["models"]["flat"]["e_response"], "e_response_err": 0.0}
+    text = verdict_markdown(one)
+    assert "Temperature response" in text and "adsorption-s0 0.970 ± 0.012" in text and "ddpm-s0 0.0083" in text
 
 
 def test_fmt_pm():
