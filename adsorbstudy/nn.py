@@ -19,6 +19,7 @@ Architecture (seed 004, Fig. 1c, scaled by ``base`` and ``depth``):
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -195,7 +196,7 @@ def spins_energy_mabs(spins: torch.Tensor) -> tuple[float, float]:
     return float(e.mean()), float(m.mean())
 
 
-class GeneratorBase(nn.Module):
+class GeneratorBase(nn.Module, ABC):
     """Common interface of the generators: ``sample``, ``nfe``/``nfe_for``, ``trajectory``, ``loss``, ``hparams``."""
 
     kind = "base"
@@ -205,9 +206,9 @@ class GeneratorBase(nn.Module):
         """Network evaluations per sample of the default sampler (``sample`` with ``steps=None``)."""
         return self.nfe_for(None)
 
+    @abstractmethod
     def nfe_for(self, steps: int | None = None) -> int:
         """Network evaluations per sample when sampling with ``steps`` (None: the default sampler)."""
-        raise NotImplementedError
 
     @property
     def device(self) -> torch.device:

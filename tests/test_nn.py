@@ -90,3 +90,13 @@ def test_bad_input_raises():
             temperatures_tensor(bad, 3)
     with pytest.raises(ValueError, match="shape"):
         temperatures_tensor([1.0, 2.0], 3)
+
+
+def test_generator_base_requires_nfe_for():
+    from adsorbstudy.nn import GeneratorBase
+
+    class NoNfe(GeneratorBase):
+        pass
+
+    with pytest.raises(TypeError, match="nfe_for"):
+        NoNfe()
