@@ -53,6 +53,7 @@ ndf = 16                 # [1, 1024] GAN critic base width
 n_critic = 2             # [1, 100] GAN critic steps per generator step
 clip = 0.05              # (0, 10] GAN critic weight clip
 lambda_m = 1.0           # (0, 1000] weight of the magnetization loss of gan-m
+heads = 4                # [1, 64] GAN critic heads, centred on temperatures evenly spaced over the test range
 test_start = 1.0         # [0.1, 20] first test temperature, J/k_B
 test_stop = 4.0          # [0.1, 20] last test temperature, J/k_B
 test_step = 1.5          # (0, 5] test grid spacing, J/k_B
@@ -85,7 +86,9 @@ if model in ("adsorption", "adsorption-nolateral"):
 elif model == "ddpm":
     hparams = dict(base=base, depth=depth, emb_dim=emb_dim)
 else:
-    hparams = dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip) | ({"lambda_m": lambda_m} if model == "gan-m" else {})
+    # the hat centres span the test range, so every test temperature has its own critic heads
+    hparams = (dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip, heads=heads, t_min=test_start, t_max=test_stop)
+               | ({"lambda_m": lambda_m} if model == "gan-m" else {}))
 if model == "ddpm":
     steps_arg = None if sample_steps in (0, 1000) else sample_steps
 elif model in ("adsorption", "adsorption-nolateral"):
