@@ -23,7 +23,7 @@ QUANTITIES = (
 
 
 MODEL_COLORS = {"MC": "k", "adsorption": "C0", "adsorption-nolateral": "C1", "ddpm": "C2", "gan": "C3",
-                "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6"}
+                "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6", "ddpm50": "C9", "ddpm-50": "C9", "ddpm-1000": "C2"}
 
 
 #: The colour map of every spin snapshot: σ = −1 → black, σ = +1 → white (with vmin=−1, vmax=+1).
@@ -83,12 +83,15 @@ def stats_table(stats: Sequence[Mapping[str, float]], key: str) -> tuple[np.ndar
 def thermo_panels(curves: Mapping[str, Sequence[Mapping[str, float]]], L: int, *,
                   reference: str = "MC", train_range: tuple[float, float] | None = None,
                   T_range: tuple[float, float] | None = None, title: str | None = None,
-                  quantities=QUANTITIES):
+                  quantities=QUANTITIES, log_keys: Sequence[str] = ("C", "chi")):
     """e, |m|, C and χ against T: the ``reference`` ensemble with error bars, each model with a band,
     and the exact finite-size (e, C at this L) and Onsager (e, |m|, C) curves.
 
     ``curves`` maps a label to a list of per-temperature dicts with keys ``T``, ``e``, ``e_err``,
     ``m_abs``, ``m_abs_err``, ``C``, ``C_err``, ``chi``, ``chi_err`` (as from ``metrics.thermo_stats``).
+    ``quantities``: (key, y label) pairs, one panel each. ``log_keys``: panels drawn on a log y axis, so
+    that a model that misses by a factor of ten (C and χ of a GAN) does not flatten the curves of the
+    models that are close to the reference.
     """
     from . import exact
 
@@ -103,7 +106,9 @@ def thermo_panels(curves: Mapping[str, Sequence[Mapping[str, float]]], L: int, *
                                                   "Onsager L=∞")],
         "chi": [],
     }
-    fig, axes = plt.subplots(2, (len(quantities) + 1) // 2, figsize=(11, 7.5), squeeze=False)
+    ncol = min(len(quantities), 2)
+    nrow = (len(quantities) + 1) // 2
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 3.75 * nrow + 0.6), squeeze=False)
     for ax, (key, ylabel) in zip(axes.flat, quantities):
         shade_training(ax, train_range)
         for (Tx, y, label) in refs.get(key, []):
@@ -120,7 +125,9 @@ def thermo_panels(curves: Mapping[str, Sequence[Mapping[str, float]]], L: int, *
                 ax.plot(T, v, "-", marker=".", color=c, lw=1.3, label=label, zorder=3)
                 ax.fill_between(T, v - err, v + err, color=c, alpha=0.25, lw=0, zorder=3)
         ax.set_xlabel("temperature $T$ [J/$k_B$]")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel(ylabel + (" (log scale)" if key in log_keys else ""))
+        if key in log_keys:
+            ax.set_yscale("log")
         ax.set_xlim(lo - 0.05, hi + 0.05)
     handles, labels = {}, []
     for ax in axes.flat:

@@ -21,7 +21,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -45,7 +45,9 @@ class TrainConfig:
     ``grad_clip``: max gradient norm (0 = off; not used by the GAN, whose critic is weight-clipped);
     ``ema``: EMA decay of the weights (0 = off; when on, validation, the best model and sampling use
     the EMA weights); ``val_fraction`` of each temperature's frames held out (at most ``val_max`` per T);
-    ``val_every``, ``ckpt_every``: in steps; ``seed``; ``max_seconds``: optional wall-clock budget
+    ``val_every``, ``ckpt_every``: in steps; ``snapshot_every``: keep the (EMA) weights every this many
+    steps as ``snap-<step>.pt`` beside the checkpoints, for training-budget curves (0 = off; snapshots
+    are never used for selection); ``seed``; ``max_seconds``: optional wall-clock budget
     (0 = none; it stops at the next validation point, so the number of steps then depends on the
     machine — the step budget is the deterministic one).
     """
@@ -61,6 +63,7 @@ class TrainConfig:
     val_max: int = 200
     val_every: int = 100
     ckpt_every: int = 100
+    snapshot_every: int = 0
     seed: int = 0
     max_seconds: float = 0.0
 
@@ -77,6 +80,7 @@ class TrainConfig:
             ("val_max", isinstance(self.val_max, int) and self.val_max >= 1, "an integer ≥ 1"),
             ("val_every", isinstance(self.val_every, int) and self.val_every >= 1, "an integer ≥ 1"),
             ("ckpt_every", isinstance(self.ckpt_every, int) and self.ckpt_every >= 1, "an integer ≥ 1"),
+            ("snapshot_every", isinstance(self.snapshot_every, int) and self.snapshot_every >= 0, "an integer ≥ 0"),
             ("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer ≥ 0"),
             ("max_seconds", _real(self.max_seconds) and self.max_seconds >= 0, "≥ 0"),
         ]
@@ -180,6 +184,11 @@ def _load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def snapshot_path(ckpt_dir: Path | str, step: int) -> Path:
+    """Where ``fit`` keeps the weights of step ``step`` when ``snapshot_every`` asks for them."""
+    return Path(ckpt_dir) / f"snap-{step:09d}.pt"
+
+
 def _cfg_key(cfg: TrainConfig) -> dict:
     d = asdict(cfg)
     d.pop("max_seconds")
@@ -268,6 +277,8 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
         step += 1
         hist["step"].append(step)
         hist["loss"].append(loss)
+        if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+            _save(snapshot_path(ckpt_dir, step), {"model": _eval_state(model, ema), "step": step})
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4g}")
         if step % cfg.val_every == 0 or step == cfg.steps:
@@ -432,6 +443,24 @@ def load_trained(name: str, profile: str, device: str = "cpu"):
     ck = _load(repo_root() / rec["checkpoint"])
     model.load_state_dict(ck["model"])
     return model.to(pick_device(device)).eval()
+
+
+def snapshots(name: str, profile: str, device: str = "cpu") -> Iterator[tuple[int, Any]]:
+    """The training snapshots of run ``name`` (``snapshot_every`` > 0), as (step, model in eval mode), by step.
+
+    Each is the model the run held at that step (its EMA weights when EMA is on); the last one is the
+    final step, which is not necessarily the selected model."""
+    rec = json.loads(model_json_path(name, profile).read_text())
+    ckpt_dir = study_store(profile).root / "checkpoints" / rec["params_key"]
+    files = sorted(ckpt_dir.glob("snap-*.pt"))
+    if not files:
+        raise ValueError(f"name: run {name!r} of profile {profile!r} kept no training snapshots "
+                         f"(train it with snapshot_every > 0)")
+    for f in files:
+        model = build(rec["kind"], rec["L"], **rec["hparams"])
+        ck = _load(f)
+        model.load_state_dict(ck["model"])
+        yield int(ck["step"]), model.to(pick_device(device)).eval()
 
 
 def update_model_json(name: str, profile: str, **fields_: Any) -> dict:

@@ -17,15 +17,21 @@
 #   self-consistent lateral coupling.
 # - **adsorption-nolateral**: the same model with ε_a ≡ 0, which is binomial diffusion. This
 #   ablation isolates what the lateral adsorption equilibrium adds.
-# - **ddpm**: seed 004's diffusion model, with 1000 steps, ε-prediction and the same U-Net trunk.
+# - **ddpm**: seed 004's diffusion model, with 1000 steps, ε-prediction and the same U-Net trunk. The
+#   *matched* DDPM runs the same model with 50 noise levels (`n_steps`), Ho et al.'s linear β rescaled to
+#   the shorter chain, and samples ancestrally with those 50 steps: the same noise-level count, NFE and
+#   optimizer budget as the adsorption generator at K = 50.
 # - **gan** and **gan-m**: seed 004's conditional WGAN with weight clipping, and the "M⊂L" variant
 #   with a magnetization loss.
 #
 # Conventions: spins σ = ±1, occupancies s = (σ+1)/2, and temperatures in units of J/k_B. The
 # networks receive the raw temperature T, not T/Tc. The adsorption models are trained on the ELBO
 # alone, with no auxiliary x₀ term. DDPM uses seed 004's ε-MSE. Every model keeps the checkpoint
-# with the lowest validation loss on held-out training-grid frames. The GAN has no likelihood, so it
-# is selected by a moment distance instead: |Δ⟨e⟩| + |Δ⟨|m|⟩| against the held-out frames.
+# with the lowest validation loss on held-out training-grid frames, evaluated at the same interval,
+# so every model has the same number of candidate checkpoints. The GAN has no likelihood: its
+# validation loss is its own objective on held-out frames, the critic's Wasserstein estimate
+# E[D(x_MC)] − E[D(G(z))]. No model is selected on the evaluation observables (e, |m|, C, χ) or on
+# test temperatures.
 
 # %% tags=["parameters"]
 profile = "smoke"        # str           injected by the study runner
@@ -48,17 +54,22 @@ base = 8                 # [1, 1024] U-Net channels at full resolution (adsorpti
 depth = 1                # [1, 6] U-Net resolutions; L must be divisible by 2**(depth-1)
 emb_dim = 32             # [2, 1024] step / temperature embedding width
 K = 20                   # [1, 10000] adsorption layers (NFE of the adsorption generator)
+n_steps = 1000           # [2, 10000] DDPM noise levels (1000 = seed 004; 50 = the matched DDPM)
 ngf = 16                 # [1, 1024] GAN generator base width
 ndf = 16                 # [1, 1024] GAN critic base width
 n_critic = 2             # [1, 100] GAN critic steps per generator step
 clip = 0.05              # (0, 10] GAN critic weight clip
 lambda_m = 1.0           # (0, 1000] weight of the magnetization loss of gan-m
-heads = 4                # [1, 64] GAN critic heads, centred on temperatures evenly spaced over the test range
+heads = 4                # [1, 64] GAN critic heads, centred on temperatures evenly spaced over the training range
 test_start = 1.0         # [0.1, 20] first test temperature, J/k_B
 test_stop = 4.0          # [0.1, 20] last test temperature, J/k_B
 test_step = 1.5          # (0, 5] test grid spacing, J/k_B
 n_samples = 50           # [1, 1000000] generated configurations per test temperature
-sample_steps = 0         # [0, 1000] sampling steps: 0 = the model default (DDPM: 1000-step ancestral); DDPM k < 1000 = DDIM-k
+sample_steps = 0         # [0, 10000] sampling steps: 0 = the model default (DDPM: its n_steps ancestral chain); DDPM k < n_steps = DDIM-k
+sample_T = []            # [0.1, 20] each: sample only at these temperatures (J/k_B) instead of the test grid; [] = the test grid
+snapshot_every = 0       # [0, 10000000] keep the weights every this many steps for the training-budget curves; 0 = off
+budget_T = []            # [0.1, 20] each: temperatures (J/k_B) at which every snapshot is sampled
+n_budget = 100           # [1, 100000] configurations per snapshot and budget temperature
 threads = 2              # [0, 64] torch CPU threads; 0 = the torch default
 
 # %%
@@ -84,13 +95,14 @@ dev = pick_device(device)
 if model in ("adsorption", "adsorption-nolateral"):
     hparams = dict(K=K, base=base, depth=depth, emb_dim=emb_dim)
 elif model == "ddpm":
-    hparams = dict(base=base, depth=depth, emb_dim=emb_dim)
+    hparams = dict(base=base, depth=depth, emb_dim=emb_dim, n_steps=n_steps)
 else:
-    # the hat centres span the test range, so every test temperature has its own critic heads
-    hparams = (dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip, heads=heads, t_min=test_start, t_max=test_stop)
+    # the hat centres span the training range: every head is centred where there is training data
+    train_T = ising.TRAIN_GRIDS[grid]
+    hparams = (dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip, heads=heads, t_min=min(train_T), t_max=max(train_T))
                | ({"lambda_m": lambda_m} if model == "gan-m" else {}))
 if model == "ddpm":
-    steps_arg = None if sample_steps in (0, 1000) else sample_steps
+    steps_arg = None if sample_steps in (0, n_steps) else sample_steps
 elif model in ("adsorption", "adsorption-nolateral"):
     if sample_steps not in (0, K):
         raise ValueError(f"sample_steps: the adsorption generator samples with its K = {K} layers; use 0 (got {sample_steps})")
@@ -98,11 +110,11 @@ elif model in ("adsorption", "adsorption-nolateral"):
 else:
     steps_arg = None
 build(model, L, **hparams)  # validates the architecture against L before any work
-test_T = ising.test_grid(test_start, test_stop, test_step)
+test_T = sorted(float(T) for T in sample_T) if sample_T else ising.test_grid(test_start, test_stop, test_step)
 params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc_seed, "method": method,
           "mc_backend": mc_backend, "hparams": hparams,
           "train": dict(steps=steps, batch=batch, lr=lr, ema=ema, val_every=val_every,
-                        ckpt_every=max(val_every, min(1000, steps)), seed=seed)}
+                        ckpt_every=max(val_every, min(1000, steps)), snapshot_every=snapshot_every, seed=seed)}
 
 # %% [markdown]
 # ## Training
@@ -131,7 +143,7 @@ ax.plot(np.asarray(hist["step"])[w - 1:], smooth, color="C0", label=f"training l
 ax.plot(hist["val_step"], hist["val_loss"], "o-", color="C3", ms=3, label="validation")
 ax.axvline(rec["best_step"], color="C3", ls=":", lw=1, label="kept (best validation)")
 ylabel = {"adsorption": "−ELBO (nats per spin)", "adsorption-nolateral": "−ELBO (nats per spin)",
-          "ddpm": "ε-prediction MSE"}.get(model, "generator loss / validation moment distance")
+          "ddpm": "ε-prediction MSE"}.get(model, "generator loss / critic's Wasserstein estimate")
 ax.set(xlabel="optimizer step", ylabel=ylabel, title=f"{run_name}: training")
 if model in ("ddpm",):
     ax.set_yscale("log")
@@ -141,8 +153,8 @@ plt.show()
 # %% [markdown]
 # The loss is a one-sample estimate per step, so it is noisy; the smoothed curve shows the trend.
 # For the adsorption models the validation loss is the negative ELBO per spin, an upper bound on
-# the model's negative log-likelihood per spin. The GAN's validation curve is instead the moment
-# distance used for model selection. It is not a loss that the optimizer sees.
+# the model's negative log-likelihood per spin. The GAN's validation curve is the critic's
+# Wasserstein estimate on held-out frames; since the critic trains alongside, it is a moving yardstick.
 
 # %% [markdown]
 # ## Samples on the test grid
@@ -154,7 +166,7 @@ plt.show()
 net = tr.load_trained(run_name, profile, device=device)
 samples, sec_per_1000, stats = tr.sample_grid(net, test_T, n_samples, seed=seed + 10_000, steps=steps_arg)
 save_npz(results_dir(profile) / "samples" / f"{run_name}.npz", samples)
-sampler = {"ddpm": "ancestral-1000" if steps_arg is None else f"ddim-{net.nfe_for(steps_arg)}"}.get(model, "native")
+sampler = {"ddpm": f"ancestral-{n_steps}" if steps_arg is None else f"ddim-{net.nfe_for(steps_arg)}"}.get(model, "native")
 extra = {"seconds_per_1000": sec_per_1000, "nfe": net.nfe_for(steps_arg), "sampler": sampler,
          "sample_steps": steps_arg, "n_samples_per_T": n_samples, "test_T": test_T,
          "sample_device": str(dev), "torch_threads": torch.get_num_threads()}
@@ -169,6 +181,29 @@ if model.startswith("adsorption"):
     msg += (f" Eq. 6 solves that did not converge to |residual| ≤ {net.tol:g}: {rec['nonconverged']} of "
             f"{rec['pixel_solves']:,} (max |residual| {rec['max_residual']:.2e} in logit units).")
 display(Markdown(msg))
+
+# %% [markdown]
+# ## Samples along training, for the training-budget curves
+#
+# When the profile asks for it (`snapshot_every` > 0), the run kept its weights every
+# `snapshot_every` optimizer steps. Each snapshot is sampled here at the budget temperatures with the
+# same sampler and the same random stream, so the fidelity chapter can draw the error against the
+# optimizer steps spent. The snapshots are never used to choose a model.
+
+# %%
+if snapshot_every and budget_T:
+    budget = {}
+    for step_k, snap in tr.snapshots(run_name, profile, device=device):
+        for T in budget_T:
+            budget[f"step={step_k:09d}_T={float(T):.2f}"] = snap.sample(n_budget, float(T), seed=seed + 30_000,
+                                                                       steps=steps_arg).numpy()
+    save_npz(results_dir(profile) / "budget" / f"{run_name}.npz", budget)
+    steps_kept = sorted({int(k[5:14]) for k in budget})
+    display(Markdown(f"Sampled {len(steps_kept)} snapshots (steps {steps_kept[0]} to {steps_kept[-1]}) at "
+                     f"T = {', '.join(f'{float(T):g}' for T in budget_T)}, {n_budget} configurations each, "
+                     f"with the {sampler} sampler."))
+else:
+    display(Markdown("This run samples no training snapshots (`snapshot_every` = 0 or no `budget_T`)."))
 
 # %% [markdown]
 # ## Snapshots beside Monte Carlo

@@ -12,7 +12,11 @@
 # measured the way {cite:t}`lee2024thermodynamic` measured diffusion models and GANs, but against an
 # independent Monte Carlo ensemble (a different seed from the training data) and against the exact
 # finite-size solution of the same $L\times L$ torus. Every point carries a bootstrap error bar; the
-# training range is shaded.
+# training range is shaded. The test grid is split three ways: **seen** temperatures (the training
+# temperatures themselves), **unseen** ones between them (interpolation, never trained on) and
+# **outside** the training range (extrapolation). Every model and training seed is scored on the same
+# number of samples per temperature, and the noise floor (a second, independent Monte Carlo ensemble)
+# at that same number.
 
 # %% tags=["parameters"]
 profile = "smoke"          # str
@@ -21,6 +25,8 @@ L = 8                      # [4, 256] lattice side
 models = ["adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m"]  # str each: trained runs shown in the figures (results/<profile>/models/<name>.json)
 seed_models = []           # str each: further training seeds of the same kinds, used for the seed spread of the verdict
 fine_models = []           # str each: runs trained on the fine grid (DiffIsing2), compared with their coarse-grid kind
+subset_models = []         # str each: runs sampled only on a subset of the test grid (the ancestral DDPM-1000 seeds)
+budget_models = []         # str each: runs whose training snapshots were sampled (results/<profile>/budget/<name>.npz)
 grid = "coarse"            # {coarse, fine} the training grid of the models (its range is shaded)
 test_start = 1.0           # [0.1, 20] first test temperature, J/k_B
 test_stop = 4.0            # [0.1, 20] last test temperature, J/k_B
@@ -46,7 +52,7 @@ from IPython.display import Markdown, display
 from adsorbstudy import exact, ising, metrics, plots, report
 from adsorbstudy.profile import load_profile
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
-from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, save_npz, study_store
+from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, load_npz, save_npz, study_store
 from adsorbstudy.train import load_trained
 
 store = study_store(profile)
@@ -56,11 +62,22 @@ temps = ising.test_grid(test_start, test_stop, test_step)
 mc_device = None if mc_backend == "numba" else str(dev)
 train_T = ising.TRAIN_GRIDS[grid]
 train_range = (min(train_T), max(train_T))
-every = list(dict.fromkeys(models + seed_models + fine_models))
+every = list(dict.fromkeys(models + seed_models + fine_models + subset_models))
 missing = [m for m in every if not (out / "models" / f"{m}.json").exists()]
 if missing:
     raise ValueError(f"models: no trained run {missing} in {out / 'models'}; run the training chapters first")
 specs = {m: json.loads((out / "models" / f"{m}.json").read_text()) for m in every}
+# Runs pooled as training seeds must differ in the seed only, and every run on the full test grid is
+# scored on the same number of samples per temperature.
+arms = report.check_poolable({m: specs[m] for m in dict.fromkeys(models + seed_models)})
+if subset_models:
+    report.check_poolable({m: specs[m] for m in subset_models})
+full = [m for m in every if m not in subset_models]
+n_eval = {specs[m]["n_samples_per_T"] for m in full}
+if len(n_eval) != 1:
+    raise ValueError(f"n_samples: every run on the test grid must have the same number of samples per temperature; "
+                     + ", ".join(f"{m}: {specs[m]['n_samples_per_T']}" for m in full))
+n_eval = n_eval.pop()
 figdir = repo_root() / "book" / "generated" / "figures"
 
 
@@ -81,27 +98,34 @@ print(f"L = {L}, {len(temps)} test temperatures {temps[0]}…{temps[-1]}, traini
 mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed + 1,
                                                           device=mc_device).items()}
 samples = {m: report.load_samples(out / "samples" / f"{m}.npz") for m in every}
-lost = {m: sorted(set(temps) - set(samples[m])) for m in every if set(temps) - set(samples[m])}
+lost = {m: sorted(set(temps) - set(samples[m])) for m in full if set(temps) - set(samples[m])}
 if lost:
     raise ValueError(f"test grid: the samples of {lost} lack these temperatures; retrain with the same test grid")
-samples = {m: {T: samples[m][T] for T in temps} for m in every}
+subset_T = sorted(samples[subset_models[0]]) if subset_models else []
+if any(T not in temps for T in subset_T) or any(sorted(samples[m]) != subset_T for m in subset_models):
+    raise ValueError(f"subset_models: every subset run must sample the same test-grid temperatures; got "
+                     + ", ".join(f"{m}: {sorted(samples[m])}" for m in subset_models))
+samples = {m: {T: samples[m][T] for T in (subset_T if m in subset_models else temps)} for m in every}
 # A second, independent Monte Carlo ensemble of the models' sample size: the floor that finite
 # samples alone put under every distance in the table.
-n_floor = min(len(next(iter(samples[m].values()))) for m in every)
+n_floor = n_eval
 mc_floor = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_floor, method=method,
                                                                 seed=seed + 2, device=mc_device).items()}
 # Both Monte Carlo ensembles are saved beside the models' samples, so every row of summary.csv
 # can be recomputed from results/<profile>/samples alone.
 for name, ens in (("MC", mc), ("MC-independent", mc_floor)):
     save_npz(out / "samples" / f"{name}.npz", {report.temperature_key(T): ens[T] for T in temps})
-rows = report.summary_rows("MC", mc, mc, L, n_boot=n_boot)
-rows += report.summary_rows("MC-independent", mc_floor, mc, L, n_boot=n_boot)
-for m in every:
+rows = report.summary_rows("MC", mc, mc, L, n_boot=n_boot, train_T=train_T)
+rows += report.summary_rows("MC-independent", mc_floor, mc, L, n_boot=n_boot, train_T=train_T)
+for m in full:
     rows += report.summary_rows(m, samples[m], mc, L, n_boot=n_boot, nfe=specs[m].get("nfe"),
-                                seconds_per_1000=specs[m].get("seconds_per_1000"))
+                                seconds_per_1000=specs[m].get("seconds_per_1000"), train_T=train_T)
 report.write_summary_csv(out / "summary.csv", rows)
-by_model = {name: [r for r in rows if r["model"] == name] for name in ["MC", "MC-independent", *every]}
-display(Markdown(f"Wrote `summary.csv` with {len(rows)} rows ({len(every)} trained runs and MC × {len(temps)} temperatures)."))
+by_model = {name: [r for r in rows if r["model"] == name] for name in ["MC", "MC-independent", *full]}
+regions = {T: report.region_of(T, train_T) for T in temps}
+display(Markdown(f"Wrote `summary.csv` with {len(rows)} rows ({len(full)} trained runs and MC × {len(temps)} temperatures; "
+                 f"{n_eval} samples per temperature for every run). Test temperatures: "
+                 + "; ".join(f"{reg} {sum(r == reg for r in regions.values())}" for reg in report.CLAIM_REGIONS) + "."))
 
 # %% [markdown]
 # ## Energy, magnetization, specific heat and susceptibility
@@ -156,6 +180,58 @@ if gans:
     fig = plots.thermo_panels({k: by_model[k] for k in ["MC", *gans]}, L, train_range=train_range,
                         title="conditional WGAN with and without the magnetization loss")
     plt.show()
+
+# %% [markdown]
+# ### The Binder cumulant
+#
+# $U_4 = 1 - \langle m^4\rangle / 3\langle m^2\rangle^2$ of the signed magnetization tends to 2/3 in
+# the ordered phase and to 0 in the disordered one, and its finite-size curves cross at $T_c$. It tests
+# the shape of the magnetization distribution, not only its mean: a model whose $|m|$ is right
+# on average but whose distribution is too narrow or too broad misses it.
+
+# %%
+fig = plots.thermo_panels({k: by_model[k] for k in ["MC", *models]}, L, train_range=train_range,
+                          quantities=[("U4", r"Binder cumulant $U_4$ (signed $m$)")], log_keys=(),
+                          title=f"Binder cumulant, L = {L}")
+keep_figure(fig, "fidelity-binder.png")
+plt.show()
+
+# %% [markdown]
+# ## How fidelity depends on the training budget
+#
+# Every seed of the adsorption generator, its ablation and both DDPMs kept its weights at regular
+# optimizer steps (the training chapter's `snapshot_every`); each snapshot was sampled at a few fixed
+# test temperatures with a fixed sample count and the sampler of the run's test-grid samples. Lines are
+# the seed means, bands the seed-to-seed standard deviation. The snapshots play no part in model
+# selection.
+
+# %%
+budget = {}
+for m in budget_models:
+    budget.setdefault(report.arm_of(specs[m]), []).append(
+        report.budget_curve(load_npz(out / "budget" / f"{m}.npz"), mc))
+if budget:
+    fig, axes = plt.subplots(1, len(report.BUDGET_METRICS), figsize=(4.4 * len(report.BUDGET_METRICS), 3.6))
+    for ax, (key, label) in zip(axes, report.BUDGET_METRICS):
+        for arm_name, curves in budget.items():
+            steps_b = curves[0]["step"]
+            vals = np.array([c[key] for c in curves])
+            mean, sd = vals.mean(0), (vals.std(0, ddof=1) if len(curves) > 1 else np.zeros(vals.shape[1]))
+            ax.plot(steps_b, mean, ".-", color=plots.color_of(arm_name),
+                    label=f"{arm_name} ({len(curves)} seeds)")
+            ax.fill_between(steps_b, mean - sd, mean + sd, color=plots.color_of(arm_name),
+                            alpha=0.2, lw=0)
+        ax.set_xlabel("optimizer steps"), ax.set_ylabel(f"{label}, mean over the budget temperatures")
+        ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    T_b = next(iter(budget.values()))[0]["T"]
+    fig.suptitle(f"Fidelity along training at T = {', '.join(f'{t:g}' for t in T_b)} "
+                 f"({next(iter(budget.values()))[0]['n']} samples per T and snapshot)", fontsize=10)
+    fig.tight_layout()
+    keep_figure(fig, "fidelity-budget.png")
+    plt.show()
+else:
+    display(Markdown("This profile samples no training snapshots (`budget_models` is empty)."))
 
 # %% [markdown]
 # ## Correlations at and around $T_c$
@@ -368,7 +444,8 @@ plt.show()
 extras = {"MC-independent": {"kind": "MC", "sampler": f"Monte Carlo, seed {seed + 2}"}}
 inside = np.array([train_range[0] - 1e-9 <= T <= train_range[1] + 1e-9 for T in temps])
 for m in every:
-    extras[m] = {"kind": specs[m]["kind"], "seed": specs[m].get("training", {}).get("config", {}).get("seed"),
+    extras[m] = {"kind": specs[m]["kind"], "arm": report.arm_of(specs[m]),
+                 "seed": specs[m].get("training", {}).get("config", {}).get("seed"),
                  "sampler": specs[m].get("sampler"), "nonconverged": specs[m].get("nonconverged"),
                  "pixel_solves": specs[m].get("pixel_solves"), "grid": specs[m].get("training", {}).get("grid")}
     if m in eta_at:
@@ -378,8 +455,8 @@ for m in every:
             if sel.any():
                 extras[m][f"kl_bound_{region}"] = float(np.mean(kl[m][sel, 0]))
                 extras[m][f"kl_bound_{region}_err"] = float(np.sqrt(np.sum(kl[m][sel, 1] ** 2)) / sel.sum())
-v = report.verdict(rows, train_range, extras=extras)
-v |= {"L": L, "profile": profile, "n_test": n_test, "T_eta": T_eta,
+v = report.verdict(rows, train_T, extras=extras)
+v |= {"L": L, "profile": profile, "n_test": n_test, "n_eval": n_eval, "T_eta": T_eta,
       "kl_uniform_inside": float(np.mean(uniform[inside])) if inside.any() else None,
       "eta_mc": {k: eta_at["MC"][k] for k in ("eta", "eta_err")},
       # training seeds per kind of the paper profile, so the results page can state them without typing them
@@ -388,10 +465,41 @@ mismatch = {m: e["grid"] for m, e in extras.items() if e.get("grid") not in (Non
 if mismatch:
     raise ValueError(f"grid: the shaded training range is the {grid!r} grid, but these runs trained on another: {mismatch}")
 coarse_only = {"models": {m: e for m, e in v["models"].items() if m not in fine_models}}
-v["claims"] = report.claims(coarse_only, [("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm")])
+v["claims"] = [c | {"scope": "whole test grid"} for c in report.claims(
+    coarse_only, [("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm-50"), ("adsorption", "ddpm-1000")])]
+
+# The ancestral DDPM-1000 is sampled on a subset of the test grid only (its 1000 network evaluations per
+# sample). Its comparison scores every compared run on those temperatures with the same number of samples.
+if subset_models:
+    n_sub = {specs[m]["n_samples_per_T"] for m in subset_models}
+    if len(n_sub) != 1 or next(iter(n_sub)) > n_eval:
+        raise ValueError(f"subset_models: need one sample count ≤ {n_eval} for every subset run; got {sorted(n_sub)}")
+    n_sub = n_sub.pop()
+    partners = [m for m in dict.fromkeys(models + seed_models) if report.arm_of(specs[m]) == "adsorption"]
+    cut = lambda ens: {T: ens[T][:n_sub] for T in subset_T}
+    sub_rows = report.summary_rows("MC", {T: mc[T] for T in subset_T}, mc, L, n_boot=n_boot, train_T=train_T)
+    sub_rows += report.summary_rows("MC-independent", cut(mc_floor), mc, L, n_boot=n_boot, train_T=train_T)
+    for m in partners + subset_models:
+        sub_rows += report.summary_rows(m, cut(samples[m]), mc, L, n_boot=n_boot, nfe=specs[m].get("nfe"),
+                                        seconds_per_1000=specs[m].get("seconds_per_1000"), train_T=train_T)
+    report.write_summary_csv(out / "summary-subset.csv", sub_rows)
+    v_sub = report.verdict(sub_rows, train_T, extras={m: extras[m] for m in partners + subset_models}
+                           | {"MC-independent": extras["MC-independent"]})
+    v["subset"] = {"T": subset_T, "n": n_sub, "models": v_sub["models"]}
+    v["claims"] += [c | {"scope": f"at T = {', '.join(f'{t:g}' for t in subset_T)} only"}
+                    for c in report.claims(v_sub, [("adsorption", "ddpm-1000")])]
+if budget:
+    trends = [report.budget_trend(budget[a], budget[b], key, a, b)
+              for a, b in (("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm-50"), ("adsorption", "ddpm-1000"))
+              if a in budget and b in budget for key, _ in report.BUDGET_METRICS]
+    first = next(iter(budget.values()))[0]
+    v["budget"] = {"T": first["T"], "n": first["n"], "trends": trends,
+                   "curves": {arm_name: curves for arm_name, curves in budget.items()}}
 atomic_write_json(out / "verdict.json", v)
 display(Markdown(report.verdict_table(v)))
-display(Markdown("\n".join(report.claim_line(c) for c in v["claims"])))
+display(Markdown(report.claims_markdown(v["claims"])))
+if budget:
+    display(Markdown(report.budget_markdown(v["budget"])))
 figs = [("generated/figures/fidelity-thermo.png", f"e, ⟨|m|⟩, C and χ of every model against Monte Carlo "
          f"(circles, ±1σ), the exact torus at L = {L} and Onsager; training range shaded.")]
 if pair:
@@ -400,6 +508,11 @@ if pair:
 figs.append(("generated/figures/fidelity-correlation.png", r"$G(r)$ below, at and above $T_c$ with the fitted $\eta$."))
 figs += [(f"generated/figures/fidelity-grid-{fm}.png", f"{fm}: the fine training grid against the coarse one.")
          for fm in fine_models]
+figs.append(("generated/figures/fidelity-binder.png", r"The Binder cumulant $U_4$ of the signed magnetization "
+             "against Monte Carlo; training range shaded."))
+if budget:
+    figs.append(("generated/figures/fidelity-budget.png", "Fidelity against optimizer steps at fixed test "
+                 "temperatures: seed means and seed-to-seed spread of every arm."))
 if kl:
     figs.append(("generated/figures/fidelity-kl.png", report.KL_TEXT + " per spin from the "
                  "ELBO on held-out Monte Carlo configurations and the exact ln Z of the torus."))

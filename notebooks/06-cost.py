@@ -28,7 +28,7 @@ profile = "smoke"          # str
 device = "auto"            # {auto, cpu, cuda}
 L = 8                      # [4, 256] lattice side
 models = ["adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m"]  # str each: trained runs to time (adsorption runs at several K are separate runs)
-ddpm_steps = [1000, 50, 10]  # [1, 1000] DDPM sampling steps: 1000 = ancestral DDPM, fewer = DDIM
+ddpm_steps = [1000, 50, 10]  # [1, 10000] DDPM sampling steps: a DDPM's own n_steps = its ancestral chain, fewer = DDIM, more = skipped
 cost_T = [1.8, 2.3, 2.8]   # [0.1, 20] temperatures of the comparison
 n_cost = 64                # [8, 100000] samples per temperature and sampler (also the Monte Carlo row's ensemble size)
 n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature (reference)
@@ -98,15 +98,16 @@ def fidelity(ens):
 rows = []
 for m in models:
     model = load_trained(m, profile, device=str(dev))
-    variants = ddpm_steps if model.kind == "ddpm" else [None]
+    # a DDPM's own chain (n_steps noise levels) is its ancestral sampler; shorter step counts are DDIM
+    variants = [k for k in ddpm_steps if k <= model.n_steps] if model.kind == "ddpm" else [None]
     for steps in variants:
-        steps = None if steps == 1000 else steps
+        steps = None if model.kind == "ddpm" and steps == model.n_steps else steps
         model.sample(2, cost_T[0], seed=0, steps=steps)  # warm-up outside the timed region
         t0 = time.perf_counter()
         ens = {T: model.sample(n_cost, T, seed=1 + i, steps=steps).numpy() for i, T in enumerate(cost_T)}
         seconds = time.perf_counter() - t0
         if model.kind == "ddpm":
-            label = f"DDPM-1000 (ancestral, {m})" if steps is None else f"DDIM-{steps} ({m})"
+            label = f"DDPM-{model.n_steps} (ancestral, {m})" if steps is None else f"DDIM-{steps} ({m})"
         elif model.kind.startswith("adsorption"):
             label = f"{m} (K={model.nfe})"
         else:

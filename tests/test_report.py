@@ -13,11 +13,11 @@ def rows():
     for T in (1.0, 2.0, 3.0, 4.0):
         out.append(dict(model="MC", T=T, n=100, e=-T, e_err=0.03, m_abs=1 / T, m_abs_err=0.04, C=1.0, C_err=0.1,
                         chi=2.0, chi_err=0.0, w1_e=0.0, w1_m=0.0, nfe=None, seconds_per_1000=None,
-                        exact_e=-T, exact_c=1.0, w1_e_err=0.0, w1_m_err=0.0))
+                        exact_e=-T, exact_c=1.0, w1_e_err=0.0, w1_m_err=0.0, U4=0.6, U4_err=0.01))
         out.append(dict(model="gen", T=T, n=100, e=-T + (0.1 if T < 2.5 else -0.3), e_err=0.04,
                         m_abs=1 / T, m_abs_err=0.03, C=1.5, C_err=0.1, chi=1.0, chi_err=0.0,
                         w1_e=0.2, w1_m=0.1, nfe=50, seconds_per_1000=1.25, exact_e=-T, exact_c=1.0,
-                        w1_e_err=0.02, w1_m_err=0.01 * T))
+                        w1_e_err=0.02, w1_m_err=0.01 * T, U4=0.6 - 0.1 * T, U4_err=0.02))
     return out
 
 
@@ -28,11 +28,21 @@ def test_summary_roundtrip(tmp_path):
     assert back[1]["model"] == "gen" and back[1]["e"] == -0.9 and math.isnan(back[0]["nfe"])
 
 
+TRAIN_T = [1.5, 2.0, 3.5]  # 2.0 seen, 3.0 unseen (inside the range, not trained on), 1.0 and 4.0 outside
+
+
 def test_verdict_known_numbers():
-    v = verdict(rows(), (1.5, 3.0))
+    v = verdict(rows(), TRAIN_T)
     gen = v["models"]["gen"]
-    inside, outside = gen["inside"], gen["outside"]
+    inside, outside, seen, unseen = gen["inside"], gen["outside"], gen["seen"], gen["unseen"]
     assert inside["n_T"] == 2 and outside["n_T"] == 2          # 2.0, 3.0 inside; 1.0, 4.0 outside
+    assert seen["n_T"] == 1 and unseen["n_T"] == 1
+    assert math.isclose(seen["d_e"], 0.1) and math.isclose(unseen["d_e"], 0.3)
+    assert math.isclose(seen["d_e_err"], math.hypot(0.03, 0.04))
+    # |ΔU4| = 0.1 T: 0.2 at T = 2 (seen), 0.3 at T = 3 (unseen), (0.1 + 0.4)/2 outside
+    assert math.isclose(seen["d_U4"], 0.2) and math.isclose(unseen["d_U4"], 0.3)
+    assert math.isclose(outside["d_U4"], 0.25) and math.isclose(outside["d_U4_err"], math.sqrt(2 * (0.01**2 + 0.02**2)) / 2)
+    assert gen["n"] == 100
     assert math.isclose(inside["d_e"], (0.1 + 0.3) / 2)
     assert math.isclose(inside["d_e_err"], math.sqrt(2 * (0.03**2 + 0.04**2)) / 2)
     assert math.isclose(outside["d_e"], (0.1 + 0.3) / 2)
@@ -44,8 +54,9 @@ def test_verdict_known_numbers():
     assert math.isclose(inside["w1_m_err"], math.sqrt(0.02**2 + 0.03**2) / 2)
     assert math.isclose(outside["w1_m_err"], math.sqrt(0.01**2 + 0.04**2) / 2)
     table = verdict_table(v)
-    assert table.count("\n") == 2 + 1 and "0.200 ± 0.035" in table
-    assert fmt_pm(0.2, inside["w1_e_err"]) in table and fmt_pm(0.1, inside["w1_m_err"]) in table
+    assert table.count("\n") == 2 + 2 and "0.200 ± 0.035" in table      # header, rule, 3 region rows
+    assert fmt_pm(0.2, seen["w1_e_err"]) in table and fmt_pm(0.1, seen["w1_m_err"]) in table
+    assert "seen (1)" in table and "unseen (1)" in table and "outside (2)" in table
     assert "0.2 |" not in table                                   # no W1 without its error bar
     # gen's ⟨e⟩ spans -0.9 (T=1) to -4.3 (T=4): 3.4 against MC's 3.0
     assert math.isclose(gen["e_response"], 3.4 / 3.0)
@@ -119,13 +130,13 @@ KEYS = ("d_e", "d_m_abs", "rel_C", "rel_chi", "w1_e", "w1_m")
 
 
 def _verdict_with(n_seeds):
-    """A verdict of three kinds with ``n_seeds`` models each, and hand-set numbers (inside region only)."""
+    """A verdict of two kinds with ``n_seeds`` models each, and hand-set numbers (seen and unseen regions)."""
     models = {}
     for kind, sampler, nfe, base in (("adsorption", "native", 10, 0.10), ("ddpm", "ddim-50", 50, 0.30)):
         for s in range(n_seeds):
-            models[f"{kind}-s{s}"] = {"kind": kind, "sampler": sampler, "nfe": nfe, "seconds_per_1000": 1.0,
-                                      "inside": {"n_T": 2, **{k: base + 0.01 * s for k in KEYS},
-                                                 **{f"{k}_err": 0.004 for k in KEYS}}}
+            models[f"{kind}-s{s}"] = {"kind": kind, "sampler": sampler, "nfe": nfe, "seconds_per_1000": 1.0, "n": 100,
+                                      **{region: {"n_T": 2, **{k: base + 0.01 * s for k in KEYS},
+                                                  **{f"{k}_err": 0.004 for k in KEYS}} for region in ("seen", "unseen")}}
     v = {"profile": "unit", "L": 8, "n_test": 100, "train_range": [1.5, 3.0], "models": models,
          "paper_seeds": {"adsorption": 3, "ddpm": 4, "gan": 1}}
     v["claims"] = claims(v, [("adsorption", "ddpm")])

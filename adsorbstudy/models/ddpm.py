@@ -2,7 +2,13 @@
 
 T_diff = 1000 steps, linear β from 1e-4 to 0.02 (Ho et al.), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, loss
 ‖ε − ε_θ(x_t, t, T)‖² (mean over pixels). Ancestral sampling with Σ = β_t I (seed 004), or
-deterministic DDIM (η = 0) on an evenly spaced subset of ``steps`` steps. Final spins are the
+deterministic DDIM (η = 0) on an evenly spaced subset of ``steps`` steps.
+
+The *matched* DDPM (DESIGN §4) trains and samples a shorter chain of ``n_steps`` noise levels (50 to
+match the adsorption generator at K = 50: the same noise-level count, NFE and optimizer budget).
+Its linear schedule is the usual rescaling of Ho et al.'s to a shorter chain (Nichol & Dhariwal
+2021): both ends are multiplied by 1000 / n_steps, so β runs from 1e-4·1000/n to 0.02·1000/n and
+ᾱ at the last step stays near zero (for n = 50: β from 0.002 to 0.4, ᾱ_50 ≈ 4e-5). Final spins are the
 sign of the generated x_0 (a zero maps to +1). Same U-Net trunk as the adsorption generator.
 """
 from __future__ import annotations
@@ -19,8 +25,14 @@ N_STEPS = 1000
 
 
 def linear_schedule(n: int = N_STEPS, beta_1: float = 1e-4, beta_n: float = 0.02) -> torch.Tensor:
-    """β_t for t = 1..n (index 0 holds t = 1), float64."""
-    return torch.linspace(beta_1, beta_n, n, dtype=torch.float64)
+    """β_t for t = 1..n (index 0 holds t = 1), float64: Ho et al.'s ends ``beta_1``, ``beta_n`` (given for
+    a 1000-step chain) rescaled by 1000 / n, so that every chain length ends near pure noise."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= 10000:
+        raise ValueError(f"n_steps must be an integer in [2, 10000]; got {n!r}")
+    scale = N_STEPS / n
+    if not scale * beta_n < 1:
+        raise ValueError(f"n_steps: the rescaled schedule needs β < 1, i.e. n_steps > {N_STEPS * beta_n:g}; got {n}")
+    return torch.linspace(scale * beta_1, scale * beta_n, n, dtype=torch.float64)
 
 
 def ddim_timesteps(steps: int, n: int = N_STEPS) -> list[int]:
@@ -36,21 +48,23 @@ def ddim_timesteps(steps: int, n: int = N_STEPS) -> list[int]:
 class DDPM(GeneratorBase):
     """Temperature-conditioned DDPM on ±1 spin images (seed 004 DiffIsing).
 
-    Hyperparameters: ``L``; ``base``, ``depth``, ``emb_dim`` U-Net widths; ``padding``.
-    ``sample(steps=None)`` is the full 1000-step ancestral sampler; ``steps=k`` is DDIM-k.
+    Hyperparameters: ``L``; ``base``, ``depth``, ``emb_dim`` U-Net widths; ``padding``; ``n_steps``
+    noise levels of the chain (1000 = seed 004; 50 = the matched DDPM), see :func:`linear_schedule`.
+    ``sample(steps=None)`` is the full ``n_steps`` ancestral sampler; ``steps=k`` is DDIM-k.
     """
 
     kind = "ddpm"
 
-    def __init__(self, L: int, base: int = 16, depth: int = 2, emb_dim: int = 64, padding: str = "circular"):
+    def __init__(self, L: int, base: int = 16, depth: int = 2, emb_dim: int = 64, padding: str = "circular",
+                 n_steps: int = N_STEPS):
         super().__init__()
         self._check_L(L, depth)
-        self.L = L
-        self.hparams = dict(L=L, base=base, depth=depth, emb_dim=emb_dim, padding=padding)
+        beta = linear_schedule(n_steps)
+        self.L, self.n_steps = L, int(n_steps)
+        self.hparams = dict(L=L, base=base, depth=depth, emb_dim=emb_dim, padding=padding, n_steps=self.n_steps)
         self.net = UNet(1, 1, base=base, depth=depth, emb_dim=emb_dim, padding=padding)
-        beta = linear_schedule()
         abar = torch.cumprod(1 - beta, 0)
-        # index t (1..1000); index 0 is "no noise" (ᾱ_0 = 1)
+        # index t (1..n_steps); index 0 is "no noise" (ᾱ_0 = 1)
         self.register_buffer("beta", torch.cat([torch.zeros(1, dtype=torch.float64), beta]), persistent=False)
         self.register_buffer("abar", torch.cat([torch.ones(1, dtype=torch.float64), abar]), persistent=False)
         self.last_sample_stats: dict[str, Any] = {}
@@ -59,7 +73,7 @@ class DDPM(GeneratorBase):
         return table[t].to(torch.float32).view(-1, 1, 1, 1)
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε for x0 (B, 1, L, L), t (B,) in [1, 1000]."""
+        """x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε for x0 (B, 1, L, L), t (B,) in [1, n_steps]."""
         a = self._coef(t, self.abar)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
@@ -68,20 +82,20 @@ class DDPM(GeneratorBase):
         return self.net(x, t.to(torch.float32), T)
 
     def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """ε-prediction MSE (mean over pixels and batch), t uniform in 1..1000."""
+        """ε-prediction MSE (mean over pixels and batch), t uniform in 1..n_steps."""
         x0 = spins.to(torch.float32)[:, None]
-        t = torch.randint(1, N_STEPS + 1, (x0.shape[0],), generator=generator).to(x0.device)
+        t = torch.randint(1, self.n_steps + 1, (x0.shape[0],), generator=generator).to(x0.device)
         noise = randn(x0.shape, generator, x0.device)
         return F.mse_loss(self.eps(self.q_sample(x0, t, noise), t, T), noise)
 
     def nfe_for(self, steps: int | None = None) -> int:
-        return N_STEPS if steps is None else len(ddim_timesteps(steps))
+        return self.n_steps if steps is None else len(ddim_timesteps(steps, self.n_steps))
 
     @torch.no_grad()
     def _run(self, n, T, seed, steps, progress, record):
         check_n(n)
         if steps is not None:
-            ddim_timesteps(steps)
+            ddim_timesteps(steps, self.n_steps)
         Ts = temperatures_tensor(T, n).to(self.device)
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         dev = self.device
@@ -89,8 +103,8 @@ class DDPM(GeneratorBase):
         rec = []
         from tqdm.auto import tqdm
         if steps is None:
-            ts = list(range(N_STEPS, 0, -1))
-            for i, t in enumerate(tqdm(ts, disable=not progress, desc="DDPM")):
+            ts = list(range(self.n_steps, 0, -1))
+            for i, t in enumerate(tqdm(ts, disable=not progress, desc=f"DDPM-{self.n_steps}")):
                 if record:
                     rec.append((i, *spins_energy_mabs(_sign(x[:, 0]))))
                 tt = torch.full((n,), t, dtype=torch.long, device=dev)
@@ -100,7 +114,7 @@ class DDPM(GeneratorBase):
                 if t > 1:
                     x = x + np.sqrt(b) * randn(x.shape, g, dev)
         else:
-            ts = ddim_timesteps(steps)
+            ts = ddim_timesteps(steps, self.n_steps)
             for i, t in enumerate(tqdm(ts, disable=not progress, desc=f"DDIM-{len(ts)}")):
                 if record:
                     rec.append((i, *spins_energy_mabs(_sign(x[:, 0]))))
@@ -109,11 +123,12 @@ class DDPM(GeneratorBase):
                 x = ddim_step(x, self.eps(x, tt, Ts), float(self.abar[t]), float(self.abar[tprev]))
         if record:
             rec.append((len(ts), *spins_energy_mabs(_sign(x[:, 0]))))
-        self.last_sample_stats = {"sampler": "ancestral" if steps is None else f"ddim-{len(ts)}", "nfe": len(ts)}
+        self.last_sample_stats = {"sampler": f"ancestral-{self.n_steps}" if steps is None else f"ddim-{len(ts)}",
+                                  "nfe": len(ts)}
         return _sign(x[:, 0]).to(torch.int8).cpu(), rec
 
     def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False) -> torch.Tensor:
-        """n configurations (n, L, L) int8 ±1 = sign(x_0); steps=None: 1000-step ancestral, steps=k: DDIM-k."""
+        """n configurations (n, L, L) int8 ±1 = sign(x_0); steps=None: the n_steps ancestral chain, steps=k: DDIM-k."""
         return self._run(n, T, seed, steps, progress, record=False)[0]
 
     def trajectory(self, n: int, T, seed: int | None = 0, steps: int | None = None) -> dict[str, np.ndarray]:
