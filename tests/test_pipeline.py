@@ -175,9 +175,9 @@ def test_results_files_schema_and_recomputation(built):
     for m in models:
         entry = v["models"][m]
         assert {"nfe", "seconds_per_1000", "kind", "sampler"} <= set(entry)
-        for region in ("inside", "outside"):
-            assert {"d_e", "d_e_err", "d_m_abs", "d_m_abs_err", "rel_C", "rel_C_err", "rel_chi", "rel_chi_err",
-                    "w1_e", "w1_e_err", "w1_m", "w1_m_err"} <= set(entry[region])
+        for region in ("inside", "seen", "unseen", "outside"):
+            assert {"d_e", "d_e_err", "d_m_abs", "d_m_abs_err", "d_U4", "d_U4_err", "rel_C", "rel_C_err", "rel_chi",
+                    "rel_chi_err", "w1_e", "w1_e_err", "w1_m", "w1_m_err"} <= set(entry[region])
             assert np.isfinite(entry[region]["w1_e_err"]) and entry[region]["w1_e_err"] > 0, (m, region)
         if np.isfinite(entry.get("eta", np.nan)):  # η where the fit succeeded, with its bootstrap error
             assert np.isfinite(entry["eta_err"]) and entry["eta_err"] > 0, m
@@ -228,8 +228,8 @@ def finite(x) -> bool:
 
 def test_results_page_renders_the_verdict_file(built):
     """Every number of the verdict on the results page is the one in verdict.json, formatted by report.fmt_pm:
-    every cell of the table (all columns, both regions, every model), the means in the claims, η and the KL
-    bounds."""
+    every cell of the table (all columns, the seen / unseen / outside regions, every model), the means of
+    every decisive comparison with both models and samplers named, the budget trends, η and the KL bounds."""
     import json
 
     from adsorbstudy.report import fmt_pm, sampler_name
@@ -238,25 +238,29 @@ def test_results_page_renders_the_verdict_file(built):
     v = json.loads((root / "results" / "smoke" / "verdict.json").read_text())
     page = (root / "_build" / "html" / "book" / "results.html").read_text()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
-    rows = {tuple(r[:2]): r for r in html_rows(page) if len(r) == 10}
+    rows = {tuple(r[:2]): r for r in html_rows(page) if len(r) == 12}
     for m, entry in v["models"].items():
         label = m + (f" [{sampler_name(entry['sampler'])}]" if entry.get("sampler") not in (None, "native") else "")
-        for region in ("inside", "outside"):
+        for region in ("seen", "unseen", "outside"):
             reg = entry[region]
             row = rows.get((label, f"{region} ({reg['n_T']})"))
             assert row is not None, (label, region, sorted(rows))
-            want = [fmt_pm(reg[k], reg[f"{k}_err"]) for k in ("d_e", "d_m_abs", "rel_C", "rel_chi", "w1_e", "w1_m")]
-            want += [f"{entry['nfe']:.0f}" if finite(entry.get("nfe")) else "–",
+            want = [fmt_pm(reg[k], reg[f"{k}_err"]) for k in ("d_e", "d_m_abs", "d_U4", "rel_C", "rel_chi", "w1_e", "w1_m")]
+            want += [str(entry["n"]) if entry.get("n") else "–", f"{entry['nfe']:.0f}" if finite(entry.get("nfe")) else "–",
                      fmt_pm(entry["seconds_per_1000"]) if finite(entry.get("seconds_per_1000")) else "–"]
             assert row[2:] == want, (m, region, row)
     for c in v["claims"]:
-        assert c["outcome"].split(" (")[0] in text
-        for x in "ab":
-            err = c[f"spread_{x}"] if c["n_seeds"] > 1 else c[f"err_{x}"]
-            side = f"{c[x]} ({c[f'sampler_{x}']}) {fmt_pm(c[f'mean_{x}'], err)}"
-            assert side in text, side
+        several = c["n_seeds"] > 1
+        err = {x: c[f"spread_{x}"] if several else c[f"err_{x}"] for x in "ab"}
+        assert f"{fmt_pm(c['mean_a'], err['a'])} vs {fmt_pm(c['mean_b'], err['b'])}" in text, c
+        assert f"{c['a']} ({c['sampler_a']}) vs {c['b']} ({c['sampler_b']})" in text, c
     ddpm_sampler = sampler_name(v["models"]["ddpm"]["sampler"]) + " sampler"
-    assert all(ddpm_sampler in c["sampler_b"] for c in v["claims"] if c["b"] == "ddpm"), "the DDPM sampler is not named"
+    assert all(ddpm_sampler in c["sampler_b"] for c in v["claims"]
+               if c["b"] == "ddpm-1000" and c["scope"] == "whole test grid"), "the DDPM sampler is not named"
+    assert {c["b"] for c in v["claims"]} == {"adsorption-nolateral", "ddpm-50", "ddpm-1000"}
+    assert any("ancestral DDPM-1000" in c["sampler_b"] for c in v["claims"]), "no comparison with the ancestral DDPM-1000"
+    for t in v["budget"]["trends"]:
+        assert f"{fmt_pm(t['gap_first'], t['spread_first'])} at step {t['first_step']}" in text, t
     assert f"Monte Carlo {fmt_pm(v['eta_mc']['eta'], v['eta_mc']['eta_err'])}" in text
     for m, e in v["models"].items():
         if finite(e.get("eta")):
