@@ -152,7 +152,7 @@ def weighted_stats(spins, T: float, log_w=None, inflation: float = 1.0) -> dict:
             "chi": (N * (m2 - ma**2) / T, N / T * np.array([0, 0, -2 * ma, 1, 0])),
             "U4": (1 - m4 / (3 * m2**2), z + np.array([0, 0, 0, 2 * m4 / (3 * m2**3), -1 / (3 * m2**2)])),
         }
-    out: dict = {"n": int(n), "ess": float(1.0 / np.sum(wbar**2))}
+    out: dict = {"n": int(n), "ess": float(n) if log_w is None else float(1.0 / np.sum(wbar**2))}
     d = f - mu
     for name, (val, grad) in obs.items():
         infl = d @ grad
@@ -322,6 +322,53 @@ def exact_row(model: str, T: float, method: str, stats: Mapping, L: int, mc: Map
         row["kl_bound"], row["kl_bound_err"] = kl
         row["ess_ceiling"] = float(ess_ceiling(kl[0], N))
     return row
+
+
+def sample_weighted(model, n: int, T: float, seed: int = 0, batch: int = 256, progress: bool = False):
+    """n samples of a Bernoulli generator at T with their log weights: (spins int8 (n, L, L), log_w (n,), seconds).
+
+    Batches of ``batch`` call ``model.sample_with_logprob`` with seeds seed, seed + 1, …; ``seconds`` is
+    the wall time of those calls (sampling and bookkeeping, nothing else)."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    parts, lws, secs = [], [], 0.0
+    for i, j in enumerate(tqdm(range(0, n, batch), disable=not progress, desc=f"T={T:g}", leave=False)):
+        t0 = time.perf_counter()
+        s, lp, lq = model.sample_with_logprob(min(batch, n - j), T, seed=seed + i)
+        secs += time.perf_counter() - t0
+        s = s.numpy()
+        parts.append(s)
+        lws.append(log_weights(s, lp, lq, T))
+    return np.concatenate(parts).astype(np.int8), np.concatenate(lws), secs
+
+
+def corrected_rows(model: str, spins, log_w, T: float, mc: Mapping, seconds: float, *,
+                   sweeps: Sequence[int] = (1, 4, 16, 64), seed: int = 0, kl=None) -> list[dict]:
+    """The exact.csv rows of one Bernoulli model at one T: raw, snis, imh and hybrid-n.
+
+    ``spins``/``log_w`` from :func:`sample_weighted`, ``seconds`` its wall time, ``mc`` the Monte
+    Carlo statistics at T (:func:`adsorbstudy.metrics.thermo_stats`), ``kl`` the (bound, err) per spin
+    of :func:`kl_bound`. The raw, SNIS and IMH rows share the samples (and their cost); the hybrid rows
+    relax the same samples and add the sweeps' time.
+    """
+    x = _spins(spins)
+    L = x.shape[1]
+    rows = [exact_row(model, T, "raw", weighted_stats(x, T), L, mc, seconds=seconds),
+            exact_row(model, T, "snis", weighted_stats(x, T, log_w), L, mc, seconds=seconds,
+                      logz=log_partition(log_w), kl=kl),
+            exact_row(model, T, "imh", imh_stats(x, T, log_w, seed=seed), L, mc, seconds=seconds)]
+    return rows + hybrid_rows(model, x, T, mc, seconds, sweeps=sweeps, seed=seed)
+
+
+def hybrid_rows(model: str, spins, T: float, mc: Mapping, seconds: float, *, sweeps: Sequence[int] = (1, 4, 16, 64),
+                seed: int = 0) -> list[dict]:
+    """exact.csv rows ``hybrid-<n>`` of any model: its samples after n Metropolis sweeps (:func:`hybrid`);
+    ``seconds`` the time that produced the samples, to which the sweeps' time is added."""
+    x = _spins(spins)
+    return [exact_row(model, T, f"hybrid-{n}", weighted_stats(c, T), x.shape[1], mc, n_sweeps=n, seconds=seconds + sec)
+            for n, (c, sec) in hybrid(x, T, sweeps, seed=seed).items()]
 
 
 def write_exact_csv(path: Path | str, rows: Iterable[Mapping[str, object]]) -> Path:
