@@ -199,6 +199,19 @@ def test_weighted_stats_equal_weights_match_metrics():
     assert reweight.weighted_stats(x, 2.0, np.zeros(300))["C"] == pytest.approx(a["C"], rel=1e-12)
 
 
+def test_delta_method_errors_match_the_bootstrap():
+    """Equal weights: every delta-method error agrees with metrics' bootstrap error (independent method)."""
+    from adsorbstudy import metrics
+
+    rng = np.random.default_rng(seed_of("delta"))
+    p_up = rng.uniform(0.5, 1.0, size=(2000, 1, 1))           # from ordered to random: ⟨e⟩ and ⟨m⟩ far from 0
+    x = np.where(rng.random((2000, 6, 6)) < p_up, 1, -1).astype(np.int8)
+    a = reweight.weighted_stats(x, 2.0)
+    b = metrics.thermo_stats(x, 2.0, n_boot=400, seed=seed_of("boot"))
+    for k in reweight.OBSERVABLES:
+        assert a[f"{k}_err"] == pytest.approx(b[f"{k}_err"], rel=0.2), k
+
+
 def test_log_partition_error_is_the_delta_method():
     lw = np.random.default_rng(seed_of("lz")).normal(size=500)
     w = np.exp(lw)
