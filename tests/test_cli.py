@@ -77,8 +77,8 @@ def reversed_test_grid(raw):
                   "03-ising-monte-carlo; it declares: L, train_grids,"),
     (wrong_type, "bad.yaml: defaults.L: expected int in [4, 256]; got 'eight'"),
     (out_of_range, "bad.yaml: runs[2] (03-ising-monte-carlo).parameters.n_corr: expected int in [10, 1000000]; got 5"),
-    (missing_notebook, "bad.yaml: runs[14].notebook: no notebook '07-phase-diagram'; available: 01-derive-eq6, "
-                       "02-isotherms, 03-ising-monte-carlo, 04-train, 05-fidelity, 06-cost"),
+    (missing_notebook, "bad.yaml: runs[15].notebook: no notebook '07-phase-diagram'; available: 01-derive-eq6, "
+                       "02-isotherms, 03-ising-monte-carlo, 04-train, 05-fidelity, 06-cost, 07-exact"),
     (untrained_model, "bad.yaml: runs[12] (05-fidelity).parameters.seed_models: expected list of str with every "
                       "element one of the models that earlier 04-train runs train, {adsorption, "),
     (lattice_vs_depth, "bad.yaml: defaults.L (as used by runs[5] (04-train-ddpm)): expected int divisible by "
@@ -112,7 +112,7 @@ def test_shipped_profiles_check_and_bad_arguments_are_one_line(repo):
     assert res.returncode == 2 and res.stderr.startswith(
         "adsorbstudy: error: bad.yaml: runs[12] (05-fidelity).parameters.seed_models: expected list of str")
     assert res.stderr.rstrip().endswith("(element 1); got 'ddpm-s7'") and res.stdout == ""
-    for name, runs in (("smoke", 14), ("default", 17), ("paper", 21)):
+    for name, runs in (("smoke", 15), ("default", 18), ("paper", 22)):
         res = run_cli(["check", "--profile", name], repo, timeout=120)
         assert res.returncode == 0 and res.stdout.strip() == f"profile {name}: {runs} runs, valid", res.stderr
     for args, needle in ((["study", "--profile", "smoke", "--forse"], "unrecognized arguments: --forse"),
