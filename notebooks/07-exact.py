@@ -227,6 +227,7 @@ for m in models:
     axes[0].plot(Ts, [r["ess_ceiling"] for r in sn], "--", color=c, label=f"{m}: exp(−N·KL bound)")
     axes[1].plot(Ts, [r["acceptance"] for r in im], "s-", color=c, label=f"{m}: IMH acceptance")
     axes[1].plot(Ts, [r["ess"] / r["n"] for r in im], "^:", color=c, label=f"{m}: IMH 1/(2τ_int)")
+axes[0].axhline(1 / n_exact, color="0.5", lw=0.8, ls=":", label="1/n: the floor (one sample carries all weight)")
 for ax, lab in zip(axes, ["ESS / n", "acceptance rate, 1/(2τ_int)"]):
     ax.set_yscale("log"), ax.set_xlabel("temperature T [J/k_B]"), ax.set_ylabel(lab), ax.legend(fontsize=7)
 fig.tight_layout()
