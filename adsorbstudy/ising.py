@@ -392,6 +392,12 @@ class NumbaMetropolis(_Sampler):
         c = self.spins.transpose(0, 3, 1, 2).reshape(-1, self.L, self.L)
         return np.ascontiguousarray(c[: self.n_chains])
 
+    def load(self, configs: np.ndarray) -> None:
+        """Set the chains' current configurations to ``configs`` (n_chains, L, L) ±1 (padding lanes keep theirs)."""
+        c = self.spins.transpose(0, 3, 1, 2).reshape(-1, self.L, self.L).copy()
+        c[: self.n_chains] = configs
+        self.spins = np.ascontiguousarray(c.reshape(self.nb, self.W, self.L, self.L).transpose(0, 2, 3, 1))
+
 
 class NumbaWolff(_Sampler):
     """Wolff single-cluster sampler on ``n_chains`` independent chains (CPU, numba).
@@ -503,6 +509,12 @@ class TorchMetropolis(_Sampler):
         import torch
 
         return self.s.to(torch.int8).cpu().numpy()
+
+    def load(self, configs: np.ndarray) -> None:
+        """Set the chains' current configurations to ``configs`` (n_chains, L, L) ±1."""
+        import torch
+
+        self.s = torch.as_tensor(np.asarray(configs), dtype=torch.float32, device=self.device)
 
 
 def make_sampler(method: str, L: int, T: float, n_chains: int, seed: int, device=None, start: str = "auto") -> _Sampler:
@@ -719,6 +731,28 @@ def metropolis_relaxation(L: int, T: float, n_starts: int, n_sweeps: int, seed: 
     m = np.abs(np.concatenate([magnetization(c0)[None, :], M / N]))
     err = (lambda a: a.std(axis=1, ddof=1) / math.sqrt(n_starts)) if n_starts > 1 else (lambda a: np.full(a.shape[0], np.nan))
     return {"sweeps": np.arange(n_sweeps + 1), "e": e.mean(1), "m_abs": m.mean(1), "e_err": err(e), "m_abs_err": err(m)}
+
+
+def metropolis_from(configs, T: float, n_sweeps: int, seed: int = 0, device=None) -> np.ndarray:
+    """``n_sweeps`` Metropolis sweeps of every configuration, each its own chain (the hybrid arm).
+
+    ``configs``: (n, L, L) ±1, e.g. a generator's samples; returns int8 (n, L, L). One sweep is L²
+    attempted single-spin flips. ``device`` None: the lane-vectorized numba kernel (typewriter
+    order, the fast CPU path); a torch device: the checkerboard kernel (even L). Either leaves the
+    Boltzmann distribution at ``T`` invariant, so the sweeps can only move an ensemble towards it;
+    they make no ensemble exact. ``n_sweeps`` = 0 returns the configurations unchanged.
+    """
+    x = np.asarray(configs)
+    if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] != x.shape[2]:
+        raise ValueError(f"configs must have shape (n >= 1, L, L); got {x.shape}")
+    if not np.all(np.abs(x) == 1):
+        raise ValueError("configs must contain only spins -1 and +1")
+    n_sweeps = _check_pos_int("n_sweeps", n_sweeps, 0)
+    sampler = make_sampler("metropolis", _check_L(int(x.shape[1])), _check_T(T), x.shape[0], seed, device=device,
+                           start="hot")
+    sampler.load(x.astype(np.int8))
+    sampler.run(n_sweeps)
+    return sampler.configs().astype(np.int8)
 
 
 # --------------------------------------------------------------------------- autocorrelation scan

@@ -215,9 +215,9 @@ class GeneratorBase(nn.Module, ABC):
         return next(self.parameters()).device
 
     @staticmethod
-    def _check_L(L, depth: int) -> None:
-        if isinstance(L, bool) or not isinstance(L, int) or L < 4:
-            raise ValueError(f"L must be an integer ≥ 4; got {L!r}")
+    def _check_L(L, depth: int, lo: int = 4) -> None:
+        if isinstance(L, bool) or not isinstance(L, int) or L < lo:
+            raise ValueError(f"L must be an integer ≥ {lo}; got {L!r}")
         f = 2 ** (depth - 1) if isinstance(depth, int) and depth >= 1 else 1
         if L % f:
             raise ValueError(f"L must be divisible by the U-Net's downsampling factor 2**(depth-1) = {f}; got L={L}")

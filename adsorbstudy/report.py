@@ -48,11 +48,16 @@ def region_of(T: float, train_T: Sequence[float]) -> str:
 
 def write_summary_csv(path: Path | str, rows: Iterable[Mapping[str, object]]) -> Path:
     """Write the summary table atomically; missing values are written empty."""
+    return write_csv(path, rows, SUMMARY_COLUMNS)
+
+
+def write_csv(path: Path | str, rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> Path:
+    """Write rows with exactly ``columns`` atomically; missing values (None, nan) are written empty."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, extrasaction="raise", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="raise", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: _cell(r.get(k)) for k in SUMMARY_COLUMNS})
+        w.writerow({k: _cell(r.get(k)) for k in columns})
     return atomic_write_text(path, buf.getvalue())
 
 

@@ -49,7 +49,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from adsorbstudy import exact, ising, metrics, plots, report
+from adsorbstudy import exact, ising, metrics, plots, report, reweight
 from adsorbstudy.profile import load_profile
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
 from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, load_npz, save_npz, study_store
@@ -416,14 +416,7 @@ kl = {}
 bern = [m for m in models if specs[m]["kind"].startswith("adsorption")]
 for m in bern:
     model = loaded.get(m) or load_trained(m, profile, device=str(dev))
-    vals = []
-    for T in temps:
-        held = mc[T][:n_heldout]
-        nll = np.asarray(model.nll_bound(held, T), float)
-        logp = -ising.energy(held) / T - exact.log_partition(L, T) / L**2
-        b = nll + logp
-        vals.append((float(b.mean()), float(b.std(ddof=1) / np.sqrt(len(b)))))
-    kl[m] = np.array(vals)
+    kl[m] = np.array([reweight.kl_bound(model, mc[T][:n_heldout], T) for T in temps])
 e_exact_T = np.ravel(exact.finite_size(L, np.array(temps))[0])
 uniform = np.log(2) - (np.array([exact.log_partition(L, T) for T in temps]) / L**2 + e_exact_T / np.array(temps))
 fig, ax = plt.subplots(figsize=(6.4, 3.8))

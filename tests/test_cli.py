@@ -9,6 +9,9 @@ import yaml
 from conftest import ROOT, run_cli
 
 SMOKE = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
+#: index of each smoke run by name, so the expected messages follow the profile's layout
+IDX = {r.get("name", r["notebook"]): i for i, r in enumerate(SMOKE["runs"])}
+NOTEBOOKS = ", ".join(sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.py")))
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +80,11 @@ def reversed_test_grid(raw):
                   "03-ising-monte-carlo; it declares: L, train_grids,"),
     (wrong_type, "bad.yaml: defaults.L: expected int in [4, 256]; got 'eight'"),
     (out_of_range, "bad.yaml: runs[2] (03-ising-monte-carlo).parameters.n_corr: expected int in [10, 1000000]; got 5"),
-    (missing_notebook, "bad.yaml: runs[14].notebook: no notebook '07-phase-diagram'; available: 01-derive-eq6, "
-                       "02-isotherms, 03-ising-monte-carlo, 04-train, 05-fidelity, 06-cost"),
-    (untrained_model, "bad.yaml: runs[12] (05-fidelity).parameters.seed_models: expected list of str with every "
+    (missing_notebook, f"bad.yaml: runs[{len(SMOKE['runs'])}].notebook: no notebook '07-phase-diagram'; available: "
+                       f"{NOTEBOOKS}"),
+    (untrained_model, f"bad.yaml: runs[{IDX['05-fidelity']}] (05-fidelity).parameters.seed_models: expected list of str with every "
                       "element one of the models that earlier 04-train runs train, {adsorption, "),
-    (lattice_vs_depth, "bad.yaml: defaults.L (as used by runs[5] (04-train-ddpm)): expected int divisible by "
+    (lattice_vs_depth, f"bad.yaml: defaults.L (as used by runs[{IDX['04-train-ddpm']}] (04-train-ddpm)): expected int divisible by "
                        "2**(depth-1) = 16 (model ddpm, depth = 5; or lower depth); got 8"),
     (no_hysteresis, "bad.yaml: runs[1] (02-isotherms).parameters.eps_a_loop: expected float in [-20, -1) (below the "
                     "critical -4/za for za = 4; at or above it Eq. 6 has one root and no hysteresis loop); got -0.8"),
@@ -110,9 +113,10 @@ def test_shipped_profiles_check_and_bad_arguments_are_one_line(repo):
     (repo / "params" / "bad.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     res = run_cli(["check", "--profile", "bad"], repo, timeout=120)  # `check` runs the same validation
     assert res.returncode == 2 and res.stderr.startswith(
-        "adsorbstudy: error: bad.yaml: runs[12] (05-fidelity).parameters.seed_models: expected list of str")
+        f"adsorbstudy: error: bad.yaml: runs[{IDX['05-fidelity']}] (05-fidelity).parameters.seed_models: expected list of str")
     assert res.stderr.rstrip().endswith("(element 1); got 'ddpm-s7'") and res.stdout == ""
-    for name, runs in (("smoke", 14), ("default", 17), ("paper", 21)):
+    for name in ("smoke", "default", "paper"):
+        runs = len(yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text())["runs"])
         res = run_cli(["check", "--profile", name], repo, timeout=120)
         assert res.returncode == 0 and res.stdout.strip() == f"profile {name}: {runs} runs, valid", res.stderr
     for args, needle in ((["study", "--profile", "smoke", "--forse"], "unrecognized arguments: --forse"),

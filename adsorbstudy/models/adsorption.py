@@ -220,6 +220,33 @@ def _logit_mix(a: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:
     return torch.where(s0 > 0.5, ell, -ell)
 
 
+#: torch.rand draws float32 uniforms on the grid j·2⁻²⁴, j = 0 … 2²⁴ − 1 (24 mantissa bits), so a draw
+#: ``u < p`` with a float32 probability p is 1 with probability exactly ceil(p·2²⁴)/2²⁴.
+_U_BITS = 24
+_U_GRID = float(2**_U_BITS)
+
+
+def sampled_bernoulli_log_prob(p: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """log P(s) of the draw ``s = (u < p)`` with u = ``torch.rand`` float32, summed over (C, H, W): (B,) float64.
+
+    This is the law the sampler actually draws from, not the ideal Bern(p): with u on the grid
+    j·2⁻²⁴, P(s = 1) = c/2²⁴ with c = ceil(p·2²⁴) (an integer, so both outcomes' probabilities
+    are exact in float64 and sum to 1 exactly). It equals log-sigmoid of the logit to ~2⁻²⁴
+    relative in the bulk and differs where it matters for importance weights: a p below 2⁻²⁴
+    (logit < −16.6) still yields 1 with probability 2⁻²⁴, and the ideal Bern(p) would give that
+    draw a weight too large by up to a factor 2⁻²⁴/p. NaN probabilities (a diverged solve) draw 0
+    with certainty, and are booked so.
+    """
+    c = torch.ceil(torch.nan_to_num(p.to(torch.float64), nan=0.0).clamp(0.0, 1.0) * _U_GRID)
+    hit = torch.where(s > 0.5, c, _U_GRID - c)
+    return (torch.log(hit) - _U_BITS * math.log(2.0)).sum(dim=(1, 2, 3))
+
+
+def bernoulli_log_prob_logits(logits: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """log Bern(s | σ(logits)) summed over (C, H, W): (B,) float64, by log-sigmoid of ±logit (the ideal model of the ELBO)."""
+    return F.logsigmoid(torch.where(s > 0.5, 1.0, -1.0).to(torch.float64) * logits.to(torch.float64)).sum(dim=(1, 2, 3))
+
+
 class AdsorptionGenerator(GeneratorBase):
     """Bernoulli adsorption diffusion conditioned on temperature (DESIGN §3).
 
@@ -241,7 +268,7 @@ class AdsorptionGenerator(GeneratorBase):
             raise ValueError(f"K must be an integer in [1, 10000]; got {K!r}")
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
-        self._check_L(L, depth)
+        self._check_L(L, depth, lo=2)  # L = 2 (4 sites) lets the tests enumerate whole trajectories
         self.L, self.K, self.lateral = L, K, bool(lateral)
         self.za, self.zb, self.max_iter, self.tol = float(za), float(zb), int(max_iter), float(tol)
         self.circular = padding == "circular"
@@ -338,8 +365,19 @@ class AdsorptionGenerator(GeneratorBase):
         check_steps_none(steps, self.K, "the adsorption generator samples with its K layers only")
         return self.K
 
+    def forward_log_prob(self, s_prev: torch.Tensor, s_next: torch.Tensor, k: int) -> torch.Tensor:
+        """log q(s_k = ``s_next`` | s_{k−1} = ``s_prev``) summed over sites: (B,) float64, k in [1, K].
+
+        q = Bern((1 − β_k) s_{k−1} + β_k/2): a site keeps its value with probability 1 − β_k/2 and
+        flips with probability β_k/2, so log q = n_keep log1p(−β_k/2) + n_flip log(β_k/2), exact in
+        float64 down to β_1 ~ 1e−6 and at β_K = 1 (ᾱ_K = 0), where both terms are −ln 2."""
+        b = self.beta[k].to(torch.float64)
+        flips = (s_prev != s_next).to(torch.float64).sum(dim=(1, 2, 3))
+        keeps = s_prev[0].numel() - flips
+        return keeps * torch.log1p(-b / 2) + flips * torch.log(b / 2)
+
     @torch.no_grad()
-    def _run(self, n, T, seed, steps, progress, record):
+    def _run(self, n, T, seed, steps, progress, record, logprob=False, keep_path=False):
         check_n(n)
         check_steps_none(steps, self.K, "the adsorption generator samples with its K layers only")
         Ts = temperatures_tensor(T, n).to(self.device)
@@ -348,6 +386,12 @@ class AdsorptionGenerator(GeneratorBase):
         s = (torch.rand((n, 1, self.L, self.L), generator=g) < 0.5).to(torch.float32).to(dev)
         bad, worst = 0, 0.0
         rec = []
+        extra = {}
+        if logprob:
+            # p(s_K) = Bern(1/2)^N; the float32 draw u < 0.5 is 1 with probability exactly 1/2
+            extra["log_p"] = torch.full((n,), -self.L ** 2 * math.log(2.0), dtype=torch.float64, device=dev)
+            extra["log_q"] = torch.zeros(n, dtype=torch.float64, device=dev)
+        path = [s] if keep_path else None
         from tqdm.auto import tqdm
         for kk in tqdm(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
             if record:
@@ -357,17 +401,81 @@ class AdsorptionGenerator(GeneratorBase):
             bad += int((res > self.tol).sum())
             worst = max(worst, float(res.max()))
             u = torch.rand(s.shape, generator=g).to(dev)
-            s = (u < torch.sigmoid(lp)).to(torch.float32)
+            p = torch.sigmoid(lp)
+            s_new = (u < p).to(torch.float32)
+            if logprob:
+                # booked from the very probabilities the draw compared with: no extra network evaluation
+                extra["log_p"] += sampled_bernoulli_log_prob(p, s_new)
+                extra["log_q"] += self.forward_log_prob(s_new, s, kk)
+            s = s_new
+            if keep_path:
+                path.append(s)
         if record:
             rec.append((self.K, *spins_energy_mabs(2 * s[:, 0] - 1)))
         self.last_sample_stats = {"nonconverged": bad, "max_residual": worst, "pixel_solves": n * self.K * self.L ** 2}
-        return (2 * s[:, 0] - 1).to(torch.int8).cpu(), rec
+        if keep_path:
+            extra["path"] = torch.stack(path[::-1], dim=1)[:, :, 0].cpu()  # (n, K+1, L, L), index k holds s_k
+        return (2 * s[:, 0] - 1).to(torch.int8).cpu(), rec, extra
 
     def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False) -> torch.Tensor:
         """n configurations (n, L, L) int8 ±1 at temperature T (scalar or (n,)), by K adsorption layers from
         Bern(1/2) noise. Records ``last_sample_stats`` = {"nonconverged": pixel solves with |Eq. 6 residual| >
         tol, summed over the K layers, "max_residual": max |residual| in logit units, "pixel_solves": total}."""
         return self._run(n, T, seed, steps, progress, record=False)[0]
+
+    def sample_with_logprob(self, n: int, T, seed: int | None = None, progress: bool = False,
+                            return_path: bool = False):
+        """:meth:`sample` plus the exact log-probabilities of each sample's whole generation trajectory.
+
+        Returns (spins, log_p, log_q): spins exactly as :meth:`sample` with the same seed (the same
+        draws), and per sample (n,) float64 CPU tensors, in nats,
+
+        - ``log_p`` = log p_θ(s_{0:K}) = log p(s_K) + Σ_k log p_θ(s_{k−1} | s_k), p(s_K) = Bern(½)^N;
+        - ``log_q`` = log q(s_{1:K} | s_0) = Σ_k log q(s_k | s_{k−1}) of the forward (desorption) chain.
+
+        Both are accumulated in the one sampling pass, from the same float32 probabilities the draws
+        were compared with, so they cost no extra network evaluation. Each reverse factor is the
+        law of the draw actually made (:func:`sampled_bernoulli_log_prob`), so the importance weight
+        π̃(s_0) q / p_θ built from them is exact *whether or not an Eq. 6 solve converged*: an
+        unconverged solve changes which Bernoulli was drawn from, and that is the density booked.
+        ``return_path``: also return the trajectory (n, K+1, L, L) float32 occupancies, index k = s_k,
+        as a fourth element (memory n·(K+1)·L² floats; for tests and diagnostics).
+        """
+        spins, _, extra = self._run(n, T, seed, None, progress, record=False, logprob=True, keep_path=return_path)
+        out = (spins, extra["log_p"].cpu(), extra["log_q"].cpu())
+        return out + (extra["path"],) if return_path else out
+
+    @torch.no_grad()
+    def trajectory_log_prob(self, path: torch.Tensor, T, sampled: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p_θ(s_{0:K}), log q(s_{1:K}|s_0)) of given trajectories, (n,) float64 each, in nats.
+
+        ``path``: (n, K+1, L, L) occupancies in {0, 1}, index k = s_k (as returned by
+        :meth:`sample_with_logprob` with ``return_path``). The reverse logits are evaluated with the
+        same network and Eq. 6 solve as the sampler, on the whole batch at once (the solve stops on the
+        batch's largest residual, so the same batch gives the same logits). ``sampled=True`` books
+        each reverse step with the law of the sampler's float32 draw (as :meth:`sample_with_logprob`);
+        ``sampled=False`` with the ideal Bern(σ(logit)) of the ELBO (log-sigmoid in float64).
+        """
+        x = torch.as_tensor(path).to(torch.float32)
+        if x.dim() != 4 or x.shape[1:] != (self.K + 1, self.L, self.L):
+            raise ValueError(f"path must have shape (n, K+1={self.K + 1}, {self.L}, {self.L}); got {tuple(x.shape)}")
+        if not bool(((x == 0) | (x == 1)).all()):
+            raise ValueError("path must hold occupancies 0 and 1")
+        n = x.shape[0]
+        dev = self.device
+        x = x.to(dev)[:, :, None]
+        Ts = temperatures_tensor(T, n).to(dev)
+        log_p = torch.full((n,), -self.L ** 2 * math.log(2.0), dtype=torch.float64, device=dev)
+        log_q = torch.zeros(n, dtype=torch.float64, device=dev)
+        with torch.no_grad():
+            for kk in range(self.K, 0, -1):
+                k = torch.full((n,), kk, dtype=torch.long, device=dev)
+                lp, _ = self.model_logits(x[:, kk], k, Ts)
+                s_prev = x[:, kk - 1]
+                log_p += (sampled_bernoulli_log_prob(torch.sigmoid(lp), s_prev) if sampled
+                          else bernoulli_log_prob_logits(lp, s_prev))
+                log_q += self.forward_log_prob(s_prev, x[:, kk], kk)
+        return log_p.cpu(), log_q.cpu()
 
     def trajectory(self, n: int, T, seed: int | None = 0, steps: int | None = None) -> dict[str, np.ndarray]:
         """Mean energy per spin and mean |m| of the current occupancy s_k (as spins 2s−1) along the K layers.
