@@ -23,7 +23,7 @@ QUANTITIES = (
 
 
 MODEL_COLORS = {"MC": "k", "adsorption": "C0", "adsorption-nolateral": "C1", "ddpm": "C2", "gan": "C3",
-                "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6", "ddpm50": "C9", "ddpm-50": "C9", "ddpm-1000": "C2"}
+                "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6", "ddpm-matched": "C9"}
 
 
 #: The colour map of every spin snapshot: σ = −1 → black, σ = +1 → white (with vmin=−1, vmax=+1).

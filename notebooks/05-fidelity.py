@@ -22,7 +22,7 @@
 profile = "smoke"          # str
 device = "auto"            # {auto, cpu, cuda}
 L = 8                      # [4, 256] lattice side
-models = ["adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m"]  # str each: trained runs shown in the figures (results/<profile>/models/<name>.json)
+models = ["adsorption", "adsorption-nolateral", "ddpm-matched", "ddpm", "gan", "gan-m"]  # str each: trained runs shown in the figures (results/<profile>/models/<name>.json)
 seed_models = []           # str each: further training seeds of the same kinds, used for the seed spread of the verdict
 fine_models = []           # str each: runs trained on the fine grid (DiffIsing2), compared with their coarse-grid kind
 subset_models = []         # str each: runs sampled only on a subset of the test grid (the ancestral DDPM-1000 seeds)
@@ -206,8 +206,9 @@ plt.show()
 # selection.
 
 # %%
-budget = {}
+budget, arm_run = {}, {}
 for m in budget_models:
+    arm_run.setdefault(report.arm_of(specs[m]), m)
     budget.setdefault(report.arm_of(specs[m]), []).append(
         report.budget_curve(load_npz(out / "budget" / f"{m}.npz"), mc))
 if budget:
@@ -217,9 +218,9 @@ if budget:
             steps_b = curves[0]["step"]
             vals = np.array([c[key] for c in curves])
             mean, sd = vals.mean(0), (vals.std(0, ddof=1) if len(curves) > 1 else np.zeros(vals.shape[1]))
-            ax.plot(steps_b, mean, ".-", color=plots.color_of(arm_name),
+            ax.plot(steps_b, mean, ".-", color=plots.color_of(arm_run[arm_name]),
                     label=f"{arm_name} ({len(curves)} seeds)")
-            ax.fill_between(steps_b, mean - sd, mean + sd, color=plots.color_of(arm_name),
+            ax.fill_between(steps_b, mean - sd, mean + sd, color=plots.color_of(arm_run[arm_name]),
                             alpha=0.2, lw=0)
         ax.set_xlabel("optimizer steps"), ax.set_ylabel(f"{label}, mean over the budget temperatures")
         ax.set_yscale("log")
@@ -458,8 +459,10 @@ mismatch = {m: e["grid"] for m, e in extras.items() if e.get("grid") not in (Non
 if mismatch:
     raise ValueError(f"grid: the shaded training range is the {grid!r} grid, but these runs trained on another: {mismatch}")
 coarse_only = {"models": {m: e for m, e in v["models"].items() if m not in fine_models}}
-v["claims"] = [c | {"scope": "whole test grid"} for c in report.claims(
-    coarse_only, [("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm-50"), ("adsorption", "ddpm-1000")])]
+# the matched DDPM has as many noise levels as the adsorption generator has layers
+matched = f"ddpm-{specs['adsorption']['hparams']['K']}" if "adsorption" in specs else None
+PAIRS = [("adsorption", "adsorption-nolateral"), ("adsorption", matched), ("adsorption", "ddpm-1000")]
+v["claims"] = [c | {"scope": "whole test grid"} for c in report.claims(coarse_only, PAIRS)]
 
 # The ancestral DDPM-1000 is sampled on a subset of the test grid only (its 1000 network evaluations per
 # sample). Its comparison scores every compared run on those temperatures with the same number of samples.
@@ -483,8 +486,7 @@ if subset_models:
                     for c in report.claims(v_sub, [("adsorption", "ddpm-1000")])]
 if budget:
     trends = [report.budget_trend(budget[a], budget[b], key, a, b)
-              for a, b in (("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm-50"), ("adsorption", "ddpm-1000"))
-              if a in budget and b in budget for key, _ in report.BUDGET_METRICS]
+              for a, b in PAIRS if a in budget and b in budget for key, _ in report.BUDGET_METRICS]
     first = next(iter(budget.values()))[0]
     v["budget"] = {"T": first["T"], "n": first["n"], "trends": trends,
                    "curves": {arm_name: curves for arm_name, curves in budget.items()}}

@@ -182,51 +182,56 @@ def _move_fidelity_first(raw):
     raw["runs"].insert(0, raw["runs"].pop(next(i for i, r in enumerate(raw["runs"]) if r["notebook"] == "05-fidelity")))
 
 
-TRAINED = "{adsorption, adsorption-nolateral, ddpm, gan, gan-m, adsorption-s1, adsorption-nolateral-s1, ddpm-s1, adsorption-fine}"
+#: index of each smoke run by name, and the models its 04-train runs train (in order), so that the expected
+#: messages follow the profile's layout
+IDX = {r.get("name", r["notebook"]): i for i, r in enumerate(SMOKE["runs"])}
+TRAINED = "{" + ", ".join(dict.fromkeys(r["parameters"].get("name") or r["parameters"]["model"]
+                                         for r in SMOKE["runs"] if r["notebook"] == "04-train")) + "}"
+K_SMOKE = _run(SMOKE, "04-train-adsorption")["parameters"]["K"]
 
 
 @pytest.mark.parametrize("patch, message", [
     (_set("05-fidelity", seed_models=["adsorption-s1", "adsorption-s9"]),
-     "runs[12] (05-fidelity).parameters.seed_models: expected list of str with every element one of the models that "
+     f"runs[{IDX['05-fidelity']}] (05-fidelity).parameters.seed_models: expected list of str with every element one of the models that "
      f"earlier 04-train runs train, {TRAINED} (element 1); got 'adsorption-s9'"),
     (_set("05-fidelity", fine_models=["adsorption-fine", 7]),
-     "runs[12] (05-fidelity).parameters.fine_models: expected list of str; got ['adsorption-fine', 7] (element 1: 7)"),
+     f"runs[{IDX['05-fidelity']}] (05-fidelity).parameters.fine_models: expected list of str; got ['adsorption-fine', 7] (element 1: 7)"),
     (_set("06-cost", models=["adsorption", "vae"]),
-     "runs[13] (06-cost).parameters.models: expected list of str with every element one of the models that "
+     f"runs[{IDX['06-cost']}] (06-cost).parameters.models: expected list of str with every element one of the models that "
      f"earlier 04-train runs train, {TRAINED} (element 1); got 'vae'"),
     (_move_fidelity_first,
      "runs[0] (05-fidelity).parameters.models (the notebook's default): expected list of str with every element one "
      "of the models that earlier 04-train runs train, {} (no 04-train run comes before this one) (element 0); got 'adsorption'"),
     (_set("04-train-ddpm", L=16),
-     "runs[12] (05-fidelity).parameters.models (the notebook's default): expected models trained at this run's L = 8; "
-     "'ddpm' is trained at L = 16 (element 2); got 'ddpm'"),
+     f"runs[{IDX['05-fidelity']}] (05-fidelity).parameters.models (the notebook's default): expected models trained at this run's L = 8; "
+     "'ddpm' is trained at L = 16 (element 3); got 'ddpm'"),
     (_set("04-train-adsorption", grid="fine"),
-     "runs[12] (05-fidelity).parameters.models (the notebook's default): expected models trained on this run's "
+     f"runs[{IDX['05-fidelity']}] (05-fidelity).parameters.models (the notebook's default): expected models trained on this run's "
      "grid = 'coarse' (fine-grid runs go in fine_models); 'adsorption' is trained on 'fine' (element 0); got 'adsorption'"),
     (_set("04-train-ddpm", depth=5),
-     "defaults.L (as used by runs[5] (04-train-ddpm)): expected int divisible by 2**(depth-1) = 16 "
+     f"defaults.L (as used by runs[{IDX['04-train-ddpm']}] (04-train-ddpm)): expected int divisible by 2**(depth-1) = 16 "
      "(model ddpm, depth = 5; or lower depth); got 8"),
     (_defaults(L=12),
-     "defaults.L (as used by runs[6] (04-train-gan)): expected int of the form 4·2^m (8, 16, 32, 64, ...) for model gan; got 12"),
+     f"defaults.L (as used by runs[{IDX['04-train-gan']}] (04-train-gan)): expected int of the form 4·2^m (8, 16, 32, 64, ...) for model gan; got 12"),
     (_set("04-train-adsorption", sample_steps=5),
-     "runs[3] (04-train-adsorption).parameters.sample_steps: expected 0 or K = 20 (model adsorption samples with its "
+     f"runs[{IDX['04-train-adsorption']}] (04-train-adsorption).parameters.sample_steps: expected 0 or K = {K_SMOKE} (model adsorption samples with its "
      "K layers); got 5"),
     (_set("04-train-ddpm", name="adsorption"),
-     "runs[5] (04-train-ddpm).parameters.name: expected a model name (name, else model) that no earlier 04-train run "
-     "trains; runs[3] (04-train-adsorption) already trains 'adsorption'; got 'adsorption'"),
+     f"runs[{IDX['04-train-ddpm']}] (04-train-ddpm).parameters.name: expected a model name (name, else model) that no earlier 04-train run "
+     f"trains; runs[{IDX['04-train-adsorption']}] (04-train-adsorption) already trains 'adsorption'; got 'adsorption'"),
     (_set("04-train-ddpm", name="../ddpm"),
-     "runs[5] (04-train-ddpm).parameters.name: expected \"\" (the model family) or letters, digits, '-', '_' or '.'; got '../ddpm'"),
+     f"runs[{IDX['04-train-ddpm']}] (04-train-ddpm).parameters.name: expected \"\" (the model family) or letters, digits, '-', '_' or '.'; got '../ddpm'"),
     (_defaults(test_start=3.0, test_stop=2.0),
-     "defaults.test_stop (as used by runs[2] (03-ising-monte-carlo)): expected float ≥ test_start = 3; got 2.0"),
+     f"defaults.test_stop (as used by runs[{IDX['03-ising-monte-carlo']}] (03-ising-monte-carlo)): expected float ≥ test_start = 3; got 2.0"),
     (_set("04-train-gan", test_stop=1.0),
-     "runs[6] (04-train-gan).parameters.test_stop: expected float ≥ test_start = 1.5; got 1.0"),
+     f"runs[{IDX['04-train-gan']}] (04-train-gan).parameters.test_stop: expected float ≥ test_start = 1.5; got 1.0"),
     (_set("02-isotherms", eps_a_list=[]),
-     "runs[1] (02-isotherms).parameters.eps_a_list: expected a non-empty list of float in [-20, 5]; got []"),
+     f"runs[{IDX['02-isotherms']}] (02-isotherms).parameters.eps_a_list: expected a non-empty list of float in [-20, 5]; got []"),
     (_set("02-isotherms", eps_a_loop=-1.0),
-     "runs[1] (02-isotherms).parameters.eps_a_loop: expected float in [-20, -1) (below the critical -4/za for za = 4; "
+     f"runs[{IDX['02-isotherms']}] (02-isotherms).parameters.eps_a_loop: expected float in [-20, -1) (below the critical -4/za for za = 4; "
      "at or above it Eq. 6 has one root and no hysteresis loop); got -1.0"),
     (_set("02-isotherms", za=2),
-     "runs[1] (02-isotherms).parameters.eps_a_loop (the notebook's default): expected float in [-20, -2) (below the "
+     f"runs[{IDX['02-isotherms']}] (02-isotherms).parameters.eps_a_loop (the notebook's default): expected float in [-20, -2) (below the "
      "critical -4/za for za = 2; at or above it Eq. 6 has one root and no hysteresis loop); got -1.5"),
 ])
 def test_cross_field_errors_name_run_key_and_range(monkeypatch, patch, message):
