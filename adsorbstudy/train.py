@@ -28,6 +28,7 @@ import torch
 
 from .models import KINDS, build
 from .runtime import pick_device, repo_root, results_dir, seed_everything
+from .seeds import seed_for
 from .store import atomic_write, atomic_write_json, params_key, study_store
 
 CKPT_VERSION = 1
@@ -205,7 +206,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     dev = model.device
     tx_dev, tT_dev = tx.to(dev), tT.to(dev)
     opts = _optimizers(model, cfg)
-    data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    data_gen = torch.Generator().manual_seed(seed_for(cfg.seed, "train-batches"))
     ema = copy.deepcopy(model.state_dict()) if cfg.ema > 0 else None
     hist: dict[str, Any] = {"step": [], "loss": [], "val_step": [], "val_loss": [], "best_val": float("inf"),
                             "best_step": -1, "final_val": float("nan"), "steps": 0, "seconds": 0.0, "stopped": ""}
@@ -275,7 +276,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
             if ema is not None:
                 live = copy.deepcopy(model.state_dict())
                 model.load_state_dict(ema)
-            v = validation_loss(model, vx, vT, cfg.seed + 2)
+            v = validation_loss(model, vx, vT, seed_for(cfg.seed, "train-validation"))
             if v < hist["best_val"]:
                 hist["best_val"], hist["best_step"] = v, step
                 best_state = _eval_state(model, None)
@@ -338,7 +339,7 @@ def training_ensembles(params: dict, profile: str, device: str = "auto", progres
     mc_dev = None if params.get("mc_backend", "numba") == "numba" else pick_device(device)
     kw = {"device": mc_dev} if mc_dev is not None else {}
     return cached_ensembles(study_store(profile), params["L"], list(TRAIN_GRIDS[params["grid"]]), params["n_per_T"],
-                            method=params.get("method", "auto"), seed=params.get("mc_seed", 0),
+                            method=params.get("method", "auto"), seed=seed_for(params.get("mc_seed", 0), "mc-train"),
                             progress=progress, **kw)
 
 
@@ -453,7 +454,7 @@ def sample_grid(model, temperatures, n: int, seed: int = 0, steps: int | None = 
         parts = []
         for j in range(0, n, batch):
             t0 = time.perf_counter()
-            parts.append(model.sample(min(batch, n - j), float(T), seed=seed + 1_000_003 * i + j, steps=steps).numpy())
+            parts.append(model.sample(min(batch, n - j), float(T), seed=seed_for(seed, "sample-test-grid", i, j), steps=steps).numpy())
             secs += time.perf_counter() - t0
             for k, v in (getattr(model, "last_sample_stats", None) or {}).items():
                 if isinstance(v, (int, float)) and k in ("nonconverged", "pixel_solves"):

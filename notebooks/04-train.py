@@ -75,6 +75,7 @@ from adsorbstudy import ising
 from adsorbstudy import train as tr
 from adsorbstudy.models import build
 from adsorbstudy.runtime import pick_device, results_dir
+from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import save_npz
 
 if threads:
@@ -152,7 +153,8 @@ plt.show()
 
 # %%
 net = tr.load_trained(run_name, profile, device=device)
-samples, sec_per_1000, stats = tr.sample_grid(net, test_T, n_samples, seed=seed + 10_000, steps=steps_arg)
+samples, sec_per_1000, stats = tr.sample_grid(net, test_T, n_samples, seed=seed_for(seed, "sample-test-grid"),
+                                           steps=steps_arg)
 save_npz(results_dir(profile) / "samples" / f"{run_name}.npz", samples)
 sampler = {"ddpm": "ancestral-1000" if steps_arg is None else f"ddim-{net.nfe_for(steps_arg)}"}.get(model, "native")
 extra = {"seconds_per_1000": sec_per_1000, "nfe": net.nfe_for(steps_arg), "sampler": sampler,
@@ -186,7 +188,7 @@ snap_T = sorted({grid_T[0], min(grid_T, key=lambda t: abs(t - 2.269)), grid_T[-1
 fig, axes = plt.subplots(2, 2 * len(snap_T), figsize=(2.0 * 2 * len(snap_T), 4.4), constrained_layout=True)
 rows = []
 for j, T in enumerate(snap_T):
-    gen = net.sample(max(64, n_samples), T, seed=seed + 20_000 + j, steps=steps_arg).numpy()
+    gen = net.sample(max(64, n_samples), T, seed=seed_for(seed, "sample-snapshots", j), steps=steps_arg).numpy()
     mc = np.asarray(ens[T].configs)
     for r, (src, cfgs) in enumerate((("model", gen), ("MC", mc))):
         for c in range(2):
