@@ -35,8 +35,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, n_params, rand, spins_energy_mabs,
-                  temperatures_tensor)
+from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, rand, spins_energy_mabs, temperatures_tensor)
 
 SCHEDULES = ("cosine", "linear")
 
