@@ -40,7 +40,7 @@ test_stop = 4.0  # [0.1, 20] last test temperature, J/k_B
 test_step = 0.2  # (0, 5] test grid spacing, J/k_B
 n_train = 1000  # [10, 1000000] configurations per training temperature
 n_test = 1000  # [10, 1000000] configurations per test temperature
-method = "auto"  # {auto, metropolis, wolff} sampler; auto: Wolff below T 2.75, Metropolis above
+method = "auto"  # {auto, metropolis, wolff} sampler; auto: Wolff below ising.AUTO_WOLFF_BELOW, Metropolis above
 mc_backend = "numba"  # {numba, torch} numba CPU kernels, or the torch checkerboard (Metropolis) on `device`
 seed = 0  # [0, 2147483647] root seed: every ensemble draws its own stream from it by purpose (adsorbstudy.seeds)
 corr_temperatures = [2.2, 2.3, 2.4]  # [0.1, 20] temperatures of the G(r) figure besides Tc
@@ -53,8 +53,6 @@ tau_replicas = 4  # [2, 64] independent runs per sampler and size for tau_int(L)
 n_boot = 200  # [20, 100000] bootstrap resamples for error bars
 
 # %%
-import json
-
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
@@ -78,7 +76,8 @@ TC = exact.TC
 display(Markdown(
     f"L = {L} (N = {L * L} spins); {len(train_T)} training temperatures × {n_train} configurations "
     f"(grids: {', '.join(train_grids) or 'none'}); {len(test_T)} test temperatures "
-    f"{test_T[0]:g}–{test_T[-1]:g} × {n_test} configurations; sampler `{method}` on "
+    f"{', '.join(f'{T:g}' for T in test_T)} × {n_test} configurations; sampler `{method}`"
+    f"{f' (Wolff below T = {ising.AUTO_WOLFF_BELOW:g}, Metropolis above)' if method == 'auto' else ''} on "
     f"{'numba (CPU)' if mc_device is None else 'torch/' + mc_device}; T_c = {TC:.6f}."))
 
 # %% [markdown]
