@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from .exact import TC
+from .runtime import progress_bar
 from .validate import check_int, check_L, check_T
 
 VERSION = "ising-v1"
@@ -624,8 +625,7 @@ def sample_ensemble(L: int, T: float, n: int, method: str = "auto", seed: int = 
     out = np.empty((per_chain, n_chains, L, L), np.int8)
     it = range(per_chain)
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc=f"T={T:g} {method}", leave=False)
+        it = progress_bar(it, desc=f"T={T:g} {method}", leave=False)
     t0 = time.perf_counter()
     for k in it:
         sampler.run(sp)
@@ -675,8 +675,7 @@ def cached_ensembles(store, L: int, temperatures, n: int, *, method: str = "auto
     out: dict[float, Ensemble] = {}
     it = temps
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(temps, desc=f"Ising L={L}")
+        it = progress_bar(temps, desc=f"Ising L={L}")
     for T in it:
         params = {"L": L, "T": T, "n": n, "method": method, "seed": seed, "version": VERSION,
                   "backend": backend, "thermalization": thermalization, "spacing": spacing,
@@ -747,8 +746,7 @@ def tau_scan(L: int, temperatures, methods=("metropolis", "wolff"), seed: int = 
                                "seconds_per_independent", "reliable")} for m in methods}
     it = jobs
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(jobs, desc=f"tau_int L={L}")
+        it = progress_bar(jobs, desc=f"tau_int L={L}")
     for m, T in it:
         ens = sample_ensemble(L, T, n_chains * samples_per_chain, m, temperature_seed(seed, T),
                               n_chains=n_chains)
@@ -784,8 +782,7 @@ def tau_size_scan(sizes, T: float, methods=("metropolis", "wolff"), replicas: in
             raise ValueError(f"methods must contain only 'metropolis' and 'wolff'; got {m!r}")
     jobs = [(m, L) for m in methods for L in Ls]
     if progress:
-        from tqdm.auto import tqdm
-        jobs = tqdm(jobs, desc=f"tau_int vs L at T={T:g}")
+        jobs = progress_bar(jobs, desc=f"tau_int vs L at T={T:g}")
     out = {m: {"L": Ls, "tau_runs": [], "reliable": [], "seconds_per_sweep": []} for m in methods}
     for m, L in jobs:
         runs = []

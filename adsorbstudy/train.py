@@ -243,8 +243,8 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
                      "rng": torch.get_rng_state(), "data_rng": data_gen.get_state(),
                      "history": hist, "step": step, "done": done})
 
-    from tqdm.auto import tqdm
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"train {getattr(model, 'kind', '')}")
+    from .runtime import progress_bar
+    bar = progress_bar(total=cfg.steps, initial=step, disable=not progress, desc=f"train {getattr(model, 'kind', '')}")
     t0, base_seconds = time.perf_counter(), hist["seconds"]
     model.train()
     stopped = hist.get("stopped") or ""
@@ -269,8 +269,8 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
         step += 1
         hist["step"].append(step)
         hist["loss"].append(loss)
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)  # shown by the update, within its refresh interval
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4g}")
         if step % cfg.val_every == 0 or step == cfg.steps:
             live = None
             if ema is not None:
@@ -447,10 +447,10 @@ def sample_grid(model, temperatures, n: int, seed: int = 0, steps: int | None = 
                 progress: bool = True) -> tuple[dict[str, np.ndarray], float, dict]:
     """Sample ``n`` configurations at each temperature: ({f"T={T:.2f}": int8 (n, L, L)}, seconds per 1000
     samples (wall clock of the sampling calls only), summed sampler statistics)."""
-    from tqdm.auto import tqdm
+    from .runtime import progress_bar
 
     out, secs, stats = {}, 0.0, {}
-    for i, T in enumerate(tqdm(list(temperatures), disable=not progress, desc="sampling test grid")):
+    for i, T in enumerate(progress_bar(list(temperatures), disable=not progress, desc="sampling test grid")):
         parts = []
         for j in range(0, n, batch):
             t0 = time.perf_counter()

@@ -347,8 +347,8 @@ class AdsorptionGenerator(GeneratorBase):
         s = (torch.rand((n, 1, self.L, self.L), generator=g) < 0.5).to(torch.float32).to(dev)
         bad, worst = 0, 0.0
         rec = []
-        from tqdm.auto import tqdm
-        for kk in tqdm(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
+        from ..runtime import progress_bar
+        for kk in progress_bar(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
             if record:
                 rec.append((self.K - kk, *spins_energy_mabs(2 * s[:, 0] - 1)))
             k = torch.full((n,), kk, dtype=torch.long, device=dev)
