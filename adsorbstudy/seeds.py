@@ -32,6 +32,7 @@ PURPOSES: dict[str, str] = {
     "mc-eta": "the Wolff ensemble at Tc of the eta comparison (chapter 5)",
     "mc-cost": "the Monte Carlo row of the cost comparison (chapter 6)",
     "mc-cost-tau": "the tau_int and sweep-time scan of the cost chapter (chapter 6)",
+    "mc-relaxation": "Metropolis relaxation from random starts, the reference of the trajectories (chapter 5)",
     # model randomness (the root is the model's training ``seed``)
     "train-batches": "order of the training mini-batches",
     "train-validation": "the fixed noise of the validation loss",

@@ -29,6 +29,7 @@ import torch
 from .models import KINDS, build
 from .runtime import pick_device, repo_root, results_dir, seed_everything
 from .seeds import seed_for
+from .validate import check_T
 from .store import atomic_write, atomic_write_json, params_key, study_store
 
 CKPT_VERSION = 1
@@ -107,8 +108,7 @@ def split_data(data: dict, cfg: TrainConfig, L: int | None = None):
     tx, tT, vx, vT = [], [], [], []
     for T in sorted(data):
         x = np.asarray(data[T])
-        if not (float(T) > 0 and math.isfinite(float(T))):
-            raise ValueError(f"data: temperature must be finite and > 0; got {T!r}")
+        check_T(float(T), "data: temperature")
         if x.ndim != 3 or x.shape[1] != x.shape[2] or (L is not None and x.shape[1] != L):
             raise ValueError(f"data[{T}]: expected shape (n, {L or 'L'}, {L or 'L'}); got {x.shape}")
         if x.shape[0] < 2:

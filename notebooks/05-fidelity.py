@@ -300,7 +300,7 @@ for j, T in enumerate(trajectory_T):
         lab = f"{m} ({int(x.max())} steps)"
         axes[0, j].plot(x + 1, tr["e"], color=plots.color_of(m), label=lab)
         axes[1, j].plot(x + 1, tr["m_abs"], color=plots.color_of(m), label=lab)
-    rel = ising.metropolis_relaxation(L, T, n_trajectory, n_steps, seed=0)
+    rel = ising.metropolis_relaxation(L, T, n_trajectory, n_steps, seed=seed_for(seed, "mc-relaxation"))
     xs = np.asarray(rel["sweeps"], float) + 1
     for row, key in ((0, "e"), (1, "m_abs")):
         axes[row, j].plot(xs, rel[key], "k--", lw=1, label="Metropolis (1 step = 1 sweep)")
