@@ -125,9 +125,9 @@ def lattice_totals(configs) -> tuple[np.ndarray, np.ndarray]:
 def energy(configs):
     """Energy per spin of each configuration, e = −(1/N) Σ_<ij> s_i s_j, each bond counted once.
 
-    ``configs``: (..., L, L) of ±1 (numpy of any numeric dtype, or a torch tensor on any
-    device), periodic boundaries. Returns shape (...), float64 numpy or a float torch
-    tensor on the same device. All up → −2; checkerboard → +2; stripes of width 1 → 0.
+    ``configs``: (..., L, L) of ±1 (numpy of any numeric dtype, values ±1 or a ValueError; or a
+    torch tensor on any device), periodic boundaries. Returns shape (...), float64 numpy or a
+    float torch tensor on the same device. All up → −2; checkerboard → +2; stripes of width 1 → 0.
     numpy input goes through :func:`lattice_totals` (the samplers' numba kernel); a torch tensor
     stays on its device (the same bond sum with ``torch.roll``; tests check the two agree exactly).
     """
