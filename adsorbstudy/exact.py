@@ -20,27 +20,15 @@ import math
 import numpy as np
 from scipy.special import ellipe, ellipk, logsumexp
 
+from .validate import check_L, check_temperatures
+
 #: Critical temperature of the square-lattice Ising model, 2 / ln(1 + √2) ≈ 2.269185.
 TC = 2.0 / math.log1p(math.sqrt(2.0))
 
 
-def _temperatures(T, name: str = "T") -> np.ndarray:
-    t = np.asarray(T, dtype=float)
-    if not np.all(np.isfinite(t)) or np.any(t <= 0):
-        raise ValueError(f"{name} must be finite and > 0 (units of J/k_B); got {T!r}")
-    return t
-
-
-def _lattice_side(L, lo: int = 2, hi: int | None = None) -> int:
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < lo or (hi is not None and L > hi):
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ValueError(f"L must be an integer {rng}; got {L!r}")
-    return int(L)
-
-
 # --------------------------------------------------------------------------- Onsager
 def _onsager_parts(T):
-    t = _temperatures(T)
+    t = check_temperatures(T)
     K = 1.0 / t
     s2, c2 = np.sinh(2 * K), np.cosh(2 * K)
     # k = 2 sinh2K / cosh²2K ≤ 1 with equality only at Tc; clip rounding overshoot
@@ -90,7 +78,7 @@ def onsager_specific_heat(T):
 
 def onsager_magnetization(T):
     """Spontaneous magnetization per spin (Yang 1952): (1 − sinh⁻⁴ 2K)^(1/8) below Tc, 0 at and above Tc."""
-    t = _temperatures(T)
+    t = check_temperatures(T)
     K = 1.0 / t
     x = 1.0 - np.sinh(2 * K) ** -4.0
     return np.where(x > 0, np.abs(x) ** 0.125, 0.0)
@@ -119,7 +107,7 @@ def _kaufman(L: int, T, derivatives: bool):
     a logarithm of its magnitude and the first two log-derivatives, and the sum is
     formed relative to the largest magnitude, so nothing overflows.
     """
-    t = _temperatures(T)
+    t = check_temperatures(T)
     K = (1.0 / t)[..., None]                                     # (..., 1)
     N = L * L
     s2, c2 = np.sinh(2 * K), np.cosh(2 * K)
@@ -216,7 +204,7 @@ def log_partition(L: int, T):
     any torus with the bond set {(i, i+x̂), (i, i+ŷ)}). ``T``: scalar or array;
     returns the same shape. Z = Σ_s exp(-H(s)/T).
     """
-    L = _lattice_side(L)
+    L = check_L(L)
     return _kaufman(L, T, derivatives=False)[0]
 
 
@@ -227,8 +215,8 @@ def finite_size(L: int, T):
     ``T`` scalar or array; returns two arrays of its shape. Stable for L up to a few
     hundred over T ∈ [0.5, 10] (everything is evaluated in logarithms).
     """
-    L = _lattice_side(L)
-    t = _temperatures(T)
+    L = check_L(L)
+    t = check_temperatures(T)
     _, d1, d2 = _kaufman(L, t, derivatives=True)
     N = L * L
     K = 1.0 / t
@@ -256,8 +244,8 @@ def enumerate_exact(L: int, T) -> dict:
     ``chi`` (N(<m²>−<|m|>²)/T, the |m| convention of the study), ``U4`` (1 − <m⁴>/(3<m²>²))
     and ``log_z`` (ln Z); m = Σ s_i / N per configuration.
     """
-    L = _lattice_side(L, 2, 4)
-    t = _temperatures(T)
+    L = check_L(L, 2, 4)
+    t = check_temperatures(T)
     N = L * L
     E, M = _all_states(L)
     # collapse to the joint density of states g(E, M): at most a few hundred (E, M) pairs

@@ -33,6 +33,8 @@ import numpy as np
 from numba import njit, prange
 
 from .exact import TC
+from .runtime import progress_bar
+from .validate import check_int, check_L, check_T
 
 VERSION = "ising-v1"
 METHODS = ("auto", "metropolis", "wolff")
@@ -72,24 +74,6 @@ TRAIN_GRIDS["fine"] = _rounded(TRAIN_GRIDS["coarse"] + test_grid(2.0, 2.5, 0.05)
 
 
 # --------------------------------------------------------------------------- validation
-def _check_L(L, lo: int = 2) -> int:
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < lo:
-        raise ValueError(f"L must be an integer >= {lo}; got {L!r}")
-    return int(L)
-
-
-def _check_T(T) -> float:
-    if isinstance(T, bool) or not isinstance(T, (int, float, np.integer, np.floating)) or not math.isfinite(T) or T <= 0:
-        raise ValueError(f"T must be a finite temperature > 0 (J/k_B); got {T!r}")
-    return float(T)
-
-
-def _check_pos_int(name: str, v, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}")
-    return int(v)
-
-
 def _check_method(method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -115,24 +99,47 @@ def _as_spins(configs):
     return np.asarray(configs), False
 
 
+def _shape_checked(x):
+    if x.ndim < 2:
+        raise ValueError(f"configs must have shape (..., L, L); got shape {tuple(x.shape)}")
+    return x
+
+
+def lattice_totals(configs) -> tuple[np.ndarray, np.ndarray]:
+    """Total energy E = −Σ_<ij> s_i s_j (each bond once) and magnetization M = Σ s_i, as int64 (...).
+
+    ``configs``: numpy (..., L1, L2) of ±1, periodic boundaries. The one implementation for numpy
+    callers and the numba samplers alike: it runs the samplers' own kernel :func:`_lane_observables`.
+    """
+    x = _shape_checked(np.asarray(configs))
+    if x.size and not np.all(np.abs(x) == 1):
+        raise ValueError("configs must contain only spins -1 and +1")
+    lead, (L1, L2) = x.shape[:-2], x.shape[-2:]
+    lanes = np.ascontiguousarray(np.moveaxis(x.reshape(-1, L1, L2), 0, -1).astype(np.int8))
+    E = np.empty(lanes.shape[-1], np.int64)
+    M = np.empty_like(E)
+    _lane_observables(lanes, E, M)
+    return E.reshape(lead), M.reshape(lead)
+
+
 def energy(configs):
     """Energy per spin of each configuration, e = −(1/N) Σ_<ij> s_i s_j, each bond counted once.
 
-    ``configs``: (..., L, L) of ±1 (numpy of any numeric dtype, or a torch tensor on any
-    device), periodic boundaries. Returns shape (...), float64 numpy or a float torch
-    tensor on the same device. All up → −2; checkerboard → +2; stripes of width 1 → 0.
+    ``configs``: (..., L, L) of ±1 (numpy of any numeric dtype, values ±1 or a ValueError; or a
+    torch tensor on any device), periodic boundaries. Returns shape (...), float64 numpy or a
+    float torch tensor on the same device. All up → −2; checkerboard → +2; stripes of width 1 → 0.
+    numpy input goes through :func:`lattice_totals` (the samplers' numba kernel); a torch tensor
+    stays on its device (the same bond sum with ``torch.roll``; tests check the two agree exactly).
     """
     x, is_torch = _as_spins(configs)
-    if x.ndim < 2:
-        raise ValueError(f"configs must have shape (..., L, L); got shape {tuple(x.shape)}")
+    _shape_checked(x)
+    N = x.shape[-1] * x.shape[-2]
     if is_torch:
         import torch
         s = x if x.is_floating_point() else x.to(torch.float32)
         bonds = s * (torch.roll(s, 1, -1) + torch.roll(s, 1, -2))
-        return -bonds.sum((-1, -2)) / (s.shape[-1] * s.shape[-2])
-    s = x.astype(np.float64)
-    bonds = s * (np.roll(s, 1, -1) + np.roll(s, 1, -2))
-    return -bonds.sum((-1, -2)) / (s.shape[-1] * s.shape[-2])
+        return -bonds.sum((-1, -2)) / N
+    return lattice_totals(x)[0] / N
 
 
 def magnetization(configs):
@@ -141,13 +148,12 @@ def magnetization(configs):
     Same input conventions as :func:`energy`; the study's |m| is ``abs`` of this, per configuration.
     """
     x, is_torch = _as_spins(configs)
-    if x.ndim < 2:
-        raise ValueError(f"configs must have shape (..., L, L); got shape {tuple(x.shape)}")
+    _shape_checked(x)
     if is_torch:
         import torch
         s = x if x.is_floating_point() else x.to(torch.float32)
         return s.mean((-1, -2))
-    return x.astype(np.float64).mean((-1, -2))
+    return lattice_totals(x)[1] / (x.shape[-1] * x.shape[-2])
 
 
 # --------------------------------------------------------------------------- autocorrelation
@@ -210,16 +216,18 @@ def _metro_lanes(c0, cu, cd, cr, cl, s0, s1, t2, t4):
 
 @njit(cache=True)
 def _lane_observables(sp, E, M):
-    """Total energy and magnetization of every lane of one block ``sp[L, L, W]`` into E[W], M[W]."""
-    L = sp.shape[0]
-    W = sp.shape[2]
+    """Total energy and magnetization of every lane of one block ``sp[L1, L2, W]`` into E[W], M[W].
+
+    E = −Σ_<ij> s_i s_j over the periodic lattice, each bond counted once; M = Σ s_i (integers).
+    The study's single implementation of e and m for numpy data (see :func:`lattice_totals`)."""
+    L1, L2, W = sp.shape
     for w in range(W):
         E[w] = 0
         M[w] = 0
-    for i in range(L):
-        ip = i + 1 if i + 1 < L else 0
-        for j in range(L):
-            jp = j + 1 if j + 1 < L else 0
+    for i in range(L1):
+        ip = i + 1 if i + 1 < L1 else 0
+        for j in range(L2):
+            jp = j + 1 if j + 1 < L2 else 0
             for w in range(W):
                 s = np.int64(sp[i, j, w])
                 E[w] -= s * (np.int64(sp[ip, j, w]) + np.int64(sp[i, jp, w]))
@@ -280,6 +288,8 @@ def _wolff_run(spins, state, p_thr, n_sweeps, flips_per_sweep, record, E_out, M_
         st = state[b]
         si = np.empty(N, np.int64)
         sj = np.empty(N, np.int64)
+        e = np.empty(1, np.int64)
+        m = np.empty(1, np.int64)
         flipped = 0
         for t in range(n_sweeps):
             for _c in range(flips_per_sweep):
@@ -320,17 +330,9 @@ def _wolff_run(spins, state, p_thr, n_sweeps, flips_per_sweep, record, E_out, M_
                         top += np.int64(add)
                 flipped += size
             if record:
-                e = np.int64(0)
-                m = np.int64(0)
-                for i in range(L):
-                    ip = i + 1 if i + 1 < L else 0
-                    for j in range(L):
-                        jp = j + 1 if j + 1 < L else 0
-                        x = np.int64(sp[i, j])
-                        e -= x * (np.int64(sp[ip, j]) + np.int64(sp[i, jp]))
-                        m += x
-                E_out[t, b] = e
-                M_out[t, b] = m
+                _lane_observables(sp.reshape((L, L, 1)), e, m)
+                E_out[t, b] = e[0]
+                M_out[t, b] = m[0]
         flipped_total[b] += flipped
 
 
@@ -496,9 +498,9 @@ class TorchMetropolis(_Sampler):
             self._half(self.masks[0], u)
             self._half(self.masks[1], u)
             if record:
-                s = self.s
-                Es.append(-(s * (torch.roll(s, 1, 1) + torch.roll(s, 1, 2))).sum((1, 2)))
-                Ms.append(s.sum((1, 2)))
+                # totals from the per-spin observables (exact: integers ≤ 2N in float32)
+                Es.append(energy(self.s) * (self.L * self.L))
+                Ms.append(magnetization(self.s) * (self.L * self.L))
         if not record:
             return None
         E = torch.stack(Es).round().to(torch.int64).cpu().numpy()
@@ -596,17 +598,17 @@ def sample_ensemble(L: int, T: float, n: int, method: str = "auto", seed: int = 
     ``device``: None for the numba CPU kernels; a torch device ("cpu", "cuda") runs
     Metropolis with the torch checkerboard sampler. Returns an :class:`Ensemble`.
     """
-    L = _check_L(L)
-    T = _check_T(T)
-    n = _check_pos_int("n", n)
+    L = check_L(L)
+    T = check_T(T)
+    n = check_int("n", n)
     method = resolve_method(method, T)
     if thermalization is not None:
-        thermalization = _check_pos_int("thermalization", thermalization, 0)
+        thermalization = check_int("thermalization", thermalization, 0)
     if spacing is not None:
-        spacing = _check_pos_int("spacing", spacing)
+        spacing = check_int("spacing", spacing)
     if n_chains is None:
         n_chains = min(n, 2 * LANES if method == "metropolis" else 16)
-    n_chains = _check_pos_int("n_chains", n_chains)
+    n_chains = check_int("n_chains", n_chains)
     if device is not None and method == "metropolis" and L % 2:
         raise ValueError(f"L must be even for the torch checkerboard sampler (device={device!r}); got {L}")
     N = L * L
@@ -635,8 +637,7 @@ def sample_ensemble(L: int, T: float, n: int, method: str = "auto", seed: int = 
     out = np.empty((per_chain, n_chains, L, L), np.int8)
     it = range(per_chain)
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc=f"T={T:g} {method}", leave=False)
+        it = progress_bar(it, desc=f"T={T:g} {method}", leave=False)
     t0 = time.perf_counter()
     for k in it:
         sampler.run(sp)
@@ -676,18 +677,17 @@ def cached_ensembles(store, L: int, temperatures, n: int, *, method: str = "auto
     ``device`` None (default) uses the numba CPU kernels; a torch device runs Metropolis
     on torch (a separate cache entry). Returns {T: Ensemble} in the order given.
     """
-    L = _check_L(L)
-    n = _check_pos_int("n", n)
+    L = check_L(L)
+    n = check_int("n", n)
     _check_method(method)
-    temps = [round(_check_T(t), 6) for t in np.atleast_1d(np.asarray(temperatures, dtype=float)).tolist()]
+    temps = [round(check_T(t), 6) for t in np.atleast_1d(np.asarray(temperatures, dtype=float)).tolist()]
     if not temps:
         raise ValueError("temperatures must contain at least one temperature")
     backend = "numba" if device is None else f"torch:{device}"
     out: dict[float, Ensemble] = {}
     it = temps
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(temps, desc=f"Ising L={L}")
+        it = progress_bar(temps, desc=f"Ising L={L}")
     for T in it:
         params = {"L": L, "T": T, "n": n, "method": method, "seed": seed, "version": VERSION,
                   "backend": backend, "thermalization": thermalization, "spacing": spacing,
@@ -719,10 +719,10 @@ def metropolis_relaxation(L: int, T: float, n_starts: int, n_sweeps: int, seed: 
     per spin), ``m_abs`` (mean |m| per spin), their standard errors over starts ``e_err``,
     ``m_abs_err``, and ``sweeps`` (0..n_sweeps).
     """
-    L = _check_L(L)
-    T = _check_T(T)
-    n_starts = _check_pos_int("n_starts", n_starts)
-    n_sweeps = _check_pos_int("n_sweeps", n_sweeps)
+    L = check_L(L)
+    T = check_T(T)
+    n_starts = check_int("n_starts", n_starts)
+    n_sweeps = check_int("n_sweeps", n_sweeps)
     s = NumbaMetropolis(L, T, n_starts, seed, start="hot")
     c0 = s.configs()
     E, M = s.run(n_sweeps, record=True)
@@ -768,20 +768,19 @@ def tau_scan(L: int, temperatures, methods=("metropolis", "wolff"), seed: int = 
     one chain, amortized over the batch), with the sweep time measured separately on a
     long uninterrupted run (≥ ``min_seconds``) so call overheads do not dominate at small L.
     """
-    L = _check_L(L)
-    temps = [_check_T(t) for t in temperatures]
+    L = check_L(L)
+    temps = [check_T(t) for t in temperatures]
     for m in methods:
         if m not in ("metropolis", "wolff"):
             raise ValueError(f"methods must contain only 'metropolis' and 'wolff'; got {m!r}")
-    n_chains = _check_pos_int("n_chains", n_chains)
-    samples_per_chain = _check_pos_int("samples_per_chain", samples_per_chain)
+    n_chains = check_int("n_chains", n_chains)
+    samples_per_chain = check_int("samples_per_chain", samples_per_chain)
     jobs = [(m, T) for m in methods for T in temps]
     out = {m: {k: [] for k in ("T", "tau_int", "tau_int_e", "tau_int_m", "seconds_per_sweep",
                                "seconds_per_independent", "reliable")} for m in methods}
     it = jobs
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(jobs, desc=f"tau_int L={L}")
+        it = progress_bar(jobs, desc=f"tau_int L={L}")
     for m, T in it:
         ens = sample_ensemble(L, T, n_chains * samples_per_chain, m, temperature_seed(seed, T),
                               n_chains=n_chains)
@@ -808,17 +807,16 @@ def tau_size_scan(sizes, T: float, methods=("metropolis", "wolff"), replicas: in
     "tau_err" (std / sqrt(replicas)), "reliable" (every run's series ≥ 50 τ_int), "seconds_per_sweep",
     "seconds_per_independent" (2 τ_int × sweep time, per chain)}} of lists.
     """
-    Ls = sorted({_check_L(int(x)) for x in sizes})
-    T = _check_T(T)
-    replicas = _check_pos_int("replicas", replicas, lo=2)
-    n_chains = _check_pos_int("n_chains", n_chains)
+    Ls = sorted({check_L(int(x)) for x in sizes})
+    T = check_T(T)
+    replicas = check_int("replicas", replicas, lo=2)
+    n_chains = check_int("n_chains", n_chains)
     for m in methods:
         if m not in ("metropolis", "wolff"):
             raise ValueError(f"methods must contain only 'metropolis' and 'wolff'; got {m!r}")
     jobs = [(m, L) for m in methods for L in Ls]
     if progress:
-        from tqdm.auto import tqdm
-        jobs = tqdm(jobs, desc=f"tau_int vs L at T={T:g}")
+        jobs = progress_bar(jobs, desc=f"tau_int vs L at T={T:g}")
     out = {m: {"L": Ls, "tau_runs": [], "reliable": [], "seconds_per_sweep": []} for m in methods}
     for m, L in jobs:
         runs = []
@@ -845,7 +843,7 @@ def time_sweeps(method: str, L: int, T: float, n_chains: int, seed: int = 0, min
     Equilibrates briefly, then doubles the number of sweeps in one uninterrupted call until
     the call lasts ≥ ``min_seconds``. Uses the current numba/torch thread settings.
     """
-    sampler = make_sampler(method, _check_L(L), _check_T(T), _check_pos_int("n_chains", n_chains), seed,
+    sampler = make_sampler(method, check_L(L), check_T(T), check_int("n_chains", n_chains), seed,
                            device=device)
     sampler.run(20)
     k = 1

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from .ising import energy, magnetization
+from .validate import check_T
 
 
 def _spins(configs, name: str = "configs") -> np.ndarray:
@@ -33,12 +34,6 @@ def _spins(configs, name: str = "configs") -> np.ndarray:
     return x
 
 
-def _check_T(T) -> float:
-    if isinstance(T, bool) or not isinstance(T, (int, float, np.integer, np.floating)) or not math.isfinite(T) or T <= 0:
-        raise ValueError(f"T must be a finite temperature > 0 (J/k_B); got {T!r}")
-    return float(T)
-
-
 def thermo_stats(configs, T: float, n_boot: int = 200, seed: int = 0) -> dict:
     """Thermodynamic averages of an ensemble at temperature ``T``, with bootstrap errors.
 
@@ -51,7 +46,7 @@ def thermo_stats(configs, T: float, n_boot: int = 200, seed: int = 0) -> dict:
     configurations (NaN when n = 1). The point estimates use all configurations.
     """
     x = _spins(configs)
-    T = _check_T(T)
+    T = check_T(T)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
     n, L1, L2 = x.shape
@@ -363,7 +358,7 @@ def energy_fidelity(ensembles, e_exact, reference, n_boot: int = 200, seed: int 
         raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
     e_s, e_r, e_ex = [], [], []
     for T in ensembles:
-        _check_T(T)
+        check_T(T)
         for name, d in (("e_exact", e_exact), ("reference", reference)):
             if T not in d:
                 raise ValueError(f"{name} has no entry for temperature T={T!r} of ensembles")

@@ -21,11 +21,12 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 
-import numpy as np
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .ising import energy, magnetization
+from .validate import check_int, check_L, check_temperatures
 
 PADDINGS = ("circular", "zeros")
 
@@ -167,8 +168,7 @@ def randn(shape, generator: torch.Generator | None, device, dtype=torch.float32)
 
 
 def check_n(n) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer ≥ 1; got {n!r}")
+    check_int("n", n)
 
 
 def check_steps_none(steps, full: int, why: str) -> None:
@@ -178,22 +178,19 @@ def check_steps_none(steps, full: int, why: str) -> None:
 
 def temperatures_tensor(T, n: int) -> torch.Tensor:
     """A temperature per sample as a float32 tensor (n,); T is a scalar or n values, each > 0 and finite."""
-    t = torch.as_tensor(np.asarray(T, dtype=np.float64), dtype=torch.float32)
+    t = torch.as_tensor(check_temperatures(T), dtype=torch.float32)
     if t.dim() == 0:
         t = t.expand(n).clone()
     if t.shape != (n,):
         raise ValueError(f"T must be a scalar or have shape ({n},); got shape {tuple(t.shape)}")
-    if not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
-        raise ValueError(f"T must be finite and > 0 (units of J/k_B); got {T!r}")
     return t
 
 
 def spins_energy_mabs(spins: torch.Tensor) -> tuple[float, float]:
-    """Mean energy per spin (J = 1, each bond once, periodic) and mean |m| of spins (n, L, L) ±1."""
+    """Mean energy per spin (J = 1, each bond once, periodic) and mean |m| of spins (n, L, L) ±1,
+    from :func:`adsorbstudy.ising.energy` and ``magnetization`` (on the tensor's device, float64)."""
     s = spins.to(torch.float64)
-    e = -(s * torch.roll(s, 1, -1) + s * torch.roll(s, 1, -2)).mean(dim=(-1, -2))
-    m = s.mean(dim=(-1, -2)).abs()
-    return float(e.mean()), float(m.mean())
+    return float(energy(s).mean()), float(magnetization(s).abs().mean())
 
 
 class GeneratorBase(nn.Module, ABC):
@@ -216,11 +213,8 @@ class GeneratorBase(nn.Module, ABC):
 
     @staticmethod
     def _check_L(L, depth: int, lo: int = 4) -> None:
-        if isinstance(L, bool) or not isinstance(L, int) or L < lo:
-            raise ValueError(f"L must be an integer ≥ {lo}; got {L!r}")
         f = 2 ** (depth - 1) if isinstance(depth, int) and depth >= 1 else 1
-        if L % f:
-            raise ValueError(f"L must be divisible by the U-Net's downsampling factor 2**(depth-1) = {f}; got L={L}")
+        check_L(L, lo, divisor=f, why=f"the U-Net's downsampling factor 2**(depth-1) = {f}")
 
     def n_params(self) -> int:
         return n_params(self)

@@ -580,8 +580,11 @@ def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str
         parts.append("")
     nc = [(m, e) for m, e in v["models"].items() if e.get("pixel_solves")]
     if nc:
-        parts += [r"Eq. 6 solves that did not reach $\lvert\text{residual}\rvert \le 10^{-4}$ (logit units) while sampling the test grid: "
-                  + "; ".join(f"{m} {int(e.get('nonconverged') or 0)} of {int(e['pixel_solves']):,}" for m, e in nc)
+        # the tolerance is each model's own (its results file), never a number typed here
+        parts += [r"Eq. 6 solves that did not reach the model's solver tolerance "
+                  r"($\lvert\text{residual}\rvert \le \mathrm{tol}$, logit units) while sampling the test grid: "
+                  + "; ".join(f"{m} {int(e.get('nonconverged') or 0)} of {int(e['pixel_solves']):,}"
+                              + (f" (tol = {e['tol']:.0e})" if e.get("tol") is not None else "") for m, e in nc)
                   + ".", ""]
     for path, caption in figures:
         parts += [f"```{{figure}} {path}", f":width: 100%", "", caption, "```", ""]

@@ -43,6 +43,7 @@ from scipy.special import logsumexp
 
 from . import exact, ising
 from .report import write_csv
+from .seeds import seed_for
 
 
 # --------------------------------------------------------------------------- inputs
@@ -327,7 +328,7 @@ def exact_row(model: str, T: float, method: str, stats: Mapping, L: int, mc: Map
 def sample_weighted(model, n: int, T: float, seed: int = 0, batch: int = 256, progress: bool = False):
     """n samples of a Bernoulli generator at T with their log weights: (spins int8 (n, L, L), log_w (n,), seconds).
 
-    Batches of ``batch`` call ``model.sample_with_logprob`` with seeds seed, seed + 1, …; ``seconds`` is
+    Batch i of ``batch`` samples draws from the stream ``seed_for(seed, "sample-exact", i)``; ``seconds`` is
     the wall time of those calls (sampling and bookkeeping, nothing else)."""
     import time
 
@@ -336,7 +337,7 @@ def sample_weighted(model, n: int, T: float, seed: int = 0, batch: int = 256, pr
     parts, lws, secs = [], [], 0.0
     for i, j in enumerate(tqdm(range(0, n, batch), disable=not progress, desc=f"T={T:g}", leave=False)):
         t0 = time.perf_counter()
-        s, lp, lq = model.sample_with_logprob(min(batch, n - j), T, seed=seed + i)
+        s, lp, lq = model.sample_with_logprob(min(batch, n - j), T, seed=seed_for(seed, "sample-exact", i))
         secs += time.perf_counter() - t0
         s = s.numpy()
         parts.append(s)

@@ -1,4 +1,4 @@
-"""Device choice, seeding and the repository's directories.
+"""Device choice, seeding, progress bars and the repository's directories.
 
 The study writes expensive artifacts to ``artifacts/<profile>/`` and
 machine-readable results to ``results/<profile>/`` under the repository root.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,35 @@ def artifacts_dir(profile: str) -> Path:
 def results_dir(profile: str) -> Path:
     """``<root>/results/<profile>``: the machine-readable results the book quotes."""
     return repo_root() / "results" / profile
+
+
+#: Seconds between two progress updates when stderr is not a terminal (a log file, a notebook
+#: kernel): each update is kept in the log or the executed notebook, so a bar redrawn ten times a
+#: second would store thousands of lines; one update a minute stores a handful per loop.
+PROGRESS_INTERVAL_S = 60.0
+
+
+def progress_bar(iterable=None, **kw):
+    """A tqdm progress bar for the library's long loops (``tqdm(iterable, **kw)`` otherwise).
+
+    - ``disable=True`` from the caller, or ``TQDM_DISABLE`` set in the environment (the study
+      runner sets it for the notebooks it executes), turns it off. tqdm alone ignores the
+      variable when a caller passes ``disable`` explicitly, as every library loop does.
+    - On a terminal it is tqdm's text bar with its usual refresh.
+    - Anywhere else (stderr redirected to a file, a notebook kernel, where every redraw is
+      stored in the notebook) it is the text bar redrawn at most every
+      :data:`PROGRESS_INTERVAL_S` seconds, so the stored output stays a few lines per loop.
+
+    The text bar of ``tqdm.std`` is used everywhere: ``tqdm.auto`` in a kernel without
+    ipywidgets only warns and falls back to it. Returns the ``tqdm`` instance (iterate it, or
+    call ``update``/``set_postfix``/``close`` when ``iterable`` is None).
+    """
+    from tqdm.std import tqdm
+
+    if os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no"):
+        kw["disable"] = True
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        kw.setdefault("mininterval", PROGRESS_INTERVAL_S)
+        kw.setdefault("maxinterval", max(PROGRESS_INTERVAL_S, kw["mininterval"]))
+    return tqdm(iterable, **kw)

@@ -144,6 +144,45 @@ def fold_code(nb) -> None:
             tags.append("hide-input")
 
 
+#: Caption of the one parameter cell a chapter shows: the values this run was executed with.
+PARAMETERS_CAPTION = "**Parameters of this run** (the profile's values, injected by the study runner):"
+
+
+def present_parameters(nb, stage: str) -> None:
+    """Show a chapter's parameters once, as the values of this run.
+
+    ``stage`` "source": tag the notebook's own ``parameters`` cell ``remove-cell`` (its defaults,
+    e.g. ``profile = "smoke"``, are not what ran; papermill still finds it by its tag).
+    ``stage`` "executed": put a caption before papermill's ``injected-parameters`` cell and fold it
+    (``hide-input``), so the book shows "Parameters of this run" with the values one click away.
+    """
+    for i, cell in enumerate(nb.cells):
+        tags = cell.metadata.setdefault("tags", [])
+        if stage == "source" and "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if stage == "executed" and "injected-parameters" in tags:
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+            before = nb.cells[i - 1] if i else None
+            if not (before is not None and before.cell_type == "markdown" and before.source == PARAMETERS_CAPTION):
+                import nbformat
+                nb.cells.insert(i, nbformat.v4.new_markdown_cell(PARAMETERS_CAPTION))
+            return
+
+
+def _kernel_config():
+    """Kernel-manager configuration of the study's notebook kernels.
+
+    Kernels talk to the runner over local IPC (Unix sockets) rather than TCP on localhost: no port
+    is opened, and ipykernel has no reason for its "running over TCP without encryption" warning
+    (``ipykernel.kernelapp.IPKernelApp.init_sockets``), which it printed once per notebook.
+    Windows has no IPC transport and keeps TCP.
+    """
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "tcp" if os.name == "nt" else "ipc"}})
+
+
 def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     """Execute one run; raise StudyError naming the notebook and cell when it fails."""
     import jupytext
@@ -155,6 +194,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     fill_markdown(nb, {k: s.default for k, s in notebook_params(src).items()} | run.parameters)
     fold_code(nb)
+    present_parameters(nb, "source")
     out = output_path(profile, run)
     failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
     work = artifacts_dir(profile.name) / "running" / f"{run.name}.ipynb"
@@ -162,7 +202,8 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(nb, str(work), parameters=run.parameters, kernel_name="python3",
-                            cwd=str(repo_root()), progress_bar=sys.stderr.isatty(), log_output=False)
+                            cwd=str(repo_root()), progress_bar=sys.stderr.isatty(), log_output=False,
+                            config=_kernel_config())
     except pm.PapermillExecutionError as exc:
         seconds = time.perf_counter() - t0
         failed.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +230,9 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
         raise StudyError(f"notebook {src.name} (run {run.name}) stopped {where}: {type(exc).__name__}: {first}"
                          f"{partial}", seconds) from None
     seconds = time.perf_counter() - t0
-    atomic_write(out, lambda p: p.write_bytes(work.read_bytes()))
+    executed = nbformat.read(work, as_version=4)
+    present_parameters(executed, "executed")
+    atomic_write(out, lambda p: nbformat.write(executed, str(p)))
     work.unlink()
     if failed.exists():
         failed.unlink()

@@ -28,6 +28,8 @@ import torch
 
 from .models import KINDS, build
 from .runtime import pick_device, repo_root, results_dir, seed_everything
+from .seeds import seed_for
+from .validate import check_T
 from .store import atomic_write, atomic_write_json, params_key, study_store
 
 CKPT_VERSION = 1
@@ -110,8 +112,7 @@ def split_data(data: dict, cfg: TrainConfig, L: int | None = None):
     tx, tT, vx, vT = [], [], [], []
     for T in sorted(data):
         x = np.asarray(data[T])
-        if not (float(T) > 0 and math.isfinite(float(T))):
-            raise ValueError(f"data: temperature must be finite and > 0; got {T!r}")
+        check_T(float(T), "data: temperature")
         if x.ndim != 3 or x.shape[1] != x.shape[2] or (L is not None and x.shape[1] != L):
             raise ValueError(f"data[{T}]: expected shape (n, {L or 'L'}, {L or 'L'}); got {x.shape}")
         if x.shape[0] < 2:
@@ -214,7 +215,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     dev = model.device
     tx_dev, tT_dev = tx.to(dev), tT.to(dev)
     opts = _optimizers(model, cfg)
-    data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    data_gen = torch.Generator().manual_seed(seed_for(cfg.seed, "train-batches"))
     ema = copy.deepcopy(model.state_dict()) if cfg.ema > 0 else None
     hist: dict[str, Any] = {"step": [], "loss": [], "val_step": [], "val_loss": [], "best_val": float("inf"),
                             "best_step": -1, "final_val": float("nan"), "steps": 0, "seconds": 0.0, "stopped": ""}
@@ -251,8 +252,8 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
                      "rng": torch.get_rng_state(), "data_rng": data_gen.get_state(),
                      "history": hist, "step": step, "done": done})
 
-    from tqdm.auto import tqdm
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"train {getattr(model, 'kind', '')}")
+    from .runtime import progress_bar
+    bar = progress_bar(total=cfg.steps, initial=step, disable=not progress, desc=f"train {getattr(model, 'kind', '')}")
     t0, base_seconds = time.perf_counter(), hist["seconds"]
     model.train()
     stopped = hist.get("stopped") or ""
@@ -279,14 +280,14 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
         hist["loss"].append(loss)
         if cfg.snapshot_every and step % cfg.snapshot_every == 0:
             _save(snapshot_path(ckpt_dir, step), {"model": _eval_state(model, ema), "step": step})
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)  # shown by the update, within its refresh interval
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4g}")
         if step % cfg.val_every == 0 or step == cfg.steps:
             live = None
             if ema is not None:
                 live = copy.deepcopy(model.state_dict())
                 model.load_state_dict(ema)
-            v = validation_loss(model, vx, vT, cfg.seed + 2)
+            v = validation_loss(model, vx, vT, seed_for(cfg.seed, "train-validation"))
             if v < hist["best_val"]:
                 hist["best_val"], hist["best_step"] = v, step
                 best_state = _eval_state(model, None)
@@ -349,7 +350,7 @@ def training_ensembles(params: dict, profile: str, device: str = "auto", progres
     mc_dev = None if params.get("mc_backend", "numba") == "numba" else pick_device(device)
     kw = {"device": mc_dev} if mc_dev is not None else {}
     return cached_ensembles(study_store(profile), params["L"], list(TRAIN_GRIDS[params["grid"]]), params["n_per_T"],
-                            method=params.get("method", "auto"), seed=params.get("mc_seed", 0),
+                            method=params.get("method", "auto"), seed=seed_for(params.get("mc_seed", 0), "mc-train"),
                             progress=progress, **kw)
 
 
@@ -475,14 +476,14 @@ def sample_grid(model, temperatures, n: int, seed: int = 0, steps: int | None = 
                 progress: bool = True) -> tuple[dict[str, np.ndarray], float, dict]:
     """Sample ``n`` configurations at each temperature: ({f"T={T:.2f}": int8 (n, L, L)}, seconds per 1000
     samples (wall clock of the sampling calls only), summed sampler statistics)."""
-    from tqdm.auto import tqdm
+    from .runtime import progress_bar
 
     out, secs, stats = {}, 0.0, {}
-    for i, T in enumerate(tqdm(list(temperatures), disable=not progress, desc="sampling test grid")):
+    for i, T in enumerate(progress_bar(list(temperatures), disable=not progress, desc="sampling test grid")):
         parts = []
         for j in range(0, n, batch):
             t0 = time.perf_counter()
-            parts.append(model.sample(min(batch, n - j), float(T), seed=seed + 1_000_003 * i + j, steps=steps).numpy())
+            parts.append(model.sample(min(batch, n - j), float(T), seed=seed_for(seed, "sample-test-grid", i, j), steps=steps).numpy())
             secs += time.perf_counter() - t0
             for k, v in (getattr(model, "last_sample_stats", None) or {}).items():
                 if isinstance(v, (int, float)) and k in ("nonconverged", "pixel_solves"):

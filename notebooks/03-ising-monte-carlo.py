@@ -40,9 +40,9 @@ test_stop = 4.0  # [0.1, 20] last test temperature, J/k_B
 test_step = 0.2  # (0, 5] test grid spacing, J/k_B
 n_train = 1000  # [10, 1000000] configurations per training temperature
 n_test = 1000  # [10, 1000000] configurations per test temperature
-method = "auto"  # {auto, metropolis, wolff} sampler; auto: Wolff below T 2.75, Metropolis above
+method = "auto"  # {auto, metropolis, wolff} sampler; auto: Wolff below ising.AUTO_WOLFF_BELOW, Metropolis above
 mc_backend = "numba"  # {numba, torch} numba CPU kernels, or the torch checkerboard (Metropolis) on `device`
-seed = 0  # [0, 2147483647] base seed of the training ensembles; the test ensembles use seed + 1
+seed = 0  # [0, 2147483647] root seed: every ensemble draws its own stream from it by purpose (adsorbstudy.seeds)
 corr_temperatures = [2.2, 2.3, 2.4]  # [0.1, 20] temperatures of the G(r) figure besides Tc
 n_corr = 1000  # [10, 1000000] configurations per temperature for G(r) at Tc
 fss_sizes = [8, 16, 32, 64]  # [4, 512] lattice sides of the finite-size scaling of m² at Tc
@@ -53,8 +53,6 @@ tau_replicas = 4  # [2, 64] independent runs per sampler and size for tau_int(L)
 n_boot = 200  # [20, 100000] bootstrap resamples for error bars
 
 # %%
-import json
-
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
@@ -63,6 +61,7 @@ from scipy.stats import norm as norm_dist
 
 from adsorbstudy import exact, ising, metrics
 from adsorbstudy.runtime import pick_device, results_dir
+from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import atomic_write_json, study_store
 
 if test_stop < test_start:
@@ -77,7 +76,8 @@ TC = exact.TC
 display(Markdown(
     f"L = {L} (N = {L * L} spins); {len(train_T)} training temperatures × {n_train} configurations "
     f"(grids: {', '.join(train_grids) or 'none'}); {len(test_T)} test temperatures "
-    f"{test_T[0]:g}–{test_T[-1]:g} × {n_test} configurations; sampler `{method}` on "
+    f"{', '.join(f'{T:g}' for T in test_T)} × {n_test} configurations; sampler `{method}`"
+    f"{f' (Wolff below T = {ising.AUTO_WOLFF_BELOW:g}, Metropolis above)' if method == 'auto' else ''} on "
     f"{'numba (CPU)' if mc_device is None else 'torch/' + mc_device}; T_c = {TC:.6f}."))
 
 # %% [markdown]
@@ -86,13 +86,15 @@ display(Markdown(
 # Each temperature is sampled by many independent chains. Each chain is thermalized
 # and its integrated autocorrelation time τ_int (of e and of |m|, the larger one) is
 # measured on a pilot run that is at least 50 τ_int long; the chain then keeps one
-# configuration every ⌈2 τ_int⌉ sweeps. The training ensembles use `seed`, the test
-# ensembles `seed + 1`, so a model is never tested on the configurations it was
-# trained on. Everything is cached per temperature.
+# configuration every ⌈2 τ_int⌉ sweeps. The training and the test ensembles draw from
+# independent random streams, spawned from the root `seed` by purpose (`adsorbstudy.seeds`),
+# so a model is never tested on the configurations it was trained on. Everything is cached
+# per temperature.
 
 # %%
-train = ising.cached_ensembles(store, L, train_T, n_train, method=method, seed=seed, device=mc_device) if train_T else {}
-test = ising.cached_ensembles(store, L, test_T, n_test, method=method, seed=seed + 1, device=mc_device)
+train = ising.cached_ensembles(store, L, train_T, n_train, method=method, seed=seed_for(seed, "mc-train"),
+                               device=mc_device) if train_T else {}
+test = ising.cached_ensembles(store, L, test_T, n_test, method=method, seed=seed_for(seed, "mc-test"), device=mc_device)
 rows = ["| set | T | sampler | τ_int (sweeps) | thermalization | spacing | reliable τ |", "|---|---|---|---|---|---|---|"]
 for name, ens_set in (("train", train), ("test", test)):
     for T, ens in ens_set.items():
@@ -206,7 +208,8 @@ display(Markdown(
 
 # %%
 corr_T = sorted(set(round(float(T), 6) for T in corr_temperatures) | {round(TC, 6)})
-corr = ising.cached_ensembles(store, L, corr_T, n_corr, method=method, seed=seed + 2, device=mc_device)
+corr = ising.cached_ensembles(store, L, corr_T, n_corr, method=method, seed=seed_for(seed, "mc-correlation"),
+                              device=mc_device)
 fig, ax = plt.subplots(figsize=(7, 4.5))
 fits = {}
 rmaxes = sorted({max(4, L // 4), L // 2})
@@ -255,7 +258,8 @@ display(Markdown("\n".join(rows_eta)))
 fss_L = sorted(set(int(x) for x in fss_sizes))
 fss = {}
 for Ls in fss_L:
-    ens = ising.cached_ensembles(store, Ls, [round(TC, 6)], n_fss, method="wolff", seed=seed + 3, progress=False)
+    ens = ising.cached_ensembles(store, Ls, [round(TC, 6)], n_fss, method="wolff", seed=seed_for(seed, "mc-fss"),
+                                progress=False)
     m = ising.magnetization(ens[round(TC, 6)].configs)
     fss[Ls] = ((m**2).mean(), (m**2).std(ddof=1) / np.sqrt(len(m)))
 fit = metrics.fit_power_law(fss_L, [fss[x][0] for x in fss_L], [fss[x][1] for x in fss_L])
@@ -322,9 +326,10 @@ display(Markdown(
 # independent configurations.
 
 # %%
+tau_seed = seed_for(seed, "mc-tau-scan")
 scan = store.json("ising_tau_scan", {"L": L, "T": [round(float(t), 6) for t in tau_temperatures],
-                                      "chains": tau_chains, "seed": seed, "version": ising.VERSION},
-                  lambda: ising.tau_scan(L, tau_temperatures, seed=seed, n_chains=tau_chains))
+                                      "chains": tau_chains, "seed": tau_seed, "version": ising.VERSION},
+                  lambda: ising.tau_scan(L, tau_temperatures, seed=tau_seed, n_chains=tau_chains))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 for m, mk in (("metropolis", "o-"), ("wolff", "s-")):
     d = scan[m]
@@ -390,9 +395,10 @@ display(Markdown(text))
 TC6 = round(TC, 6)
 tau_L = sorted(set(int(x) for x in fss_sizes))
 # the numba kernel is fastest with 64 chains side by side, so runs are not split smaller
+size_seed = seed_for(seed, "mc-tau-size")
 lscan = store.json("ising_tau_vs_L", {"L": tau_L, "T": TC6, "chains_per_run": tau_chains, "runs": tau_replicas,
-                                      "seed": seed, "version": ising.VERSION, "layout": 2},
-                   lambda: ising.tau_size_scan(tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains, seed=seed))
+                                      "seed": size_seed, "version": ising.VERSION, "layout": 2},
+                   lambda: ising.tau_size_scan(tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains, seed=size_seed))
 
 
 zfit = {}

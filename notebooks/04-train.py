@@ -73,19 +73,16 @@ n_budget = 100           # [1, 100000] configurations per snapshot and budget te
 threads = 2              # [0, 64] torch CPU threads; 0 = the torch default
 
 # %%
-import json
-import os
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from adsorbstudy import ising
+from adsorbstudy import exact, ising, metrics, report
 from adsorbstudy import train as tr
 from adsorbstudy.models import build
 from adsorbstudy.runtime import pick_device, results_dir
+from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import save_npz
 
 if threads:
@@ -164,7 +161,8 @@ plt.show()
 
 # %%
 net = tr.load_trained(run_name, profile, device=device)
-samples, sec_per_1000, stats = tr.sample_grid(net, test_T, n_samples, seed=seed + 10_000, steps=steps_arg)
+samples, sec_per_1000, stats = tr.sample_grid(net, test_T, n_samples, seed=seed_for(seed, "sample-test-grid"),
+                                           steps=steps_arg)
 save_npz(results_dir(profile) / "samples" / f"{run_name}.npz", samples)
 sampler = {"ddpm": f"ancestral-{n_steps}" if steps_arg is None else f"ddim-{net.nfe_for(steps_arg)}"}.get(model, "native")
 extra = {"seconds_per_1000": sec_per_1000, "nfe": net.nfe_for(steps_arg), "sampler": sampler,
@@ -172,6 +170,7 @@ extra = {"seconds_per_1000": sec_per_1000, "nfe": net.nfe_for(steps_arg), "sampl
          "sample_device": str(dev), "torch_threads": torch.get_num_threads()}
 if model.startswith("adsorption"):
     extra |= {"nonconverged": int(stats.get("nonconverged", 0)), "pixel_solves": int(stats.get("pixel_solves", 0)),
+              "tol": float(net.tol),
               "max_residual": float(stats.get("max_residual", 0.0))}
 rec = tr.update_model_json(run_name, profile, **extra)
 msg = (f"Sampled {n_samples} configurations at each of {len(test_T)} test temperatures "
@@ -195,7 +194,7 @@ if snapshot_every and budget_T:
     budget = {}
     for step_k, snap in tr.snapshots(run_name, profile, device=device):
         for T in budget_T:
-            budget[f"step={step_k:09d}_T={float(T):.2f}"] = snap.sample(n_budget, float(T), seed=seed + 30_000,
+            budget[f"step={step_k:09d}_T={float(T):.2f}"] = snap.sample(n_budget, float(T), seed=seed_for(seed, "sample-budget"),
                                                                        steps=steps_arg).numpy()
     save_npz(results_dir(profile) / "budget" / f"{run_name}.npz", budget)
     steps_kept = sorted({int(k[5:14]) for k in budget})
@@ -209,7 +208,7 @@ else:
 # ## Snapshots beside Monte Carlo
 #
 # The panels below show two model samples and two MC configurations at three training
-# temperatures: the lowest one, the one nearest Tc ≈ 2.269, and the highest one, drawn with
+# temperatures: the lowest one, the one nearest Tc, and the highest one, drawn with
 # `plots.spin_image`, the convention of every chapter (stated in the figure title).
 
 # %%
@@ -217,22 +216,21 @@ from adsorbstudy import plots
 
 ens = tr.training_ensembles(params, profile, device=device, progress=False)
 grid_T = sorted(ens)
-snap_T = sorted({grid_T[0], min(grid_T, key=lambda t: abs(t - 2.269)), grid_T[-1]})
+snap_T = sorted({grid_T[0], min(grid_T, key=lambda t: abs(t - exact.TC)), grid_T[-1]})
 fig, axes = plt.subplots(2, 2 * len(snap_T), figsize=(2.0 * 2 * len(snap_T), 4.4), constrained_layout=True)
 rows = []
 for j, T in enumerate(snap_T):
-    gen = net.sample(max(64, n_samples), T, seed=seed + 20_000 + j, steps=steps_arg).numpy()
+    gen = net.sample(max(64, n_samples), T, seed=seed_for(seed, "sample-snapshots", j), steps=steps_arg).numpy()
     mc = np.asarray(ens[T].configs)
     for r, (src, cfgs) in enumerate((("model", gen), ("MC", mc))):
         for c in range(2):
             plots.spin_image(axes[r, 2 * j + c], cfgs[c], title=f"{src}, T = {T:.2f}" if c == 0 else None)
-    e_g, e_m = ising.energy(gen), ising.energy(mc)
-    m_g, m_m = np.abs(ising.magnetization(gen)), np.abs(ising.magnetization(mc))
-    rows.append((T, e_g.mean(), e_m.mean(), m_g.mean(), m_m.mean()))
+    rows.append((T, metrics.thermo_stats(gen, T), metrics.thermo_stats(mc, T)))
 fig.suptitle(f"{run_name} (top) and Monte Carlo (bottom), L = {L}; {plots.SPIN_LEGEND}",
              fontsize=9)
 plt.show()
+pm = lambda st, k: report.fmt_pm(st[k], st[k + "_err"])  # noqa: E731
 table = "| T (J/k_B) | ⟨e⟩ model | ⟨e⟩ MC | ⟨\\|m\\|⟩ model | ⟨\\|m\\|⟩ MC |\n|---|---|---|---|---|\n" + "\n".join(
-    f"| {T:.2f} | {a:.3f} | {b:.3f} | {c:.3f} | {d:.3f} |" for T, a, b, c, d in rows)
-display(Markdown("A first look at these training temperatures, with energy per spin (J) and |m| per spin "
-                 "(the evaluation chapter adds error bars and the test grid):\n\n" + table))
+    f"| {T:.2f} | {pm(g, 'e')} | {pm(r, 'e')} | {pm(g, 'm_abs')} | {pm(r, 'm_abs')} |" for T, g, r in rows)
+display(Markdown("A first look at these training temperatures, with energy per spin (J) and |m| per spin, each "
+                 "± its bootstrap standard error (the evaluation chapter adds the test grid):\n\n" + table))

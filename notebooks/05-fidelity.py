@@ -34,7 +34,7 @@ test_step = 1.0            # (0, 5] test grid spacing, J/k_B
 n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature
 method = "auto"            # {auto, metropolis, wolff} Monte Carlo sampler of the reference ensembles
 mc_backend = "numba"       # {numba, torch} as in the Monte Carlo chapter (selects the cached ensembles)
-seed = 0                   # [0, 2147483647] base Monte Carlo seed; the test ensembles use seed + 1
+seed = 0                   # [0, 2147483647] root Monte Carlo seed (adsorbstudy.seeds: one stream per purpose)
 n_boot = 100               # [10, 10000] bootstrap resamples
 rmax = 0                   # [0, 1000] largest r of the G(r) fit; 0 = L/2
 trajectory_T = [1.8, 2.3, 2.8]  # [0.1, 20] temperatures of the generative-step trajectories
@@ -52,6 +52,7 @@ from IPython.display import Markdown, display
 from adsorbstudy import exact, ising, metrics, plots, report, reweight
 from adsorbstudy.profile import load_profile
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
+from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, load_npz, save_npz, study_store
 from adsorbstudy.train import load_trained
 
@@ -91,11 +92,11 @@ print(f"L = {L}, {len(temps)} test temperatures {temps[0]}…{temps[-1]}, traini
 # %% [markdown]
 # ## The reference ensembles and every model's statistics
 #
-# The Monte Carlo test ensembles are independent of the training data (seed `seed + 1`, as in the Monte Carlo chapter). Each
+# The Monte Carlo test ensembles are independent of the training data (their own random stream, as in the Monte Carlo chapter). Each
 # model's samples were saved by its training chapter in `results/<profile>/samples/<model>.npz`.
 
 # %%
-mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed + 1,
+mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed_for(seed, "mc-test"),
                                                           device=mc_device).items()}
 samples = {m: report.load_samples(out / "samples" / f"{m}.npz") for m in every}
 lost = {m: sorted(set(temps) - set(samples[m])) for m in full if set(temps) - set(samples[m])}
@@ -110,7 +111,7 @@ samples = {m: {T: samples[m][T] for T in (subset_T if m in subset_models else te
 # samples alone put under every distance in the table.
 n_floor = n_eval
 mc_floor = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_floor, method=method,
-                                                                seed=seed + 2, device=mc_device).items()}
+                                                                seed=seed_for(seed, "mc-independent"), device=mc_device).items()}
 # Both Monte Carlo ensembles are saved beside the models' samples, so every row of summary.csv
 # can be recomputed from results/<profile>/samples alone.
 for name, ens in (("MC", mc), ("MC-independent", mc_floor)):
@@ -249,8 +250,8 @@ corr_T = [T for T in (below, T_eta, above) if T is not None]
 r_max = rmax or L // 2
 loaded = {m: load_trained(m, profile, device=str(dev)) for m in models}
 # T_c is not on the test grid: sample it directly, every model with the sampler of its test-grid samples
-mc_tc = ising.cached_ensembles(store, L, [T_eta], n_tc, method="wolff", seed=seed + 3, device=None)[T_eta].configs
-at_tc = {"MC": mc_tc} | {m: loaded[m].sample(n_tc, T_eta, seed=7, steps=specs[m].get("sample_steps")).numpy()
+mc_tc = ising.cached_ensembles(store, L, [T_eta], n_tc, method="wolff", seed=seed_for(seed, "mc-eta"), device=None)[T_eta].configs
+at_tc = {"MC": mc_tc} | {m: loaded[m].sample(n_tc, T_eta, seed=seed_for(seed, "sample-eta"), steps=specs[m].get("sample_steps")).numpy()
                          for m in models}
 
 
@@ -370,13 +371,13 @@ fig, axes = plt.subplots(2, len(trajectory_T), figsize=(4.4 * len(trajectory_T),
 for j, T in enumerate(trajectory_T):
     n_steps = 1
     for m in steppers:
-        tr = loaded[m].trajectory(n_trajectory, T, seed=0, steps=specs[m].get("sample_steps"))
+        tr = loaded[m].trajectory(n_trajectory, T, seed=seed_for(seed, "sample-trajectory"), steps=specs[m].get("sample_steps"))
         x = np.asarray(tr["step"], float)  # 0 = the random start, then one per network evaluation
         n_steps = max(n_steps, int(x.max()))
         lab = f"{m} ({int(x.max())} steps)"
         axes[0, j].plot(x + 1, tr["e"], color=plots.color_of(m), label=lab)
         axes[1, j].plot(x + 1, tr["m_abs"], color=plots.color_of(m), label=lab)
-    rel = ising.metropolis_relaxation(L, T, n_trajectory, n_steps, seed=0)
+    rel = ising.metropolis_relaxation(L, T, n_trajectory, n_steps, seed=seed_for(seed, "mc-relaxation"))
     xs = np.asarray(rel["sweeps"], float) + 1
     for row, key in ((0, "e"), (1, "m_abs")):
         axes[row, j].plot(xs, rel[key], "k--", lw=1, label="Metropolis (1 step = 1 sweep)")
@@ -435,7 +436,7 @@ plt.show()
 # ## The verdict file
 
 # %%
-extras = {"MC-independent": {"kind": "MC", "sampler": f"Monte Carlo, seed {seed + 2}"}}
+extras = {"MC-independent": {"kind": "MC", "sampler": "Monte Carlo, independent stream"}}
 inside = np.array([train_range[0] - 1e-9 <= T <= train_range[1] + 1e-9 for T in temps])
 for m in every:
     extras[m] = {"kind": specs[m]["kind"], "arm": report.arm_of(specs[m]),

@@ -34,7 +34,7 @@ n_cost = 64                # [8, 100000] samples per temperature and sampler (al
 n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature (reference)
 method = "auto"            # {auto, metropolis, wolff} Monte Carlo sampler of the reference and Monte Carlo row ensembles
 mc_backend = "numba"       # {numba, torch} as in the Monte Carlo chapter
-seed = 0                   # [0, 2147483647] base Monte Carlo seed; the reference ensembles use seed + 1, the Monte Carlo row seed + 2
+seed = 0                   # [0, 2147483647] root seed; the reference, the Monte Carlo row and the samples draw their own streams (adsorbstudy.seeds)
 n_boot = 200               # [2, 100000] bootstrap resamples of the W1 error bars
 
 # %%
@@ -53,6 +53,7 @@ from IPython.display import Markdown, display
 
 from adsorbstudy import exact, ising, metrics, report
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
+from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import atomic_write, atomic_write_text, study_store
 from adsorbstudy.train import load_trained
 
@@ -85,7 +86,7 @@ print("machine:", hardware)
 # %%
 e_exact = {T: float(np.ravel(exact.finite_size(L, np.array([T]))[0])[0]) for T in cost_T}
 mc_device = None if mc_backend == "numba" else str(dev)
-ref_ens = ising.cached_ensembles(store, L, cost_T, n_test, method=method, seed=seed + 1, device=mc_device)
+ref_ens = ising.cached_ensembles(store, L, cost_T, n_test, method=method, seed=seed_for(seed, "mc-test"), device=mc_device)
 # cached_ensembles keys temperatures rounded to 6 decimals, in the order given: re-key by cost_T
 ref = {T: e.configs for T, e in zip(cost_T, ref_ens.values())}
 
@@ -104,7 +105,7 @@ for m in models:
         steps = None if model.kind == "ddpm" and steps == model.n_steps else steps
         model.sample(2, cost_T[0], seed=0, steps=steps)  # warm-up outside the timed region
         t0 = time.perf_counter()
-        ens = {T: model.sample(n_cost, T, seed=1 + i, steps=steps).numpy() for i, T in enumerate(cost_T)}
+        ens = {T: model.sample(n_cost, T, seed=seed_for(seed, "sample-cost", i), steps=steps).numpy() for i, T in enumerate(cost_T)}
         seconds = time.perf_counter() - t0
         if model.kind == "ddpm":
             label = f"DDPM-{model.n_steps} (ancestral, {m})" if steps is None else f"DDIM-{steps} ({m})"
@@ -117,10 +118,10 @@ for m in models:
                      **fidelity(ens), "tau_int": float("nan"), "tau_reliable": ""})
 
 # Monte Carlo, scored like a generator: an independent ensemble of n_cost configurations per T
-mc_ens = ising.cached_ensembles(store, L, cost_T, n_cost, method=method, seed=seed + 2, device=mc_device)
+mc_ens = ising.cached_ensembles(store, L, cost_T, n_cost, method=method, seed=seed_for(seed, "mc-cost"), device=mc_device)
 mc_fid = fidelity({T: e.configs for T, e in zip(cost_T, mc_ens.values())})
 # and costed per (method, T): an effectively independent configuration of one chain costs 2 τ_int sweeps
-scan = ising.tau_scan(L, cost_T, methods=("metropolis", "wolff"), seed=seed, n_chains=32, progress=False)
+scan = ising.tau_scan(L, cost_T, methods=("metropolis", "wolff"), seed=seed_for(seed, "mc-cost-tau"), n_chains=32, progress=False)
 for meth, d in scan.items():
     for T, s_ind, tau, ok in zip(d["T"], d["seconds_per_independent"], d["tau_int"], d["reliable"]):
         rows.append({"sampler": f"MC {meth}", "model": "MC", "kind": "mc", "T": float(T), "nfe": float("nan"),
@@ -165,8 +166,8 @@ tau_note = (f"Monte Carlo τ_int (sweeps) at T = {', '.join(f'{T:g}' for T in co
     for meth, d in scan.items())
     + ". The cost of one effectively independent configuration is 2 τ_int sweeps × the time of one sweep. "
       "The Monte Carlo rows share one fidelity: that of an independent exact-in-expectation ensemble of "
-      f"{n_cost} configurations per T (sampler `{method}`{auto_note}, seed {seed + 2}) scored against the reference "
-      f"({n_test} per T, seed {seed + 1}), i.e. the noise floor of the fidelity axes at this sample size.")
+      f"{n_cost} configurations per T (sampler `{method}`{auto_note}, its own random stream) scored against the "
+      f"reference ({n_test} per T, the test ensembles' stream), i.e. the noise floor of the fidelity axes at this sample size.")
 display(Markdown(tau_note))
 
 # %% [markdown]

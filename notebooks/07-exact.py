@@ -49,7 +49,7 @@ sweeps = [1, 4, 16, 64]    # [0, 100000] Metropolis sweeps of the hybrid arm
 n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature (as the fidelity chapter)
 method = "auto"            # {auto, metropolis, wolff} Monte Carlo sampler of the reference ensembles
 mc_backend = "numba"       # {numba, torch} as in the Monte Carlo chapter (selects the cached ensembles)
-seed = 0                   # [0, 2147483647] base Monte Carlo seed; the test ensembles use seed + 1
+seed = 0                   # [0, 2147483647] root Monte Carlo seed (streams by purpose: adsorbstudy.seeds)
 sample_seed = 70000        # [0, 2147483647] seed of this chapter's generated samples, IMH and sweeps
 n_heldout = 64             # [1, 100000] held-out Monte Carlo configurations per T for the KL bound
 threads = 0                # [0, 64] torch CPU threads; 0 = torch's default
@@ -92,10 +92,15 @@ figdir = repo_root() / "book" / "generated" / "figures"
 N = L * L
 
 
-def seed_for(name, i):
+from adsorbstudy.seeds import seed_for
+
+exact_runs = list(dict.fromkeys(models + hybrid_models))
+
+
+def run_seed(name, i):
     """An independent seed per (model, temperature index): with shared seeds, Metropolis chains of
     different models driven by the same random numbers coalesce at low T, correlating the models."""
-    return int(np.random.SeedSequence([sample_seed, i, *name.encode()]).generate_state(1)[0] >> 1)
+    return seed_for(sample_seed, "sample-exact", exact_runs.index(name), i)
 
 
 def keep_figure(fig, name):
@@ -109,13 +114,13 @@ print(f"L = {L}, temperatures {temps} (inside the training range {train_range}: 
 # %% [markdown]
 # ## The references: Monte Carlo and the exact torus
 #
-# The Monte Carlo test ensembles are those of the fidelity chapter (seed `seed + 1`, read from the
+# The Monte Carlo test ensembles are those of the fidelity chapter (the same random stream, read from the
 # cache). $e$, $c$ and $\ln Z$ are exact for the $L\times L$ torus (Kaufman); $\langle|m|\rangle$,
 # $\chi$ and $U_4$ are compared with Monte Carlo.
 
 # %%
 mc_device = None if mc_backend == "numba" else str(dev)
-mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed + 1,
+mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed_for(seed, "mc-test"),
                                                           device=mc_device).items()}
 mc_stats = {T: reweight.weighted_stats(mc[T], T) for T in temps}
 
@@ -133,9 +138,9 @@ rows = []
 for m in models:
     model = load_trained(m, profile, device=str(dev))
     for i, T in enumerate(temps):
-        s, lw, secs = reweight.sample_weighted(model, n_exact, T, seed=seed_for(m, i) % 2**31, progress=True)
+        s, lw, secs = reweight.sample_weighted(model, n_exact, T, seed=run_seed(m, i), progress=True)
         kl = reweight.kl_bound(model, mc[T][:n_heldout], T)
-        rows += reweight.corrected_rows(m, s, lw, T, mc_stats[T], secs, sweeps=sweeps, seed=seed_for(m, i), kl=kl)
+        rows += reweight.corrected_rows(m, s, lw, T, mc_stats[T], secs, sweeps=sweeps, seed=run_seed(m, i), kl=kl)
     del model
 for m in hybrid_models:
     saved = report.load_samples(out / "samples" / f"{m}.npz")
@@ -146,7 +151,7 @@ for m in hybrid_models:
         x = saved[T]
         secs = specs[m]["seconds_per_1000"] / 1000 * len(x)
         rows.append(reweight.exact_row(m, T, "raw", reweight.weighted_stats(x, T), L, mc_stats[T], seconds=secs))
-        rows += reweight.hybrid_rows(m, x, T, mc_stats[T], secs, sweeps=sweeps, seed=seed_for(m, i))
+        rows += reweight.hybrid_rows(m, x, T, mc_stats[T], secs, sweeps=sweeps, seed=run_seed(m, i))
 reweight.write_exact_csv(out / "exact.csv", rows)
 rows = reweight.read_exact_csv(out / "exact.csv")   # everything below is drawn from the file
 summary = reweight.exact_verdict(rows, train_range)
@@ -270,8 +275,9 @@ for meth in ("metropolis", "wolff"):
     known = {round(float(T), 2): s for T, s in zip(d["T"], d["seconds_per_independent"])}
     need = [T for T in temps if T not in known]
     if need:
-        extra = store.json("exact_tau_scan", {"L": L, "T": need, "method": meth, "seed": seed, "version": ising.VERSION},
-                           lambda: ising.tau_scan(L, need, methods=(meth,), seed=seed, n_chains=32, progress=False))
+        tau_seed = seed_for(seed, "mc-exact-tau")
+        extra = store.json("exact_tau_scan", {"L": L, "T": need, "method": meth, "seed": tau_seed, "version": ising.VERSION},
+                           lambda: ising.tau_scan(L, need, methods=(meth,), seed=tau_seed, n_chains=32, progress=False))
         known |= {round(float(T), 2): s for T, s in zip(extra[meth]["T"], extra[meth]["seconds_per_independent"])}
     mc_cost[meth] = [known[T] for T in temps]
 fig, ax = plt.subplots(figsize=(7, 4))

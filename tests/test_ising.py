@@ -70,6 +70,38 @@ def test_energy_is_a_bond_sum_counted_once():
         assert ising.energy(s.astype(np.int8)) == pytest.approx(E / L**2)
 
 
+def _brute_totals(s):
+    """E = −Σ bonds (each once) and M = Σ s of one (L1, L2) configuration by a plain double loop."""
+    L1, L2 = s.shape
+    E = -sum(int(s[a, b]) * (int(s[(a + 1) % L1, b]) + int(s[a, (b + 1) % L2])) for a in range(L1) for b in range(L2))
+    return E, int(s.sum())
+
+
+def test_one_bond_sum_for_numpy_torch_and_every_sampler_recorder():
+    # e and m have one numba implementation (the samplers' kernel) for numpy callers and the Wolff
+    # recorder, and one torch twin (TorchMetropolis, the models); all must give the brute-force
+    # integers exactly. Catches a bond counted twice or missed, a wrong wrap on non-square lattices,
+    # and a recorder that drifts from the configurations it returns.
+    rng = np.random.default_rng(int.from_bytes(b"one-bond-sum", "little") % 2**32)
+    for shape in [(3, 2, 2), (4, 3, 5), (5, 6, 6), (2, 1, 7)]:
+        s = (2 * rng.integers(0, 2, size=shape) - 1).astype(np.int8)
+        want = np.array([_brute_totals(c) for c in s])
+        E, M = ising.lattice_totals(s)
+        np.testing.assert_array_equal(np.stack([E, M], 1), want)
+        N = shape[1] * shape[2]
+        t = torch.as_tensor(s)
+        np.testing.assert_array_equal(torch.round(ising.energy(t) * N).numpy().astype(np.int64), want[:, 0])
+        np.testing.assert_array_equal(torch.round(ising.magnetization(t) * N).numpy().astype(np.int64), want[:, 1])
+        from adsorbstudy.nn import spins_energy_mabs
+        e_m = spins_energy_mabs(t)
+        assert e_m == pytest.approx((want[:, 0].mean() / N, np.abs(want[:, 1]).mean() / N), abs=1e-12)
+    for sampler in (ising.NumbaMetropolis(6, 2.5, 5, seed=1), ising.NumbaWolff(6, 2.0, 3, seed=2),
+                    ising.TorchMetropolis(6, 2.5, 3, seed=3)):
+        E, M = sampler.run(3, record=True)
+        want = np.array([_brute_totals(c) for c in sampler.configs()])
+        np.testing.assert_array_equal(np.stack([E[-1], M[-1]], 1), want)
+
+
 # --------------------------------------------------------------------------- samplers vs exact
 @pytest.mark.parametrize("method,device", SAMPLERS)
 def test_samplers_match_enumeration_L4(method, device):

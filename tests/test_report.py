@@ -184,3 +184,13 @@ def test_training_seeds_counts_the_fidelity_runs_by_kind():
     raw["runs"][-1]["parameters"]["seed_models"] = ["nobody"]
     with pytest.raises(ValueError, match="nobody"):
         training_seeds(validate_profile("unit", raw))
+
+
+def test_solver_tolerance_comes_from_the_results_file():
+    # catches a tolerance typed into the text: the sentence must quote each model's own tol
+    one = _verdict_with(1)
+    one["models"]["adsorption-s0"] |= {"pixel_solves": 6400, "nonconverged": 3, "tol": 3e-5}
+    text = verdict_markdown(one)
+    assert "adsorption-s0 3 of 6,400 (tol = 3e-05)" in text and "10^{-4}" not in text
+    del one["models"]["adsorption-s0"]["tol"]
+    assert "adsorption-s0 3 of 6,400." in verdict_markdown(one)

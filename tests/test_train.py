@@ -10,6 +10,7 @@ import torch
 from adsorbstudy import ising
 from adsorbstudy import train as tr
 from adsorbstudy.models import build
+from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import FORCE_ENV, Store, params_key
 from adsorbstudy.train import TrainConfig, fit
 from conftest import metropolis
@@ -72,7 +73,7 @@ def test_keeps_the_best_validation_model(data, tmp_path):
     assert all(torch.equal(v, best["model"][k]) for k, v in model.state_dict().items())
     # the validation loss of the returned model is the recorded best
     _, _, vx, vT = tr.split_data(data, TrainConfig(seed=0), 8)
-    assert tr.validation_loss(model, vx, vT, 0 + 2) == pytest.approx(h["best_val"], rel=1e-6)
+    assert tr.validation_loss(model, vx, vT, seed_for(0, "train-validation")) == pytest.approx(h["best_val"], rel=1e-6)
     # a finished run is reused, not retrained
     h2 = fit(build("adsorption", 8, **TINY["adsorption"]), data,
              dict(steps=40, batch=16, lr=3e-3, val_every=5, ckpt_every=20), tmp_path, progress=False)
@@ -140,7 +141,7 @@ RUN = {"kind": "adsorption", "L": 8, "grid": "coarse", "n_per_T": 20, "mc_seed":
 def test_train_run_writes_json_and_reuses_checkpoint(mc_calls, tmp_path):
     calls, params = mc_calls, RUN
     rec = tr.train_run("adsorb-test", params, "scratch", device="cpu", progress=False)
-    assert calls == [(8, tuple(ising.TRAIN_GRIDS["coarse"]), 20, 0)]
+    assert calls == [(8, tuple(ising.TRAIN_GRIDS["coarse"]), 20, seed_for(0, "mc-train"))]  # chapter 3's stream
     js = json.loads((tmp_path / "results/scratch/models/adsorb-test.json").read_text())
     assert js == json.loads(json.dumps(rec))
     assert js["kind"] == "adsorption" and js["steps"] == 6 and js["hparams"]["K"] == 5

@@ -35,8 +35,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, n_params, rand, spins_energy_mabs,
-                  temperatures_tensor)
+from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, rand, spins_energy_mabs, temperatures_tensor)
 
 SCHEDULES = ("cosine", "linear")
 
@@ -392,8 +391,8 @@ class AdsorptionGenerator(GeneratorBase):
             extra["log_p"] = torch.full((n,), -self.L ** 2 * math.log(2.0), dtype=torch.float64, device=dev)
             extra["log_q"] = torch.zeros(n, dtype=torch.float64, device=dev)
         path = [s] if keep_path else None
-        from tqdm.auto import tqdm
-        for kk in tqdm(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
+        from ..runtime import progress_bar
+        for kk in progress_bar(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
             if record:
                 rec.append((self.K - kk, *spins_energy_mabs(2 * s[:, 0] - 1)))
             k = torch.full((n,), kk, dtype=torch.long, device=dev)

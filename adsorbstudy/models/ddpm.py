@@ -101,10 +101,10 @@ class DDPM(GeneratorBase):
         dev = self.device
         x = randn((n, 1, self.L, self.L), g, dev)
         rec = []
-        from tqdm.auto import tqdm
+        from ..runtime import progress_bar
         if steps is None:
             ts = list(range(self.n_steps, 0, -1))
-            for i, t in enumerate(tqdm(ts, disable=not progress, desc=f"DDPM-{self.n_steps}")):
+            for i, t in enumerate(progress_bar(ts, disable=not progress, desc=f"DDPM-{self.n_steps}")):
                 if record:
                     rec.append((i, *spins_energy_mabs(_sign(x[:, 0]))))
                 tt = torch.full((n,), t, dtype=torch.long, device=dev)
@@ -115,7 +115,7 @@ class DDPM(GeneratorBase):
                     x = x + np.sqrt(b) * randn(x.shape, g, dev)
         else:
             ts = ddim_timesteps(steps, self.n_steps)
-            for i, t in enumerate(tqdm(ts, disable=not progress, desc=f"DDIM-{len(ts)}")):
+            for i, t in enumerate(progress_bar(ts, disable=not progress, desc=f"DDIM-{len(ts)}")):
                 if record:
                     rec.append((i, *spins_energy_mabs(_sign(x[:, 0]))))
                 tprev = ts[i + 1] if i + 1 < len(ts) else 0

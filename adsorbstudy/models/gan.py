@@ -12,34 +12,34 @@ spaced over [t_min, t_max] (w = linear interpolation between the two nearest cen
 heads outside the range). Every critic weight is clipped to [−c, c] after each critic step
 (WGAN); a convex mix of clipped heads keeps the critic Lipschitz in x.
 
-Why this design departs from seed 004's critic (a diagnosis on L = 8 Metropolis ensembles at
-T = 1.5 and 3.5; ``tests/test_gan.py`` checks the outcome on the same set-up):
+Why this design departs from seed 004's critic (a diagnosis on small Metropolis ensembles at one
+low and one high temperature; ``tests/test_gan.py`` trains on such a set-up, and the training and
+fidelity chapters show what each profile's GANs learn):
 
 - **Temperature enters the critic as a projection on hat weights, not through a clipped MLP.**
-  With the MLP embedding inside the critic, clipping scales the temperature signal by about c³:
-  trained to tell (x, T) pairs from the same frames with swapped T, the clipped critic learned no
-  T-dependence at all at c = 0.01 and a tenth of what two separate critics learn at c = 0.05.
-  The WGAN then gave both temperatures one mixture (55–60 % fully ordered frames at T = 3.5,
-  MC: 2 %). Left unclipped, the embedding (as an input channel or a per-layer bias) can push the
-  LeakyReLU units into their linear range at one T, where the critic turns blind to order and
-  stays so (D(ordered) = D(disordered) at T = 3.5); a learned softmax gate over critic heads
-  separated the temperatures in only some seeds. Fixed hat weights give each temperature its own
-  heads at once, as two separate critics would, with no unclipped parameter.
+  With the MLP embedding inside the critic, clipping scales the temperature signal by a factor of
+  order c³ (three clipped layers), so the clipped critic learned little or no T-dependence and the
+  WGAN gave both temperatures one mixture of ordered and disordered frames. Left unclipped, the
+  embedding (as an input channel or a per-layer bias) can push the LeakyReLU units into their
+  linear range at one T, where the critic turns blind to order and stays so; a learned softmax
+  gate over critic heads separated the temperatures in only some seeds. Fixed hat weights give
+  each temperature its own heads at once, as two separate critics would, with no unclipped
+  parameter.
 - **The critic sees ±1 spins (straight-through sign).** Fed tanh values, even a perfectly
   conditioned critic (one critic per temperature) learned to reward large |values|, which at
-  high T pays the generator for ordering (|m| 0.60–0.66 at T = 3.5 against MC 0.26). The
-  generator output is sign(tanh(·)) in the forward pass, tanh's gradient in the backward pass, so
-  training compares exactly the spins that sampling returns; the M⊂L loss uses the same spins.
+  high T pays the generator for ordering. The generator output is sign(tanh(·)) in the forward
+  pass, tanh's gradient in the backward pass, so training compares exactly the spins that
+  sampling returns; the M⊂L loss uses the same spins.
 - **Circular padding** in the critic: the lattice is a torus (zero padding marks the edges).
 - Kept from the original WGAN: weight clipping, ``n_critic`` critic steps per generator step.
-  AdamW with β = (0.5, 0.9) is kept: Arjovsky et al.'s RMSprop (lr 5e-5 … 5e-4) learned slower
-  and less reliably within the study's budgets. The clip (0.05 in the smoke and default
-  profiles, seed-like 0.01 in the paper profile) and ``lambda_m`` = 1 are unchanged.
-- **Small profiles use widths 16 and 2 critic steps.** At L = 16 (1500 steps, one seed each, 1
-  CPU thread), widths 16 with n_critic = 2 gave validation moment distances 0.19, 0.30, 0.76
-  (gan, seeds 0–2) and 0.59, 0.18 (gan-m, seeds 0–1); widths 32 with n_critic 5 gave 0.47–0.87
-  at clips 0.01–0.05. The weight-clipped WGAN stays seed-sensitive at L = 16: a failed seed
-  gives every temperature the same frames.
+  AdamW with β = (0.5, 0.9) is kept: Arjovsky et al.'s RMSprop learned slower and less reliably
+  within the study's budgets. The clip ``clip`` and ``lambda_m`` are profile parameters
+  (``params/*.yaml``).
+- **Widths and critic steps** (``ngf``, ``ndf``, ``n_critic``) are profile parameters too; the
+  small profiles use narrower networks and fewer critic steps than seed 004, the set-up that
+  learned temperature-dependent order most often on small lattices. The weight-clipped WGAN stays
+  seed-sensitive there: a failed seed gives every temperature the same frames, which the results
+  page names through each model's temperature response of ⟨e⟩.
 
 "GAN M⊂L" adds λ_m Σ_T (⟨|m|⟩_gen(T) − ⟨|m|⟩_MC(T))² to the generator loss, over the
 temperatures present in the batch: the MSE between the mean magnetization of generated and MC
@@ -55,15 +55,14 @@ import torch
 from torch import nn
 
 from ..nn import (GeneratorBase, TemperatureEmbedding, check_n, randn, spins_energy_mabs, temperatures_tensor)
+from ..validate import check_L
 
 NOISE = 100
 TEMB = 100
 
 
 def _n_up(L) -> int:
-    if isinstance(L, bool) or not isinstance(L, int) or L < 8:
-        raise ValueError(f"L must be an integer ≥ 8 of the form 4·2^m for the GAN; got {L!r}")
-    m = math.log2(L / 4)
+    m = math.log2(check_L(L, 8) / 4)
     if m != int(m):
         raise ValueError(f"L must be 4·2^m (8, 16, 32, 64, ...) for the GAN's transposed convolutions; got L={L}")
     return int(m)
@@ -166,7 +165,7 @@ class WGAN(GeneratorBase):
         y = self.G(z, T)
         return y + (torch.where(y >= 0, 1.0, -1.0) - y).detach()
 
-    def train_step(self, draw, opts: dict, grad_clip: float | None = None) -> float:
+    def train_step(self, draw, opts: dict) -> float:
         """n_critic critic steps (each on a fresh real batch from ``draw()``), weight clipping, one generator step.
 
         Returns the generator loss (−critic score, plus the magnetization term for M⊂L)."""
