@@ -442,7 +442,8 @@ for m in every:
     extras[m] = {"kind": specs[m]["kind"], "arm": report.arm_of(specs[m]),
                  "seed": specs[m].get("training", {}).get("config", {}).get("seed"),
                  "sampler": specs[m].get("sampler"), "nonconverged": specs[m].get("nonconverged"),
-                 "pixel_solves": specs[m].get("pixel_solves"), "grid": specs[m].get("training", {}).get("grid")}
+                 "pixel_solves": specs[m].get("pixel_solves"), "tol": specs[m].get("tol"),
+                 "grid": specs[m].get("training", {}).get("grid")}
     if m in eta_at:
         extras[m] |= {"eta": eta_at[m]["eta"], "eta_err": eta_at[m]["eta_err"]}
     if m in kl:
