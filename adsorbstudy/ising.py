@@ -747,8 +747,8 @@ def metropolis_from(configs, T: float, n_sweeps: int, seed: int = 0, device=None
         raise ValueError(f"configs must have shape (n >= 1, L, L); got {x.shape}")
     if not np.all(np.abs(x) == 1):
         raise ValueError("configs must contain only spins -1 and +1")
-    n_sweeps = _check_pos_int("n_sweeps", n_sweeps, 0)
-    sampler = make_sampler("metropolis", _check_L(int(x.shape[1])), _check_T(T), x.shape[0], seed, device=device,
+    n_sweeps = check_int("n_sweeps", n_sweeps, 0)
+    sampler = make_sampler("metropolis", check_L(int(x.shape[1])), check_T(T), x.shape[0], seed, device=device,
                            start="hot")
     sampler.load(x.astype(np.int8))
     sampler.run(n_sweeps)

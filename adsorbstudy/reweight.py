@@ -44,6 +44,7 @@ from scipy.special import logsumexp
 from . import exact, ising
 from .report import write_csv
 from .seeds import seed_for
+from .validate import check_T
 
 
 # --------------------------------------------------------------------------- inputs
@@ -65,12 +66,6 @@ def _vector(v, n: int, name: str) -> np.ndarray:
     return a
 
 
-def _temperature(T) -> float:
-    if isinstance(T, bool) or not isinstance(T, (int, float, np.integer, np.floating)) or not math.isfinite(T) or T <= 0:
-        raise ValueError(f"T must be a finite temperature > 0 (J/k_B); got {T!r}")
-    return float(T)
-
-
 # --------------------------------------------------------------------------- weights
 def log_weights(spins, log_p, log_q, T: float) -> np.ndarray:
     """log w = −E(s_0)/T + log q(s_{1:K}|s_0) − log p_θ(s_{0:K}) per sample, (n,) float64, nats.
@@ -82,7 +77,7 @@ def log_weights(spins, log_p, log_q, T: float) -> np.ndarray:
     x = _spins(spins)
     n, L = x.shape[0], x.shape[1]
     lp, lq = _vector(log_p, n, "log_p"), _vector(log_q, n, "log_q")
-    T = _temperature(T)
+    T = check_T(T)
     E = L * L * ising.energy(x)
     return -E / T + lq - lp
 
@@ -133,7 +128,7 @@ def weighted_stats(spins, T: float, log_w=None, inflation: float = 1.0) -> dict:
     from the signed m. Returns floats: each observable, ``{name}_err``, ``n`` and ``ess``.
     """
     x = _spins(spins)
-    T = _temperature(T)
+    T = check_T(T)
     if not (isinstance(inflation, (int, float)) and math.isfinite(inflation) and inflation >= 1):
         raise ValueError(f"inflation must be a finite number >= 1 (2 τ_int); got {inflation!r}")
     n, L = x.shape[0], x.shape[1]
@@ -221,7 +216,7 @@ def hybrid(configs, T: float, sweeps: Sequence[int] = (1, 4, 16, 64), seed: int 
     import time
 
     x = _spins(configs, "configs").astype(np.int8)
-    T = _temperature(T)
+    T = check_T(T)
     counts = sorted({int(s) for s in sweeps})
     if not counts or counts[0] < 0:
         raise ValueError(f"sweeps must be non-empty integers >= 0; got {list(sweeps)!r}")
@@ -251,7 +246,7 @@ def kl_bound_from_nll(nll_per_spin, configs, T: float, weights=None) -> tuple[fl
     x = _spins(configs, "configs")
     n, L = x.shape[0], x.shape[1]
     N = L * L
-    T = _temperature(T)
+    T = check_T(T)
     nll = _vector(nll_per_spin, n, "nll_per_spin")
     b = nll - ising.energy(x) / T - float(exact.log_partition(L, T)) / N
     if weights is None:

@@ -62,7 +62,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from adsorbstudy import exact, ising, metrics, plots, report, reweight
+from adsorbstudy import exact, ising, plots, report, reweight
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
 from adsorbstudy.store import atomic_write, atomic_write_json, study_store
 from adsorbstudy.train import load_trained
