@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -310,6 +311,53 @@ def kl_from_ess(ess_fraction: float, N: int) -> float:
     if isinstance(N, bool) or not isinstance(N, int) or N < 1:
         raise ValueError(f"N must be an integer ≥ 1 (spins); got {N!r}")
     return -math.log(ess_fraction) / N
+
+
+def check_sizes(Ls, name: str = "scaling_L") -> list[int]:
+    """Sorted lattice sides every generator can take: 4·2^m ≥ 8 (the GAN's transposed convolutions;
+    also divisible by the U-Nets' 2**(depth-1) for depth ≤ 4). Raises ValueError naming ``name``."""
+    out = []
+    for i, L in enumerate(Ls):
+        if isinstance(L, bool) or not isinstance(L, int) or L < 8 or math.log2(L / 4) != int(math.log2(L / 4)):
+            raise ValueError(f"{name} must list lattice sides of the form 4·2^m ≥ 8 (8, 16, 32, ...); "
+                             f"element {i} is {L!r}")
+        out.append(L)
+    if len(set(out)) < 2:
+        raise ValueError(f"{name} must hold at least 2 different sizes for a power-law fit; got {list(Ls)!r}")
+    return sorted(set(out))
+
+
+def kl_from_results(results: Path, model: str, L: int) -> tuple[float, str] | None:
+    """The KL per spin (nats) of ``model`` to put into ESS/n ≈ exp(−N·KL), from the study's result files.
+
+    First choice: ``results/exact.csv`` (the exact-statistics chapter), the self-normalised importance
+    sampling row (``method`` = "snis") of ``model`` at the temperature closest to T_c, converted with
+    :func:`kl_from_ess` at N = L² (the measured ESS, so the extrapolation starts from a measurement).
+    Else ``results/verdict.json``'s ``models[model]["kl_bound_inside"]`` (the path-KL bound per spin
+    averaged inside the training range: an upper bound, so a pessimistic ESS). Else None. Returns
+    (kl, a sentence naming the source).
+    """
+    import csv
+    import json
+
+    results = Path(results)
+    path = results / "exact.csv"
+    if path.exists():
+        with path.open() as fh:
+            rows = [r for r in csv.DictReader(fh) if r.get("model") == model and r.get("method") == "snis"]
+        rows = [r for r in rows if r.get("ess") and r.get("n") and float(r["ess"]) > 0 and float(r["n"]) > 0]
+        if rows:
+            r = min(rows, key=lambda r: abs(float(r["T"]) - TC))
+            frac = min(1.0, float(r["ess"]) / float(r["n"]))
+            return (kl_from_ess(frac, int(L) ** 2),
+                    f"measured ESS/n = {frac:.3g} of {model} at T = {float(r['T']):g}, L = {L} (exact.csv)")
+    path = results / "verdict.json"
+    if path.exists():
+        v = json.loads(path.read_text()).get("models", {}).get(model, {})
+        kl = v.get("kl_bound_inside")
+        if kl is not None and math.isfinite(kl) and kl >= 0:
+            return float(kl), f"the KL bound per spin of {model} inside the training range (verdict.json)"
+    return None
 
 
 def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L: int, Ls, tau_L) -> dict:

@@ -162,3 +162,25 @@ def test_time_generator_rejects_bad_input_before_timing():
         scaling.time_generator(m, [8], nfe=2)
     with pytest.raises(ValueError, match="pixels"):
         scaling.time_generator(m, [8], pixels=0)
+
+
+def test_kl_from_results_prefers_measured_ess_then_the_bound(tmp_path):
+    import json
+
+    assert scaling.kl_from_results(tmp_path, "adsorption", 16) is None
+    (tmp_path / "verdict.json").write_text(json.dumps({"models": {"adsorption": {"kl_bound_inside": 0.02}}}))
+    kl, src = scaling.kl_from_results(tmp_path, "adsorption", 16)
+    assert kl == 0.02 and "verdict.json" in src
+    assert scaling.kl_from_results(tmp_path, "gan", 16) is None
+    # exact.csv: the SNIS row nearest T_c wins (ESS/n = 0.2 at T = 2.3, not 0.5 at T = 3.0 or the raw row)
+    (tmp_path / "exact.csv").write_text("model,T,method,n,ess\nadsorption,2.3,raw,1000,1000\n"
+                                        "adsorption,3.0,snis,1000,500\nadsorption,2.3,snis,1000,200\n")
+    kl, src = scaling.kl_from_results(tmp_path, "adsorption", 16)
+    assert kl == pytest.approx(-math.log(0.2) / 256) and "exact.csv" in src
+
+
+def test_check_sizes():
+    assert scaling.check_sizes([32, 16, 16]) == [16, 32]
+    for bad in ([16, 24], [4, 8], [16], [16, True]):
+        with pytest.raises(ValueError, match="scaling_L"):
+            scaling.check_sizes(bad)
