@@ -363,7 +363,8 @@ def kl_from_results(results: Path, model: str, L: int) -> tuple[float, str] | No
 def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L: int, Ls, tau_L) -> dict:
     """The summary of the cost-against-L comparison for ``verdict.json`` (key suggestion: ``"scaling"``).
 
-    ``gen_fits`` / ``mc_fits``: {sampler: fit_cost result}; ``crossovers``: rows with "generator",
+    ``gen_fits`` / ``mc_fits``: {sampler: fit_cost result, optionally with "z": (z, z_err) of τ_int ∝ L^z};
+    ``crossovers``: rows with "generator",
     "mc", "kl_per_spin", "kl_source", "L_from", "L_to" (None/inf as in :func:`cheaper_interval`),
     "L_from_q", "never_fraction". Infinite values are written as None (JSON). Every crossover is an
     extrapolation: fidelity is measured only at ``train_L``.
@@ -374,7 +375,9 @@ def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L
     return {
         "train_L": int(train_L), "L_timed": [int(x) for x in Ls], "L_tau_measured": [int(x) for x in tau_L],
         "T": TC,
-        "exponents": {s: {"a": f["p"], "a_err": f["p_err"], "A_seconds": f["A"]} for s, f in {**gen_fits, **mc_fits}.items()},
+        "exponents": {s: {"a": f["p"], "a_err": f["p_err"], "A_seconds": f["A"],
+                          **({"z": f["z"][0], "z_err": f["z"][1]} if "z" in f else {})}
+                      for s, f in {**gen_fits, **mc_fits}.items()},
         "crossovers": [{"generator": c["generator"], "mc": c["mc"], "kl_per_spin": c["kl_per_spin"],
                         "kl_source": c["kl_source"], "L_from": num(c["L_from"]), "L_to": num(c["L_to"]),
                         "L_from_q16_q50_q84": [num(v) for v in c["L_from_q"]],

@@ -184,3 +184,18 @@ def test_check_sizes():
     for bad in ([16, 24], [4, 8], [16], [16, True]):
         with pytest.raises(ValueError, match="scaling_L"):
             scaling.check_sizes(bad)
+
+
+def test_verdict_entry_is_strict_json_with_the_crossover():
+    import json
+
+    L = np.array([16.0, 32, 64])
+    g, m = scaling.fit_cost(L, 1e-3 * L**2), scaling.fit_cost(L, 1e-7 * L**4)
+    m["z"] = (2.1, 0.1)
+    c = scaling.crossover_draws(g, m, 0.0, n_draws=50)
+    row = {"generator": "g", "mc": "m", "kl_per_spin": 0.0, "kl_source": "none", "L_from": c["interval"][0],
+           "L_to": c["interval"][1], "L_from_q": c["L_from_q"], "never_fraction": c["never_fraction"]}
+    v = json.loads(json.dumps(scaling.verdict_entry({"g": g}, {"m": m}, [row], 16, [16, 32, 64], [8, 16]),
+                              allow_nan=False))
+    assert v["crossovers"][0]["L_from"] == pytest.approx(100.0) and v["crossovers"][0]["L_to"] is None
+    assert v["exponents"]["g"]["a"] == pytest.approx(2.0) and v["exponents"]["m"]["z"] == 2.1
