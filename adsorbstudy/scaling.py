@@ -111,7 +111,7 @@ def time_generator(model, Ls, *, steps=None, nfe: int | None = None, pixels: int
     number of network evaluations to cost per sample (default ``model.nfe_for(steps)``; a smaller value
     costs a shorter sampler of the same network, e.g. a DDPM trained with 50 diffusion steps is 50
     iterations of the ancestral loop). The loop is run for min(nfe, ``max_timed_nfe``) evaluations at
-    batch :func:`batch_for` (L, pixels, min_batch) after a one-evaluation warm-up at batch 2; if that is
+    batch :func:`batch_for` (L, pixels, min_batch) after a one-evaluation warm-up at the same batch; if that is
     fewer than the whole sampler, the time is scaled by nfe / timed evaluations ("extrapolated").
 
     Returns a dict of lists, one entry per L (sorted): ``L``, ``batch``, ``nfe``, ``timed_nfe``,
@@ -139,7 +139,7 @@ def time_generator(model, Ls, *, steps=None, nfe: int | None = None, pixels: int
     for L, (m, transplanted) in it:
         B = batch_for(L, pixels, min_batch)
         timed = min(nfe, max_timed_nfe)
-        run_sampler(m, 2, steps, max_nfe=1, T=T, seed=seed)  # warm-up: allocations at this shape
+        run_sampler(m, B, steps, max_nfe=1, T=T, seed=seed)  # warm-up: allocations at this batch and shape
         dt, calls, finished = run_sampler(m, B, steps, max_nfe=None if timed == full else timed, T=T, seed=seed)
         if calls != timed or finished != (timed == full):
             raise RuntimeError(f"{model.kind}: made {calls} network evaluations (finished={finished}); expected {timed}")
@@ -222,6 +222,11 @@ def _log_gap(lnA_g, p_g, lnA_m, p_m, kl, x):
     return lnA_g - lnA_m + (p_g - p_m) * x + kl * np.exp(2 * x)
 
 
+def _L(x: float) -> float:
+    """L = e^x, as inf beyond the float range (a crossover too far out to matter)."""
+    return math.exp(x) if x < 700 else math.inf
+
+
 def _root(f, a, b):
     from scipy.optimize import brentq
     return float(brentq(f, a, b, xtol=1e-12, rtol=1e-12))
@@ -254,7 +259,7 @@ def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin
     if kl_per_spin == 0:
         if dp == 0:
             return (0.0, math.inf) if lg < lm else None
-        L_star = math.exp((lm - lg) / dp)
+        L_star = _L((lm - lg) / dp)
         return (L_star, math.inf) if dp < 0 else (0.0, L_star)
     # f is convex in x = ln L and → +∞ for x → +∞; it has its minimum where f'(x) = dp + 2 kl e^{2x} = 0
     if dp >= 0:  # f increasing everywhere: cheaper (if at all) only below one crossover
@@ -264,7 +269,7 @@ def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin
         lo = -1.0
         while f(lo) > 0 and lo > -700:
             lo *= 2
-        return None if f(lo) > 0 else (0.0, math.exp(_root(f, lo, hi)))
+        return None if f(lo) > 0 else (0.0, _L(_root(f, lo, hi)))
     xm = 0.5 * math.log(-dp / (2 * kl_per_spin))
     if f(xm) >= 0:
         return None
@@ -273,7 +278,7 @@ def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin
         lo -= 2 * (xm - lo)
     while f(hi) < 0:
         hi += 2 * (hi - xm)
-    return math.exp(_root(f, lo, xm)), math.exp(_root(f, xm, hi))
+    return _L(_root(f, lo, xm)), _L(_root(f, xm, hi))
 
 
 def crossover_draws(fit_g: dict, fit_m: dict, kl_per_spin: float = 0.0, n_draws: int = 2000, seed: int = 0) -> dict:
@@ -379,7 +384,8 @@ def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L
                           **({"z": f["z"][0], "z_err": f["z"][1]} if "z" in f else {})}
                       for s, f in {**gen_fits, **mc_fits}.items()},
         "crossovers": [{"generator": c["generator"], "mc": c["mc"], "kl_per_spin": c["kl_per_spin"],
-                        "kl_source": c["kl_source"], "L_from": num(c["L_from"]), "L_to": num(c["L_to"]),
+                        "kl_source": c["kl_source"], "never": c["L_from"] is None or c["L_from"] == math.inf,
+                        "L_from": num(c["L_from"]), "L_to": num(c["L_to"]),
                         "L_from_q16_q50_q84": [num(v) for v in c["L_from_q"]],
                         "never_fraction": c["never_fraction"]} for c in crossovers],
         "extrapolation": True,

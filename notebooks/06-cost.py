@@ -497,6 +497,8 @@ def crossing_text(c):
     lo, hi = c["L_from"], c["L_to"]
     if lo is None:
         s = "never cheaper"
+    elif not np.isfinite(lo):
+        s = "cheaper only beyond L ~ 10^300 (never, in practice)"
     elif lo == 0 and hi == math.inf:
         s = "cheaper at every L"
     elif lo == 0:
@@ -504,7 +506,7 @@ def crossing_text(c):
     else:
         s = f"cheaper from L ≈ {fmt_L(lo)}" + ("" if hi == math.inf else f" up to L ≈ {fmt_L(hi)}")
     q16, q50, q84 = c["L_from_q"]
-    if lo is not None and lo > 0:
+    if lo is not None and 0 < lo < math.inf:
         s += f" (fit uncertainty: 16–84 % of draws {fmt_L(q16)}–{fmt_L(q84)}"
         s += f"; {100 * c['never_fraction']:.0f} % of draws never cross)" if c["never_fraction"] else ")"
     elif c["never_fraction"] and lo is not None:
