@@ -438,7 +438,7 @@ atomic_write_json(out / "scaling.json", scaling_summary)
 # fidelity was measured.
 
 # %%
-fig, ax = plt.subplots(figsize=(9, 5.6))
+fig, ax = plt.subplots(figsize=(12, 5.6))
 finite_from = [c["L_from"] for c in crossings if c["L_from"] and np.isfinite(c["L_from"]) and c["kl_per_spin"] == 0]
 L_hi = float(min(1e5, max([4 * max(mc_L)] + [1.5 * v for v in finite_from])))
 Lg = np.exp(np.linspace(np.log(min(mc_L) / 1.2), np.log(L_hi), 200))
@@ -481,7 +481,7 @@ ax.set_ylim(lo_y, hi_y)
 ax.set_xlabel("lattice side L [lattice spacings]")
 ax.set_ylabel("wall time per independent sample at T_c [s]")
 ax.set_title("Cost against L at T_c, measured side by side on this machine; × = crossover of the fitted laws", fontsize=9)
-ax.legend(fontsize=6.5, loc="upper left")
+ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the points stay visible
 fig.tight_layout()
 atomic_write(repo_root() / "book" / "generated" / "figures" / "cost-scaling.png",
              lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
@@ -495,8 +495,8 @@ def fmt_L(v):
 def crossing_text(c):
     """One sentence fragment: where the generator is cheaper than the Monte Carlo sampler, with the spread."""
     lo, hi = c["L_from"], c["L_to"]
-    if lo is None:
-        s = "never cheaper"
+    if lo is None or hi < 1:  # an interval below L = 1 holds no lattice
+        s = "never cheaper" + ("" if lo is None else " at L ≥ 1")
     elif not np.isfinite(lo):
         s = "cheaper only beyond L ~ 10^300 (never, in practice)"
     elif lo == 0 and hi == math.inf:
