@@ -42,6 +42,7 @@ scaling_ddpm_steps = [1000, 50]  # [1, 1000] DDPM samplers timed against L: 1000
 scaling_matched_nfe = 50   # [0, 1000] NFE of the matched DDPM (that many diffusion steps), timed as that many ancestral steps; 0: none
 scaling_pixels = 65536     # [256, 16777216] pixels per timed batch: batch = max(2, scaling_pixels // L²)
 scaling_max_nfe = 50       # [1, 1000] network evaluations timed per sampler and L; a longer sampler's time is scaled to its NFE
+scaling_repeats = 1        # [1, 10] timed calls per sampler and L; the fastest counts (raise it on a shared machine)
 tau_L = [8, 16, 32, 64]    # [4, 512] sizes where τ_int(T_c) is measured (chapter 03's fss_sizes: its cached scan is reused)
 tau_chains = 64            # [8, 4096] chains per τ_int run and per sweep timing (chapter 03's tau_chains)
 tau_replicas = 4           # [2, 64] independent τ_int runs per size (chapter 03's tau_replicas)
@@ -384,7 +385,7 @@ for m in scaling_models:
 gen_kind = {}
 for label, m, model, st, nfe in tqdm(samplers, desc="timing generators against L"):
     r = scaling.time_generator(model, scaling_L, steps=st, nfe=nfe, pixels=scaling_pixels,
-                               max_timed_nfe=scaling_max_nfe, seed=seed)
+                               max_timed_nfe=scaling_max_nfe, seed=seed, repeats=scaling_repeats)
     gen_kind[label] = (m, model.kind)
     sc_fits[label] = scaling.fit_cost(r["L"], r["seconds_per_sample"])
     for i, Ls in enumerate(r["L"]):

@@ -134,7 +134,7 @@ def test_batch_keeps_pixels_fixed():
 def test_time_generator_shape_and_values(kind, hp, steps, nfe):
     torch.set_num_threads(1)
     m = build(kind, 8, **hp).eval()
-    r = scaling.time_generator(m, [16, 8], steps=steps, nfe=nfe, pixels=256, max_timed_nfe=3)
+    r = scaling.time_generator(m, [16, 8], steps=steps, nfe=nfe, pixels=256, max_timed_nfe=3, repeats=2)
     assert r["L"] == [8, 16] and r["batch"] == [4, 2]
     full = m.nfe_for(steps) if nfe is None else nfe
     assert r["nfe"] == [full, full] and r["timed_nfe"] == [min(full, 3)] * 2
@@ -162,6 +162,8 @@ def test_time_generator_rejects_bad_input_before_timing():
         scaling.time_generator(m, [8], nfe=2)
     with pytest.raises(ValueError, match="pixels"):
         scaling.time_generator(m, [8], pixels=0)
+    with pytest.raises(ValueError, match="repeats"):
+        scaling.time_generator(m, [8], repeats=0)
 
 
 def test_kl_from_results_prefers_measured_ess_then_the_bound(tmp_path):
