@@ -836,6 +836,19 @@ def tau_size_scan(sizes, T: float, methods=("metropolis", "wolff"), replicas: in
     return out
 
 
+def cached_tau_size_scan(store, sizes, T: float, replicas: int = 4, n_chains: int = 64, seed: int = 0) -> dict:
+    """:func:`tau_size_scan` of both samplers through the artifact store (chapter 03's τ_int(L) at T_c).
+
+    The key is (sizes, T rounded to 6 decimals, n_chains, replicas, seed, VERSION), so every chapter
+    that asks for the same scan reuses one artifact.
+    """
+    T6 = round(_check_T(T), 6)
+    Ls = sorted({_check_L(int(x)) for x in sizes})
+    return store.json("ising_tau_vs_L", {"L": Ls, "T": T6, "chains_per_run": n_chains, "runs": replicas,
+                                         "seed": seed, "version": VERSION, "layout": 2},
+                      lambda: tau_size_scan(Ls, T6, replicas=replicas, n_chains=n_chains, seed=seed))
+
+
 def time_sweeps(method: str, L: int, T: float, n_chains: int, seed: int = 0, min_seconds: float = 0.2,
                 device=None) -> float:
     """Wall seconds per sweep of one chain, amortized over ``n_chains`` chains run together.

@@ -201,8 +201,9 @@ def fit_power_law(x, y, y_err, rel_err_floor: float = 1e-3) -> dict:
     ln y = ln A + p ln x with weights 1/σ², σ = y_err / y floored at ``rel_err_floor`` (points whose
     replicas all agree would otherwise get infinite weight). The error of p is from the covariance,
     scaled by √(χ²/dof) when that exceeds 1. Returns ``p``, ``p_err``, ``A``, ``chi2_dof`` (nan with
-    two points) and ``local_slopes`` (the slope between successive x, which shows how far the
-    smallest sizes are from the asymptotic regime).
+    two points), ``local_slopes`` (the slope between successive x, which shows how far the
+    smallest sizes are from the asymptotic regime) and ``cov``, the 2×2 covariance of (ln A, p) with
+    the same scaling (for predictions outside the fitted x, e.g. ``scaling.power_law_at``).
     """
     x, y, s = (np.asarray(v, dtype=float) for v in (x, y, y_err))
     if not (x.shape == y.shape == s.shape) or x.ndim != 1 or len(x) < 2:
@@ -218,9 +219,10 @@ def fit_power_law(x, y, y_err, rel_err_floor: float = 1e-3) -> dict:
     lnA, p = cov @ (X.T @ (w * ly))
     dof = len(lx) - 2
     chi2 = float((w * (ly - lnA - p * lx) ** 2).sum() / dof) if dof > 0 else float("nan")
-    p_err = float(np.sqrt(cov[1, 1]) * (math.sqrt(chi2) if dof > 0 and chi2 > 1 else 1.0))
+    scale = chi2 if dof > 0 and chi2 > 1 else 1.0
+    p_err = float(np.sqrt(cov[1, 1] * scale))
     return {"p": float(p), "p_err": p_err, "A": float(math.exp(lnA)), "chi2_dof": chi2,
-            "local_slopes": (np.diff(ly) / np.diff(lx)).tolist()}
+            "local_slopes": (np.diff(ly) / np.diff(lx)).tolist(), "cov": (cov * scale).tolist()}
 
 
 def hamming(configs, flip_symmetric: bool, max_pairs: int = 200_000, seed: int = 0):

@@ -352,7 +352,7 @@ CROSS_CHECKS: dict[str, tuple[Check, ...]] = {
     "04-train": (_check_test_grid, _check_train_run),
     "05-fidelity": (_check_test_grid,
                     _check_trained_models("models", "seed_models", "fine_models", same_grid=("models", "seed_models"))),
-    "06-cost": (_check_trained_models("models"),),
+    "06-cost": (_check_trained_models("models", "scaling_models"),),
     "07-exact": (_check_test_grid, _check_trained_models("models", "hybrid_models", same_grid=("models", "hybrid_models"))),
 }
 

@@ -29,6 +29,7 @@ import time
 
 import torch
 
+from adsorbstudy import scaling
 from adsorbstudy.models import build
 from adsorbstudy.models.adsorption import solve_equilibrium_logits
 
@@ -44,36 +45,9 @@ QUICK_TRUNK = dict(base=4, depth=2, emb_dim=8)
 QUICK_GAN_WIDTH = 4
 
 
-class _Stop(Exception):
-    """Raised by the NFE hook to stop a sampler after its timed network evaluations."""
-
-
-def network(model) -> torch.nn.Module:
-    """The module evaluated once per NFE: the U-Net of the diffusion models, the GAN's generator."""
-    return model.G if hasattr(model, "G") else model.net
-
-
 def run_sampler(model, n: int, steps, max_nfe: int | None = None) -> tuple[float, int, bool]:
-    """One ``model.sample(n, T, steps=steps)``, timed from the call; with ``max_nfe``, stopped at the
-    start of network evaluation ``max_nfe + 1``. Returns (seconds, network evaluations, finished)."""
-    calls = [0]
-
-    def hook(_module, _inputs):
-        if max_nfe is not None and calls[0] >= max_nfe:
-            raise _Stop
-        calls[0] += 1
-
-    handle = network(model).register_forward_pre_hook(hook)
-    try:
-        t0 = time.perf_counter()
-        try:
-            model.sample(n, T_SAMPLE, seed=0, steps=steps)
-            finished = True
-        except _Stop:
-            finished = False
-        return time.perf_counter() - t0, calls[0], finished
-    finally:
-        handle.remove()
+    """``scaling.run_sampler`` at this benchmark's temperature: (seconds, network evaluations, finished)."""
+    return scaling.run_sampler(model, n, steps, max_nfe=max_nfe, T=T_SAMPLE, seed=0)
 
 
 def measure(model, n: int, steps, full_nfe: int, timed_nfe: int, rep_seconds: float = 1.0) -> dict:

@@ -395,10 +395,8 @@ display(Markdown(text))
 TC6 = round(TC, 6)
 tau_L = sorted(set(int(x) for x in fss_sizes))
 # the numba kernel is fastest with 64 chains side by side, so runs are not split smaller
-size_seed = seed_for(seed, "mc-tau-size")
-lscan = store.json("ising_tau_vs_L", {"L": tau_L, "T": TC6, "chains_per_run": tau_chains, "runs": tau_replicas,
-                                      "seed": size_seed, "version": ising.VERSION, "layout": 2},
-                   lambda: ising.tau_size_scan(tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains, seed=size_seed))
+lscan = ising.cached_tau_size_scan(store, tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains,
+                                   seed=seed_for(seed, "mc-tau-size"))
 
 
 zfit = {}

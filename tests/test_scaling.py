@@ -1,0 +1,203 @@
+"""adsorbstudy.scaling: power-law fits, crossovers, Monte Carlo cost arithmetic and generator timing."""
+import math
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from adsorbstudy import scaling
+from adsorbstudy.models import build
+
+
+def _rng(name: str) -> np.random.Generator:
+    """A generator seeded from the test's name (no hand-chosen seed)."""
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+def test_fit_cost_recovers_exact_power_laws_and_predicts_outside_the_range():
+    rng = _rng("fit_cost")
+    for _ in range(5):
+        A, a = float(rng.uniform(1e-6, 1e-2)), float(rng.uniform(0.5, 4.5))
+        L = np.array([16, 32, 64, 128])
+        f = scaling.fit_cost(L, A * L**a)
+        assert f["p"] == pytest.approx(a, rel=1e-10)
+        assert f["A"] == pytest.approx(A, rel=1e-8)
+        y, err = scaling.power_law_at(f, [8, 1024])
+        np.testing.assert_allclose(y, A * np.array([8.0, 1024.0]) ** a, rtol=1e-8)
+
+
+def test_power_law_at_error_is_the_delta_method_of_the_fit_covariance():
+    # a noisy fit, then the prediction error against the delta method computed independently
+    rng = _rng("power_law_at")
+    L = np.array([8.0, 16, 32, 64])
+    y = 0.3 * L**2.2 * np.exp(rng.normal(0, 0.05, 4))
+    f = scaling.fit_cost(L, y, 0.05 * y)
+    J = np.array([1.0, math.log(256.0)])  # d ln y / d (ln A, p) at L = 256
+    expect = math.sqrt(J @ np.asarray(f["cov"]) @ J)
+    val, err = scaling.power_law_at(f, 256.0)
+    assert float(err) / float(val) == pytest.approx(expect, rel=1e-10)
+    assert math.sqrt(f["cov"][1][1]) == pytest.approx(f["p_err"], rel=1e-12)
+
+
+def test_crossover_of_two_exact_power_laws_is_the_analytic_one():
+    rng = _rng("crossover_analytic")
+    for _ in range(20):
+        a, b = float(rng.uniform(1e-4, 10)), float(rng.uniform(1e-9, 1e-3))
+        p, q = float(rng.uniform(1.5, 2.5)), float(rng.uniform(2.6, 5.0))
+        iv = scaling.cheaper_interval(a, p, b, q)
+        L_star = (a / b) ** (1 / (q - p))
+        assert iv[0] == pytest.approx(L_star, rel=1e-10) and iv[1] == math.inf
+        # on either side of L*, the costs are ordered as the interval says
+        assert a * (1.01 * L_star) ** p < b * (1.01 * L_star) ** q
+        assert a * (0.99 * L_star) ** p > b * (0.99 * L_star) ** q
+        # the other way round: the steeper law is cheaper only below L*
+        assert scaling.cheaper_interval(b, q, a, p) == pytest.approx((0.0, L_star), rel=1e-10)
+    assert scaling.cheaper_interval(1.0, 2.0, 2.0, 2.0) == (0.0, math.inf)
+    assert scaling.cheaper_interval(2.0, 2.0, 1.0, 2.0) is None
+
+
+def test_crossover_with_kl_matches_a_brute_force_scan():
+    """With ESS/n = exp(−KL·L²) the generator is cheaper on a bounded window (or never): compare with a fine grid."""
+    rng = _rng("crossover_kl")
+    Lg = np.exp(np.linspace(0, math.log(1e5), 400001))
+    n_window = n_none = 0
+    for _ in range(30):
+        a, b = float(10 ** rng.uniform(-4, 1)), float(10 ** rng.uniform(-9, -4))
+        p, q = float(rng.uniform(1.5, 2.5)), float(rng.uniform(2.3, 5.0))
+        kl = float(10 ** rng.uniform(-7, -2))
+        cheaper = math.log(a) + p * np.log(Lg) + kl * Lg**2 < math.log(b) + q * np.log(Lg)
+        iv = scaling.cheaper_interval(a, p, b, q, kl)
+        if not cheaper.any():
+            n_none += 1
+            assert iv is None
+            continue
+        n_window += 1
+        inside = Lg[cheaper]
+        lo = 0.0 if cheaper[0] else inside[0]
+        assert iv[0] == pytest.approx(lo, rel=1e-4, abs=1e-12)
+        assert iv[1] == pytest.approx(inside[-1], rel=1e-4)
+        assert math.isfinite(iv[1])  # the exponential always wins in the end
+    assert n_window > 0 and n_none > 0  # both cases were exercised
+    # kl = 0 is the uncorrected crossover
+    assert scaling.cheaper_interval(1.0, 2.0, 1e-3, 4.0, 0.0)[0] == pytest.approx(1e3 ** 0.5)
+
+
+def test_crossover_rejects_bad_input():
+    with pytest.raises(ValueError, match="kl_per_spin"):
+        scaling.cheaper_interval(1.0, 2.0, 1.0, 4.0, -1e-3)
+    with pytest.raises(ValueError, match="A_g"):
+        scaling.cheaper_interval(0.0, 2.0, 1.0, 4.0)
+    with pytest.raises(ValueError, match="ess_fraction"):
+        scaling.kl_from_ess(0.0, 256)
+
+
+def test_crossover_draws_centre_on_the_fit_and_spread_with_its_errors():
+    rng = _rng("crossover_draws")
+    L = np.array([16.0, 32, 64, 128])
+    g = scaling.fit_cost(L, 1e-4 * L**2 * np.exp(rng.normal(0, 0.03, 4)))
+    m = scaling.fit_cost(L, 1e-8 * L**4.2 * np.exp(rng.normal(0, 0.03, 4)))
+    d = scaling.crossover_draws(g, m, 0.0, n_draws=500, seed=1)
+    L_star = (g["A"] / m["A"]) ** (1 / (m["p"] - g["p"]))
+    assert d["interval"][0] == pytest.approx(L_star, rel=1e-10)
+    q16, q50, q84 = d["L_from_q"]
+    assert q16 < L_star < q84 and q50 == pytest.approx(L_star, rel=0.1)
+    assert d["never_fraction"] == 0.0
+
+
+def test_mc_cost_and_tau_at_known_numbers():
+    cost, err = scaling.mc_cost([1e-6, 4e-6], [10.0, 40.0], [1.0, 2.0])
+    np.testing.assert_allclose(cost, [2e-5, 3.2e-4])  # 2 τ × sweep
+    np.testing.assert_allclose(err, [2e-6, 1.6e-5])
+    with pytest.raises(ValueError):
+        scaling.mc_cost([1e-6], [0.0])
+    # τ = 0.5 L^2: measured sizes pass through, others come from the fit
+    t = scaling.tau_at([16, 32, 128], [8, 16, 32, 64], 0.5 * np.array([8.0, 16, 32, 64]) ** 2, [0.01] * 4)
+    assert t["L"] == [16, 32, 128] and t["measured"] == [True, True, False]
+    assert t["tau_int"][:2] == [128.0, 512.0]
+    assert t["tau_int"][2] == pytest.approx(0.5 * 128**2, rel=1e-6)
+    assert t["fit"]["p"] == pytest.approx(2.0, rel=1e-8)
+    assert scaling.kl_from_ess(math.exp(-2.56), 256) == pytest.approx(0.01)
+
+
+def test_batch_keeps_pixels_fixed():
+    assert [scaling.batch_for(L, 65536) for L in (16, 32, 64, 128)] == [256, 64, 16, 4]
+    assert scaling.batch_for(512, 65536, min_batch=2) == 2
+
+
+@pytest.mark.parametrize("kind,hp,steps,nfe", [
+    ("adsorption", dict(K=6, base=4, depth=2, emb_dim=8), None, None),
+    ("ddpm", dict(base=4, depth=2, emb_dim=8), None, 5),   # a 5-step DDPM: the ancestral loop stopped and scaled
+    ("ddpm", dict(base=4, depth=2, emb_dim=8), 4, None),   # DDIM-4, run in full
+    ("gan", dict(ngf=4, ndf=4), None, None),
+])
+def test_time_generator_shape_and_values(kind, hp, steps, nfe):
+    torch.set_num_threads(1)
+    m = build(kind, 8, **hp).eval()
+    r = scaling.time_generator(m, [16, 8], steps=steps, nfe=nfe, pixels=256, max_timed_nfe=3, repeats=2)
+    assert r["L"] == [8, 16] and r["batch"] == [4, 2]
+    full = m.nfe_for(steps) if nfe is None else nfe
+    assert r["nfe"] == [full, full] and r["timed_nfe"] == [min(full, 3)] * 2
+    assert r["extrapolated"] == [full > 3] * 2
+    sps = np.array(r["seconds_per_sample"])
+    assert sps.shape == (2,) and np.all(np.isfinite(sps)) and np.all(sps > 0)
+    np.testing.assert_allclose(sps, np.array(r["seconds"]) / np.array(r["batch"]) * full / min(full, 3))
+    # the U-Net generators carry their weights to the other L; the GAN only to its own
+    assert r["trained_weights"] == [True, kind != "gan"]
+
+
+def test_model_at_L_transplants_u_net_weights():
+    m = build("adsorption", 8, K=3, base=4, depth=2, emb_dim=8)
+    torch.nn.init.normal_(m.net.out.weight, std=0.1)
+    m2, ok = scaling.model_at_L(m, 16)
+    assert ok and m2.L == 16
+    assert torch.equal(m2.net.out.weight, m.net.out.weight)
+
+
+def test_time_generator_rejects_bad_input_before_timing():
+    m = build("gan", 8, ngf=4, ndf=4)
+    with pytest.raises(ValueError, match="L must be"):
+        scaling.time_generator(m, [12], pixels=256)
+    with pytest.raises(ValueError, match="nfe"):
+        scaling.time_generator(m, [8], nfe=2)
+    with pytest.raises(ValueError, match="pixels"):
+        scaling.time_generator(m, [8], pixels=0)
+    with pytest.raises(ValueError, match="repeats"):
+        scaling.time_generator(m, [8], repeats=0)
+
+
+def test_kl_from_results_prefers_measured_ess_then_the_bound(tmp_path):
+    import json
+
+    assert scaling.kl_from_results(tmp_path, "adsorption", 16) is None
+    (tmp_path / "verdict.json").write_text(json.dumps({"models": {"adsorption": {"kl_bound_inside": 0.02}}}))
+    kl, src = scaling.kl_from_results(tmp_path, "adsorption", 16)
+    assert kl == 0.02 and "verdict.json" in src
+    assert scaling.kl_from_results(tmp_path, "gan", 16) is None
+    # exact.csv: the SNIS row nearest T_c wins (ESS/n = 0.2 at T = 2.3, not 0.5 at T = 3.0 or the raw row)
+    (tmp_path / "exact.csv").write_text("model,T,method,n,ess\nadsorption,2.3,raw,1000,1000\n"
+                                        "adsorption,3.0,snis,1000,500\nadsorption,2.3,snis,1000,200\n")
+    kl, src = scaling.kl_from_results(tmp_path, "adsorption", 16)
+    assert kl == pytest.approx(-math.log(0.2) / 256) and "exact.csv" in src
+
+
+def test_check_sizes():
+    assert scaling.check_sizes([32, 16, 16]) == [16, 32]
+    for bad in ([16, 24], [4, 8], [16], [16, True]):
+        with pytest.raises(ValueError, match="scaling_L"):
+            scaling.check_sizes(bad)
+
+
+def test_verdict_entry_is_strict_json_with_the_crossover():
+    import json
+
+    L = np.array([16.0, 32, 64])
+    g, m = scaling.fit_cost(L, 1e-3 * L**2), scaling.fit_cost(L, 1e-7 * L**4)
+    m["z"] = (2.1, 0.1)
+    c = scaling.crossover_draws(g, m, 0.0, n_draws=50)
+    row = {"generator": "g", "mc": "m", "kl_per_spin": 0.0, "kl_source": "none", "L_from": c["interval"][0],
+           "L_to": c["interval"][1], "L_from_q": c["L_from_q"], "never_fraction": c["never_fraction"]}
+    v = json.loads(json.dumps(scaling.verdict_entry({"g": g}, {"m": m}, [row], 16, [16, 32, 64], [8, 16]),
+                              allow_nan=False))
+    assert v["crossovers"][0]["L_from"] == pytest.approx(100.0) and v["crossovers"][0]["L_to"] is None
+    assert v["exponents"]["g"]["a"] == pytest.approx(2.0) and v["exponents"]["m"]["z"] == 2.1
