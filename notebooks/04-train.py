@@ -60,6 +60,10 @@ test_step = 1.5          # (0, 5] test grid spacing, J/k_B
 n_samples = 50           # [1, 1000000] generated configurations per test temperature
 sample_steps = 0         # [0, 1000] sampling steps: 0 = the model default (DDPM: 1000-step ancestral); DDPM k < 1000 = DDIM-k
 threads = 2              # [0, 64] torch CPU threads; 0 = the torch default
+launcher = "none"        # {none, torchrun} torchrun: data-parallel training in nproc processes (U-Net models)
+nproc = 1                # [0, 1024] training processes under torchrun, one per GPU; 0 = one per visible GPU; must divide batch
+bf16 = False             # bool CUDA only: bf16 autocast in training (refused on the CPU)
+torch_compile = False    # bool CUDA only: torch.compile the training loss (refused on the CPU)
 
 # %%
 import json
@@ -102,7 +106,8 @@ test_T = ising.test_grid(test_start, test_stop, test_step)
 params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc_seed, "method": method,
           "mc_backend": mc_backend, "hparams": hparams,
           "train": dict(steps=steps, batch=batch, lr=lr, ema=ema, val_every=val_every,
-                        ckpt_every=max(val_every, min(1000, steps)), seed=seed)}
+                        ckpt_every=max(val_every, min(1000, steps)), seed=seed)
+                   | ({"bf16": True} if bf16 else {}) | ({"compile": True} if torch_compile else {})}
 
 # %% [markdown]
 # ## Training
@@ -112,7 +117,7 @@ params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc
 # with unchanged parameters reuses the checkpoint and does not train again.
 
 # %%
-rec = tr.train_run(run_name, params, profile, device=device, progress=True)
+rec = tr.train_run(run_name, params, profile, device=device, progress=True, launcher=launcher, nproc=nproc)
 display(Markdown(
     f"**{run_name}** ({model}, {rec['n_params']:,} parameters in the sampling network) was trained for "
     f"{rec['steps']} steps in {rec['train_seconds']:.1f} s on `{rec['device']}` "
