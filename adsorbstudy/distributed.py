@@ -148,7 +148,8 @@ def launch_train_run(name: str, params: dict, profile: str, device: str = "auto"
     its JSON record.
 
     The training ensembles are computed here first (so the ranks read them from the store instead of
-    racing to compute them), and a cached model is reused without starting torchrun. On failure
+    racing to compute them), and a cached model is reused without starting torchrun. Each rank runs
+    ``$OMP_NUM_THREADS`` torch threads (1 unless set: N ranks share the cores). On failure
     raises :class:`DistributedRunError` naming the run; the last checkpoint stays intact and a rerun
     resumes from it.
     """
