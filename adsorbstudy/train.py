@@ -210,11 +210,14 @@ def _cfg_key(cfg: TrainConfig) -> dict:
 CUDA_OPTIONS = ("bf16", "compile")
 
 
-def check_cuda_options(cfg: TrainConfig, device) -> None:
-    """ValueError naming the field when bf16 autocast or torch.compile is asked for off CUDA (see module docstring)."""
+def check_cuda_options(cfg: TrainConfig, device, kind: str | None = None) -> None:
+    """ValueError naming the field when bf16 autocast or torch.compile is asked for off CUDA (see module
+    docstring), or for a GAN (``kind``), whose own training step they would not reach."""
     for opt in CUDA_OPTIONS:
         if getattr(cfg, opt) and torch.device(device).type != "cuda":
             raise ValueError(f"train config {opt}: a CUDA-only speed option; the device is {device} (set {opt} false)")
+        if getattr(cfg, opt) and kind is not None and kind not in DDP_KINDS:
+            raise ValueError(f"train config {opt}: applies to the models {', '.join(DDP_KINDS)}; not to {kind}")
 
 
 #: The models DistributedDataParallel trains. The GANs are excluded: BatchNorm in the generator and
@@ -280,7 +283,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     ckpt_dir = Path(ckpt_dir)
     L = getattr(model, "L", None)
     dev = model.device
-    check_cuda_options(cfg, dev)
+    check_cuda_options(cfg, dev, getattr(model, "kind", None))
     rank, world = dist.rank(), dist.world()
     main = rank == 0
     if world > 1:
@@ -459,7 +462,7 @@ def check_trainable(params: dict, device: str = "auto", nproc: int = 1) -> None:
     _check_run_params(params)
     cfg = TrainConfig.from_dict(params.get("train", {}))
     build(params["kind"], params["L"], **params.get("hparams", {}))
-    check_cuda_options(cfg, pick_device(device))
+    check_cuda_options(cfg, pick_device(device), params["kind"])
     check_data_parallel(params["kind"], cfg.batch, nproc)
 
 

@@ -91,6 +91,9 @@ def test_ddp_refuses_the_gan_and_an_uneven_batch():
         tr.check_cuda_options(tr.TrainConfig(bf16=True), "cpu")
     with pytest.raises(ValueError, match="compile"):
         tr.check_cuda_options(tr.TrainConfig(compile=True), "cpu")
+    with pytest.raises(ValueError, match="bf16: applies to the models adsorption"):
+        tr.check_cuda_options(tr.TrainConfig(bf16=True), "cuda", "gan-m")
+    tr.check_cuda_options(tr.TrainConfig(bf16=True, compile=True), "cuda", "ddpm")  # accepted on CUDA
 
 
 RUN = {"kind": "ddpm", "L": 8, "grid": "coarse", "n_per_T": 10, "mc_seed": 0, "hparams": TINY["ddpm"],
