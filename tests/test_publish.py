@@ -255,3 +255,16 @@ def test_api_docstrings_escape_only_outside_literals():
     line = "⟨|m|⟩ per spin, ``|m|`` and ``u_``, at u_- (a_b), :func:`f`(x) and :func:`g`."
     assert api_docstrings.escape_line(line) == (
         r"⟨\|m\|⟩ per spin, ``|m|`` and ``u_``, at u\_- (a_b), :func:`f`\ (x) and :func:`g`.")
+
+
+def test_launch_buttons_only_with_a_repository():
+    """The theme fails on notebook pages with launch buttons but no repository URL: they go together."""
+    class Config:
+        def __init__(self, url):
+            self.html_theme_options = {"repository_url": url, "launch_buttons": {"binderhub_url": "b"}}
+
+    empty, known = Config(""), Config("https://github.com/o/r")
+    launch_source._no_repository_no_launch(None, empty)
+    launch_source._no_repository_no_launch(None, known)
+    assert empty.html_theme_options["launch_buttons"] == {}
+    assert known.html_theme_options["launch_buttons"] == {"binderhub_url": "b"}

@@ -6,6 +6,10 @@ number). The executed ``.ipynb`` is a build output and not in the repository, so
 ``book/generated/04-train-ddpm.ipynb`` would open nothing; this rewrites it to the source notebook,
 which Binder opens with jupytext (see ``postBuild``). Runs after sphinx-book-theme's own
 ``add_launch_buttons`` (priority 501).
+
+Without a repository URL (``repository.url`` empty in ``_config.yml``, see
+``.github/configure_book.py``) there is nothing to launch from: the launch buttons are switched off
+(the theme would otherwise fail on every notebook page).
 """
 from __future__ import annotations
 
@@ -34,6 +38,13 @@ def _rewrite(app, pagename, templatename, context, doctree):
                     button["url"] = button["url"].replace(f"{pagename}.ipynb", src)
 
 
+def _no_repository_no_launch(app, config):
+    options = config.html_theme_options
+    if not (options.get("repository_url") or "").strip():
+        options["launch_buttons"] = {}
+
+
 def setup(app):
+    app.connect("config-inited", _no_repository_no_launch)
     app.connect("html-page-context", _rewrite, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
