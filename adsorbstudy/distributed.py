@@ -204,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     dev = init(pick_device(a.device))
     try:
-        tr.train_run(a.name, json.loads(a.params), a.profile, device=str(dev.type), progress=is_main(),
+        # $TQDM_DISABLE: the study runner keeps progress bars out of its terminal, also the ranks'
+        tr.train_run(a.name, json.loads(a.params), a.profile, device=str(dev.type),
+                     progress=is_main() and not os.environ.get("TQDM_DISABLE"),
                      callback=_fault_callback())
     finally:
         torch.distributed.destroy_process_group()
