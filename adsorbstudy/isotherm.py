@@ -402,6 +402,7 @@ def grand_potential(xa, xb, eps_s, eps_a, za=4, zb=6):
 
     Omega(x_a) = x_a ln x_a + (1-x_a) ln(1-x_a) + x_a [eps_s - eps_a z_b x_b - logit(x_b)]
                  + eps_a z_a x_a^2 / 2.
+
     dOmega/dx_a = -residual(x_a, ...), so the stationary points are Eq. 6; the
     equilibrium x_a is the global minimum. Defined for x_a in [0, 1] (0 ln 0 = 0).
     """
@@ -443,6 +444,7 @@ def solve(xb, eps_s, eps_a, za=4, zb=6, *, branch: str = "equilibrium", space: s
       - "low": the lowest root (the adsorption branch's metastable continuation);
       - "high": the highest root;
       - "middle": the unstable middle root where three exist, else NaN.
+
     Returns an array of the broadcast shape: x_a (space="x") or logit(x_a)
     (space="logit"). Runs a compiled single-threaded kernel (~10^7 points/s).
     """

@@ -154,17 +154,51 @@ def n_params(module: nn.Module) -> int:
 
 
 # --------------------------------------------------------------------------- generator plumbing
-def rand(shape, generator: torch.Generator | None, device, dtype=torch.float32) -> torch.Tensor:
-    """Uniform [0, 1) draws from ``generator`` (a CPU generator, or the global RNG when None), moved to ``device``.
+class RankSlice:
+    """A random stream for one rank of a data-parallel step: draws are made for the whole global batch
+    (``world`` × the local batch, from ``generator``, or the global RNG when None) and the rank's rows
+    ``[rank·b, (rank+1)·b)`` are kept.
+
+    Every rank thus consumes the same random numbers as a single process drawing for the global
+    batch, and the ranks' slices together are exactly that process's draws (``adsorbstudy.distributed``).
+    """
+
+    def __init__(self, generator: torch.Generator | None, rank: int, world: int):
+        if not (isinstance(world, int) and world >= 1 and isinstance(rank, int) and 0 <= rank < world):
+            raise ValueError(f"RankSlice: rank must be in [0, world) and world ≥ 1; got rank={rank!r}, world={world!r}")
+        self.generator, self.rank, self.world = generator, rank, world
+
+    def draw(self, fn, shape, **kw) -> torch.Tensor:
+        """``fn((world·shape[0], *shape[1:]), generator=..., **kw)``, this rank's rows."""
+        shape = tuple(shape)
+        b = shape[0]
+        full = fn((self.world * b, *shape[1:]), generator=self.generator, **kw)
+        return full[self.rank * b:(self.rank + 1) * b]
+
+
+def _draw(fn, shape, generator, **kw) -> torch.Tensor:
+    if isinstance(generator, RankSlice):
+        return generator.draw(fn, shape, **kw)
+    return fn(shape, generator=generator, **kw)
+
+
+def rand(shape, generator: torch.Generator | RankSlice | None, device, dtype=torch.float32) -> torch.Tensor:
+    """Uniform [0, 1) draws from ``generator`` (a CPU generator, a :class:`RankSlice`, or the global RNG
+    when None), moved to ``device``.
 
     Drawing on the CPU keeps every model's randomness identical across devices for a given seed.
     """
-    return torch.rand(shape, generator=generator, dtype=dtype).to(device)
+    return _draw(torch.rand, shape, generator, dtype=dtype).to(device)
 
 
-def randn(shape, generator: torch.Generator | None, device, dtype=torch.float32) -> torch.Tensor:
+def randn(shape, generator: torch.Generator | RankSlice | None, device, dtype=torch.float32) -> torch.Tensor:
     """Standard normal draws, as :func:`rand`."""
-    return torch.randn(shape, generator=generator, dtype=dtype).to(device)
+    return _draw(torch.randn, shape, generator, dtype=dtype).to(device)
+
+
+def randint(low: int, high: int, n: int, generator: torch.Generator | RankSlice | None, device) -> torch.Tensor:
+    """n integers uniform in [low, high) (int64, shape (n,)), drawn as :func:`rand`."""
+    return _draw(lambda shape, **kw: torch.randint(low, high, shape, **kw), (n,), generator).to(device)
 
 
 def check_n(n) -> None:

@@ -301,6 +301,7 @@ def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
         # the later run would overwrite the earlier one's results/<profile>/models/<name>.json
         raise _Bad("name", f"a model name (name, else model) that no earlier 04-train run trains; "
                            f"runs[{twin.index}] ({twin.name}) already trains {trained!r}", name)
+    _check_launch(p)
     # the library's own validators, so the profile accepts exactly the lattices the models accept
     if p["model"] in UNET_KINDS:
         from .nn import GeneratorBase
@@ -320,6 +321,23 @@ def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
             _n_up(p["L"])
         except ValueError:
             raise _Bad("L", f"int of the form 4·2^m (8, 16, 32, 64, ...) for model {p['model']}", p["L"]) from None
+
+
+def _check_launch(p: dict) -> None:
+    """04-train: torchrun for the models DDP trains, nproc ≠ 1 only with it and dividing the global batch;
+    the CUDA-only speed options not on a profile whose device is cpu (``adsorbstudy.distributed``)."""
+    from .train import DDP_KINDS
+
+    if p["launcher"] == "torchrun" and p["model"] not in DDP_KINDS:
+        raise _Bad("launcher", f"none for model {p['model']} (torchrun trains {', '.join(DDP_KINDS)})", p["launcher"])
+    if p["launcher"] == "none" and p["nproc"] != 1:
+        raise _Bad("nproc", "1 when launcher is none (set launcher: torchrun)", p["nproc"])
+    if p["nproc"] and p["batch"] % p["nproc"]:
+        raise _Bad("nproc", f"a divisor of batch = {p['batch']} (the global batch is split over the processes)",
+                   p["nproc"])
+    for opt in ("bf16", "torch_compile"):
+        if p[opt] and p["device"] == "cpu":
+            raise _Bad(opt, "false on device cpu (a CUDA-only speed option)", p[opt])
 
 
 def _check_trained_models(*keys: str, same_grid: tuple[str, ...] = ()) -> Check:

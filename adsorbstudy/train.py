@@ -8,6 +8,16 @@ interrupted and resumed from its last checkpoint ends with bitwise the weights o
 uninterrupted run on the CPU (same seed, same config). The model with the lowest validation
 loss is kept (seed 004 kept the minimum-loss model).
 
+Under torchrun the same ``fit`` trains data-parallel with DistributedDataParallel (the U-Net
+models; see ``adsorbstudy.distributed``): same global batch, same random streams, rank 0 writes.
+
+CUDA speed options (``TrainConfig.bf16``, ``TrainConfig.compile``): bf16 autocast of the network
+and ``torch.compile`` of the loss. On a CPU device both are refused with a one-line ValueError
+naming the field, before the Monte Carlo data or the training start. Refused, not ignored: the
+option is part of the run's parameters and cache key, so ignoring it would store fp32 eager
+weights under a key that says bf16 (or compiled), and a profile would mean different things on
+different machines.
+
 ``train_run(name, params, profile)`` is the study's entry point: MC data from
 ``adsorbstudy.ising.cached_ensembles``, a checkpoint keyed by the parameters in the artifact
 store (reused when present and intact), and ``results/<profile>/models/<name>.json``.
@@ -26,7 +36,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from . import distributed as dist
 from .models import KINDS, build
+from .nn import RankSlice
 from .runtime import pick_device, repo_root, results_dir, seed_everything
 from .seeds import seed_for
 from .validate import check_T
@@ -51,7 +63,9 @@ class TrainConfig:
     steps as ``snap-<step>.pt`` beside the checkpoints, for training-budget curves (0 = off; snapshots
     are never used for selection); ``seed``; ``max_seconds``: optional wall-clock budget
     (0 = none; it stops at the next validation point, so the number of steps then depends on the
-    machine — the step budget is the deterministic one).
+    machine — the step budget is the deterministic one); ``bf16``: bf16 autocast of the loss
+    (CUDA only); ``compile``: ``torch.compile`` of the loss (CUDA only). The last two are left out of
+    the checkpoint's config key when off, so checkpoints written before they existed still resume.
     """
 
     steps: int = 1000
@@ -68,6 +82,8 @@ class TrainConfig:
     snapshot_every: int = 0
     seed: int = 0
     max_seconds: float = 0.0
+    bf16: bool = False
+    compile: bool = False
 
     def __post_init__(self):
         checks = [
@@ -85,6 +101,8 @@ class TrainConfig:
             ("snapshot_every", isinstance(self.snapshot_every, int) and self.snapshot_every >= 0, "an integer ≥ 0"),
             ("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer ≥ 0"),
             ("max_seconds", _real(self.max_seconds) and self.max_seconds >= 0, "≥ 0"),
+            ("bf16", isinstance(self.bf16, bool), "true or false"),
+            ("compile", isinstance(self.compile, bool), "true or false"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -193,7 +211,67 @@ def snapshot_path(ckpt_dir: Path | str, step: int) -> Path:
 def _cfg_key(cfg: TrainConfig) -> dict:
     d = asdict(cfg)
     d.pop("max_seconds")
+    for opt in CUDA_OPTIONS:
+        if not d[opt]:
+            d.pop(opt)
     return d
+
+
+CUDA_OPTIONS = ("bf16", "compile")
+
+
+def check_cuda_options(cfg: TrainConfig, device, kind: str | None = None) -> None:
+    """ValueError naming the field when bf16 autocast or torch.compile is asked for off CUDA (see module
+    docstring), or for a GAN (``kind``), whose own training step they would not reach."""
+    for opt in CUDA_OPTIONS:
+        if getattr(cfg, opt) and torch.device(device).type != "cuda":
+            raise ValueError(f"train config {opt}: a CUDA-only speed option; the device is {device} (set {opt} false)")
+        if getattr(cfg, opt) and kind is not None and kind not in DDP_KINDS:
+            raise ValueError(f"train config {opt}: applies to the models {', '.join(DDP_KINDS)}; not to {kind}")
+
+
+#: The models DistributedDataParallel trains. The GANs are excluded: BatchNorm in the generator and
+#: gan-m's magnetization loss are statistics of the whole batch, which a rank's slice does not reproduce.
+DDP_KINDS = ("adsorption", "adsorption-nolateral", "ddpm")
+
+
+def check_data_parallel(kind: str, batch: int, world: int) -> None:
+    """ValueError naming the field unless ``kind`` trains under DDP and ``batch`` splits evenly over ``world`` ranks."""
+    if world > 1 and kind not in DDP_KINDS:
+        raise ValueError(f"launcher: data-parallel training (torchrun) covers the models {', '.join(DDP_KINDS)}; "
+                         f"model {kind} trains in one process (launcher none)")
+    if batch % world:
+        raise ValueError(f"train config batch: the global batch {batch} must be divisible by the number of "
+                         f"processes {world} (each trains batch / {world} frames per step)")
+
+
+class _Loss(torch.nn.Module):
+    """The model's training loss as a module's forward, so DistributedDataParallel (which syncs the
+    gradients of what its forward used) and torch.compile can wrap it."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, T, generator=None):
+        return self.model.loss(x, T, generator)
+
+
+def _loss_fn(model, cfg: TrainConfig, dev: torch.device):
+    """``f(x, T) → loss`` of this rank's slice: the model's loss, wrapped in DDP under torchrun, compiled
+    and under bf16 autocast when asked for."""
+    mod = _Loss(model)
+    noise = None
+    if dist.active():
+        mod = torch.nn.parallel.DistributedDataParallel(mod, device_ids=[dev.index] if dev.type == "cuda" else None)
+        noise = RankSlice(None, dist.rank(), dist.world())  # the global RNG, the global batch's draws
+    if cfg.compile:
+        mod = torch.compile(mod)
+
+    def f(x, T):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.bf16):
+            return mod(x, T, noise)
+    return f
 
 
 # --------------------------------------------------------------------------- the loop
@@ -203,6 +281,9 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
 
     Resumes from ``ckpt_dir/last.pt`` when present (written by the same config, else ValueError).
     ``callback(step, loss)`` runs after every step (tests use it to interrupt a run).
+    Inside a torchrun process group (``adsorbstudy.distributed``) it trains data-parallel: each rank
+    takes its ``cfg.batch / world`` slice of the global batch, DDP averages the gradients, and
+    only rank 0 writes checkpoints and shows progress; the logged loss is the global batch's.
     On return the model holds the weights with the best validation loss (EMA weights when
     ``cfg.ema`` > 0). Returns the history: {"step", "loss"} per step, {"val_step", "val_loss"},
     "best_val", "best_step", "final_val", "steps", "seconds" (wall clock, summed over resumes),
@@ -211,8 +292,14 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     cfg = TrainConfig.from_dict(cfg)
     ckpt_dir = Path(ckpt_dir)
     L = getattr(model, "L", None)
-    tx, tT, vx, vT = split_data(data, cfg, L)
     dev = model.device
+    check_cuda_options(cfg, dev, getattr(model, "kind", None))
+    rank, world = dist.rank(), dist.world()
+    main = rank == 0
+    if world > 1:
+        check_data_parallel(model.kind, cfg.batch, world)
+    progress = progress and main
+    tx, tT, vx, vT = split_data(data, cfg, L)
     tx_dev, tT_dev = tx.to(dev), tT.to(dev)
     opts = _optimizers(model, cfg)
     data_gen = torch.Generator().manual_seed(seed_for(cfg.seed, "train-batches"))
@@ -244,9 +331,16 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
 
     def draw():
         idx = torch.randint(0, tx.shape[0], (cfg.batch,), generator=data_gen).to(dev)
+        if world > 1:  # every rank draws the global batch; this rank trains on its slice
+            b = cfg.batch // world
+            idx = idx[rank * b:(rank + 1) * b]
         return tx_dev[idx], tT_dev[idx]
 
+    loss_fn = _loss_fn(model, cfg, dev)
+
     def checkpoint(done: bool) -> None:
+        if not main:
+            return
         _save(last, {"version": CKPT_VERSION, "cfg": _cfg_key(cfg), "model": model.state_dict(),
                      "opts": {k: o.state_dict() for k, o in opts.items()}, "ema": ema,
                      "rng": torch.get_rng_state(), "data_rng": data_gen.get_state(),
@@ -266,13 +360,13 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
             loss = model.train_step(draw, opts)
         else:
             x, T = draw()
-            lt = model.loss(x, T)
+            lt = loss_fn(x, T)
             opts["main"].zero_grad(set_to_none=True)
             lt.backward()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opts["main"].step()
-            loss = float(lt.detach())
+            loss = dist.mean_over_ranks(float(lt.detach()), dev)
         if ema is not None:
             _ema_update(ema, model, cfg.ema)
         step += 1
@@ -291,14 +385,16 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
             if v < hist["best_val"]:
                 hist["best_val"], hist["best_step"] = v, step
                 best_state = _eval_state(model, None)
-                _save(ckpt_dir / "best.pt", {"model": best_state, "step": step, "val": v})
+                if main:
+                    _save(ckpt_dir / "best.pt", {"model": best_state, "step": step, "val": v})
             if live is not None:
                 model.load_state_dict(live)
             hist["val_step"].append(step)
             hist["val_loss"].append(v)
             hist["final_val"] = v
             hist["seconds"] = base_seconds + time.perf_counter() - t0
-            if cfg.max_seconds and hist["seconds"] > cfg.max_seconds and step < cfg.steps:
+            # rank 0's clock decides for every rank, so that all ranks stop at the same step
+            if dist.broadcast_flag(bool(cfg.max_seconds) and hist["seconds"] > cfg.max_seconds and step < cfg.steps):
                 stopped = "time"
         hist["steps"] = step
         if step % cfg.ckpt_every == 0 or step == cfg.steps or stopped:
@@ -372,7 +468,18 @@ def discard_stale_checkpoints(store, ckpt_dir: Path) -> list[Path]:
     return gone
 
 
-def train_run(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True) -> dict:
+def check_trainable(params: dict, device: str = "auto", nproc: int = 1) -> None:
+    """The checks ``train_run`` makes before any Monte Carlo or training: the run's keys, the model's
+    architecture, the CUDA-only options on this device, and data parallelism over ``nproc`` ranks."""
+    _check_run_params(params)
+    cfg = TrainConfig.from_dict(params.get("train", {}))
+    build(params["kind"], params["L"], **params.get("hparams", {}))
+    check_cuda_options(cfg, pick_device(device), params["kind"])
+    check_data_parallel(params["kind"], cfg.batch, nproc)
+
+
+def train_run(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True,
+              launcher: str = "none", nproc: int = 1, callback: Callable[[int, float], None] | None = None) -> dict:
     """Train (or reuse) the model described by ``params`` and write ``results/<profile>/models/<name>.json``.
 
     ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.ising.TRAIN_GRIDS``),
@@ -383,31 +490,46 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     (``$ADSORBSTUDY_FORCE_SINCE``) the model and the training checkpoints written before the batch
     started are discarded and the model is trained again; an interrupted forced run resumes from
     the checkpoints it wrote itself. Returns the JSON record.
+
+    ``launcher="torchrun"`` trains with ``nproc`` DistributedDataParallel ranks on this machine
+    (``adsorbstudy.distributed.launch_train_run``; the U-Net models only); the record is the same.
+    Inside a torchrun process group (the ranks themselves) rank 0 writes the model and the JSON.
+    ``callback`` is passed to :func:`fit`.
     """
-    _check_run_params(params)
+    dist.check_launch(launcher, nproc)
+    if launcher == "torchrun":
+        return dist.launch_train_run(name, params, profile, device=device, nproc=nproc, progress=progress)
+    check_trainable(params, device, dist.world())  # before MC / training
     cfg = TrainConfig.from_dict(params.get("train", {}))
     L = params["L"]
-    model_probe = build(params["kind"], L, **params.get("hparams", {}))  # validates before MC / training
-    del model_probe
-    dev = pick_device(device)
+    dev = dist.local_device(pick_device(device))
     store = study_store(profile)
     final = store.path("models", params, "pt")
     if store.valid(final):
         meta = json.loads(final.with_name(final.name.split(".")[0] + ".meta.json").read_text())
         info = meta["train"]
     else:
+        if not dist.is_main():  # rank 0 computes missing ensembles and discards stale checkpoints first
+            dist.barrier()
         ens = training_ensembles(params, profile, device, progress)
         data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
+        ckpt_dir = store.root / "checkpoints" / params_key(params)
+        if dist.is_main():
+            discard_stale_checkpoints(store, ckpt_dir)
+            dist.barrier()
         seed_everything(cfg.seed)
         model = build(params["kind"], L, **params.get("hparams", {})).to(dev)
-        ckpt_dir = store.root / "checkpoints" / params_key(params)
-        discard_stale_checkpoints(store, ckpt_dir)
-        hist = fit(model, data, cfg, ckpt_dir, progress=progress)
-        _save(final, {"model": model.state_dict()})
+        hist = fit(model, data, cfg, ckpt_dir, progress=progress, **({"callback": callback} if callback else {}))
         info = {"seconds": hist["seconds"], "steps": hist["steps"], "best_val": hist["best_val"],
                 "best_step": hist["best_step"], "final_val": hist["final_val"], "stopped": hist["stopped"],
-                "device": str(dev), "history": {k: hist[k] for k in ("step", "loss", "val_step", "val_loss")}}
-        store.commit(final, params, train=info)
+                "device": str(dev), "processes": dist.world(),
+                "history": {k: hist[k] for k in ("step", "loss", "val_step", "val_loss")}}
+        if dist.is_main():
+            _save(final, {"model": model.state_dict()})
+            store.commit(final, params, train=info)
+        dist.barrier()
+    if not dist.is_main():
+        return {}  # rank 0 writes the record
     model = build(params["kind"], L, **params.get("hparams", {}))
     record = {"name": name, "kind": params["kind"], "L": L, "hparams": model.hparams,
               "training": {k: params[k] for k in ("grid", "n_per_T") if k in params} | {"mc_seed": params.get("mc_seed", 0),
@@ -415,7 +537,8 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
               "checkpoint": str(final.relative_to(repo_root())) if final.is_relative_to(repo_root()) else str(final),
               "train_seconds": info["seconds"], "steps": info["steps"], "best_val_loss": info["best_val"],
               "best_step": info["best_step"], "final_val_loss": info["final_val"], "stopped": info["stopped"],
-              "n_params": model.n_params(), "device": info["device"], "params_key": params_key(params)}
+              "n_params": model.n_params(), "device": info["device"], "processes": info.get("processes", 1),
+              "params_key": params_key(params)}
     old = model_json_path(name, profile)
     if old.exists():
         prev = json.loads(old.read_text())

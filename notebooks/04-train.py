@@ -71,6 +71,10 @@ snapshot_every = 0       # [0, 10000000] keep the weights every this many steps 
 budget_T = []            # [0.1, 20] each: temperatures (J/k_B) at which every snapshot is sampled
 n_budget = 100           # [1, 100000] configurations per snapshot and budget temperature
 threads = 2              # [0, 64] torch CPU threads; 0 = the torch default
+launcher = "none"        # {none, torchrun} torchrun: data-parallel training in nproc processes (U-Net models)
+nproc = 1                # [0, 1024] training processes under torchrun, one per GPU; 0 = one per visible GPU; must divide batch
+bf16 = False             # bool CUDA only: bf16 autocast in training (refused on the CPU)
+torch_compile = False    # bool CUDA only: torch.compile the training loss (refused on the CPU)
 
 # %%
 import matplotlib.pyplot as plt
@@ -111,7 +115,8 @@ test_T = sorted(float(T) for T in sample_T) if sample_T else ising.test_grid(tes
 params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc_seed, "method": method,
           "mc_backend": mc_backend, "hparams": hparams,
           "train": dict(steps=steps, batch=batch, lr=lr, ema=ema, val_every=val_every,
-                        ckpt_every=max(val_every, min(1000, steps)), snapshot_every=snapshot_every, seed=seed)}
+                        ckpt_every=max(val_every, min(1000, steps)), snapshot_every=snapshot_every, seed=seed)
+                   | ({"bf16": True} if bf16 else {}) | ({"compile": True} if torch_compile else {})}
 
 # %% [markdown]
 # ## Training
@@ -121,7 +126,7 @@ params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc
 # with unchanged parameters reuses the checkpoint and does not train again.
 
 # %%
-rec = tr.train_run(run_name, params, profile, device=device, progress=True)
+rec = tr.train_run(run_name, params, profile, device=device, progress=True, launcher=launcher, nproc=nproc)
 display(Markdown(
     f"**{run_name}** ({model}, {rec['n_params']:,} parameters in the sampling network) was trained for "
     f"{rec['steps']} steps in {rec['train_seconds']:.1f} s on `{rec['device']}` "

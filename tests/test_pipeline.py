@@ -301,3 +301,13 @@ def test_cost_table_renders_cost_csv(built):
     for pkg in (f"Python {platform.python_version()}", f"numpy {np.__version__}", f"torch {torch.__version__}",
                 f"numba {numba.__version__}"):
         assert pkg in md, pkg
+
+
+def test_book_served_from_a_subpath(built):
+    """As GitHub Pages serves a project site (``https://<owner>.github.io/<repo>/``): under a prefix, offline."""
+    from test_publish import check_served_from_subpath
+
+    root, _ = built
+    check_served_from_subpath(root / "_build" / "html", ["index", "book/generated/01-derive-eq6",
+                                                         "book/generated/02-isotherms", "book/api"],
+                              math_pages=["book/generated/01-derive-eq6"])

@@ -35,7 +35,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, rand, spins_energy_mabs, temperatures_tensor)
+from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, rand, randint, spins_energy_mabs,
+                  temperatures_tensor)
 
 SCHEDULES = ("cosine", "linear")
 
@@ -333,7 +334,7 @@ class AdsorptionGenerator(GeneratorBase):
 
     def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Negative ELBO per spin (nats), one uniformly drawn k per sample: K · KL_k / L², batch mean."""
-        k = torch.randint(1, self.K + 1, (spins.shape[0],), generator=generator).to(spins.device)
+        k = randint(1, self.K + 1, spins.shape[0], generator, spins.device)
         return (self.K * self.kl_terms(spins, T, k, generator) / self.L ** 2).mean().to(torch.float32)
 
     @torch.no_grad()

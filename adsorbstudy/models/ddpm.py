@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import (GeneratorBase, UNet, check_n, randn, spins_energy_mabs, temperatures_tensor)
+from ..nn import (GeneratorBase, UNet, check_n, randint, randn, spins_energy_mabs, temperatures_tensor)
 
 N_STEPS = 1000
 
@@ -84,7 +84,7 @@ class DDPM(GeneratorBase):
     def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """ε-prediction MSE (mean over pixels and batch), t uniform in 1..n_steps."""
         x0 = spins.to(torch.float32)[:, None]
-        t = torch.randint(1, self.n_steps + 1, (x0.shape[0],), generator=generator).to(x0.device)
+        t = randint(1, self.n_steps + 1, x0.shape[0], generator, x0.device)
         noise = randn(x0.shape, generator, x0.device)
         return F.mse_loss(self.eps(self.q_sample(x0, t, noise), t, T), noise)
 
