@@ -164,6 +164,27 @@ def verdict(rows: Sequence[Mapping], train_T: Sequence[float], *,
     return out
 
 
+def update_verdict(path: Path | str, key: str, entry: object) -> dict:
+    """Add ``entry`` under ``key`` to an existing ``verdict.json`` (atomically) and return the new verdict.
+
+    The chapters after the fidelity chapter (exact statistics, cost against L) add their summaries this
+    way; the fidelity chapter keeps them when it rewrites the file."""
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"verdict: {path} does not exist; run the fidelity chapter first")
+    v = json.loads(path.read_text()) | {key: entry}
+    from .store import atomic_write_json
+
+    atomic_write_json(path, v)
+    return v
+
+
+#: verdict.json keys that chapters after the fidelity chapter write, kept when the fidelity chapter rewrites it
+LATER_KEYS = ("exact", "scaling")
+
+
 def temperature_response(rows: Sequence[Mapping], reference: Sequence[Mapping]) -> tuple[float, float]:
     """How far a model's mean energy moves across the test grid, relative to the reference's.
 

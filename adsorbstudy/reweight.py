@@ -423,3 +423,48 @@ def exact_verdict(rows: Sequence[Mapping], train_range: tuple[float, float]) -> 
         }
         out[model] = entry
     return out
+
+
+def _fmt_range(vals) -> str:
+    vals = [v for v in vals if np.isfinite(v)]
+    if not vals:
+        return "n/a"
+    return f"{vals[0]:.3g}" if min(vals) == max(vals) else f"{min(vals):.3g}–{max(vals):.3g}"
+
+
+def exact_markdown(rows: Sequence[Mapping], summary: Mapping, models: Sequence[str], L: int, n_exact: int,
+                   train_range: tuple[float, float]) -> str:
+    """The statement of the exact-statistics chapter and of the results page, one paragraph per model, from
+    the rows of exact.csv and :func:`exact_verdict`'s ``summary``: SNIS ESS/n inside and outside the
+    training range, IMH acceptance, the largest |z| of SNIS (and raw) e and C against the exact torus,
+    ln Z, and whether each part of the bar (ESS/n ≥ 0.1, |z| ≤ 3) is met; it warns when the ESS is too
+    small for the z-scores to be a test."""
+    lo, hi = train_range
+    inside = (lambda T: lo - 1e-9 <= T <= hi + 1e-9)
+    met = (lambda ok: "met" if ok else "missed")
+    out = []
+    for m in models:
+        pick = (lambda method: sorted((r for r in rows if r["model"] == m and r["method"] == method), key=lambda r: r["T"]))
+        sn, raw = pick("snis"), pick("raw")
+        ins = [r for r in sn if inside(r["T"])]
+        outs = [r for r in sn if not inside(r["T"])]
+        if not ins:
+            out.append(f"**{m}**: no temperature of this chapter lies inside the training range.")
+            continue
+        raw_in = [r for r in raw if inside(r["T"])]
+        b = summary[m]["bar"]
+        t = (f"**{m}** (L = {L}, {n_exact} samples per T): SNIS ESS/n is {_fmt_range([r['ess'] / r['n'] for r in ins])} "
+             f"inside the training range and {_fmt_range([r['ess'] / r['n'] for r in outs])} outside; IMH accepts "
+             f"{_fmt_range([r['acceptance'] for r in pick('imh')])} of proposals. The largest |z| of SNIS against the "
+             f"exact torus inside the range is {max(abs(r['z_e']) for r in ins):.1f} for e and "
+             f"{max(abs(r['z_c']) for r in ins):.1f} for C (raw: {max(abs(r['z_e']) for r in raw_in):.1f} and "
+             f"{max(abs(r['z_c']) for r in raw_in):.1f}); ln Z/N lies at most {max(abs(r['z_logz']) for r in sn):.1f} "
+             f"error bars from Kaufman's value. The bar of ESS/n ≥ 0.1 inside the range is "
+             f"{met(b['ess_frac_ge_0.1_inside'])}, |z| ≤ 3 for e and C inside is {met(b['abs_z_e_c_le_3_inside'])}, "
+             f"ln Z within 3σ at every T is {met(b['abs_z_logz_le_3'])}.")
+        if min(r["ess"] for r in sn) < 30:
+            t += (f" The smallest ESS is {min(r['ess'] for r in sn):.1f} samples: with so few effective samples the "
+                  "delta-method error bars of SNIS are themselves unreliable (the largest weights have not been seen "
+                  "often enough), so these z-scores are no test.")
+        out.append(t)
+    return "\n\n".join(out)

@@ -492,6 +492,9 @@ if budget:
     first = next(iter(budget.values()))[0]
     v["budget"] = {"T": first["T"], "n": first["n"], "trends": trends,
                    "curves": {arm_name: curves for arm_name, curves in budget.items()}}
+if (out / "verdict.json").exists():  # the later chapters' entries stay until those chapters rerun
+    old = json.loads((out / "verdict.json").read_text())
+    v |= {k: old[k] for k in report.LATER_KEYS if k in old}
 atomic_write_json(out / "verdict.json", v)
 display(Markdown(report.verdict_table(v)))
 display(Markdown(report.claims_markdown(v["claims"])))

@@ -433,6 +433,7 @@ gen_fits = {k: v for k, v in sc_fits.items() if not k.startswith("MC")}
 mc_fits = {k: v for k, v in sc_fits.items() if k.startswith("MC")}
 scaling_summary = scaling.verdict_entry(gen_fits, mc_fits, crossings, L, scaling_L, lscan["metropolis"]["L"])
 atomic_write_json(out / "scaling.json", scaling_summary)
+report.update_verdict(out / "verdict.json", "scaling", scaling_summary)
 
 # %% [markdown]
 # The figure: cost per (effectively) independent sample at T_c against L, both axes logarithmic.

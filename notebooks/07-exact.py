@@ -64,7 +64,7 @@ from IPython.display import Markdown, display
 
 from adsorbstudy import exact, ising, plots, report, reweight
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
-from adsorbstudy.store import atomic_write, atomic_write_json, study_store
+from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
 from adsorbstudy.train import load_trained
 
 if threads:
@@ -334,37 +334,8 @@ plt.show()
 # ## What the files say
 
 # %%
-def fmt_range(vals):
-    vals = [v for v in vals if np.isfinite(v)]
-    if not vals:
-        return "n/a"
-    return f"{vals[0]:.3g}" if min(vals) == max(vals) else f"{min(vals):.3g}–{max(vals):.3g}"
-
-
-def verdict_text(m):
-    """The chapter's statement for one model, from exact.csv and exact.json."""
-    sn, raw = pick(m, "snis"), pick(m, "raw")
-    ins = [r for r in sn if inside[r["T"]]]
-    outs = [r for r in sn if not inside[r["T"]]]
-    if not ins:
-        return f"**{m}**: no temperature of this chapter lies inside the training range."
-    raw_in = [r for r in raw if inside[r["T"]]]
-    b = summary[m]["bar"]
-    met = lambda ok: "met" if ok else "missed"  # noqa: E731
-    t = (f"**{m}** (L = {L}, {n_exact} samples per T): SNIS ESS/n is {fmt_range([r['ess'] / r['n'] for r in ins])} "
-         f"inside the training range and {fmt_range([r['ess'] / r['n'] for r in outs])} outside; IMH accepts "
-         f"{fmt_range([r['acceptance'] for r in pick(m, 'imh')])} of proposals. The largest |z| of SNIS against the "
-         f"exact torus inside the range is {max(abs(r['z_e']) for r in ins):.1f} for e and "
-         f"{max(abs(r['z_c']) for r in ins):.1f} for C (raw: {max(abs(r['z_e']) for r in raw_in):.1f} and "
-         f"{max(abs(r['z_c']) for r in raw_in):.1f}); ln Z/N lies at most {max(abs(r['z_logz']) for r in sn):.1f} "
-         f"error bars from Kaufman's value. The bar of ESS/n ≥ 0.1 inside the range is "
-         f"{met(b['ess_frac_ge_0.1_inside'])}, |z| ≤ 3 for e and C inside is {met(b['abs_z_e_c_le_3_inside'])}, "
-         f"ln Z within 3σ at every T is {met(b['abs_z_logz_le_3'])}.")
-    if min(r["ess"] for r in sn) < 30:
-        t += (f" The smallest ESS is {min(r['ess'] for r in sn):.1f} samples: with so few effective samples the "
-              "delta-method error bars of SNIS are themselves unreliable (the largest weights have not been seen "
-              "often enough), so these z-scores are no test.")
-    return t
-
-
-display(Markdown("\n\n".join(verdict_text(m) for m in models)))
+text = reweight.exact_markdown(rows, summary, models, L, n_exact, train_range)
+report.update_verdict(out / "verdict.json", "exact", {"L": L, "n_exact": n_exact, "temperatures": temps, "models": summary})
+_ = atomic_write_text(repo_root() / "book" / "generated" / "exact.md",
+                      f"Rendered from `results/{profile}/exact.csv` and `exact.json`.\n\n" + text + "\n")
+display(Markdown(text))
