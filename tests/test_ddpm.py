@@ -88,10 +88,17 @@ def test_sample_interface_and_bad_input():
 
 
 def test_same_trunk_as_the_adsorption_generator():
-    for L, base, depth in ((16, 16, 2), (64, 64, 4)):
-        a = build("adsorption", L, base=base, depth=depth)
-        d = build("ddpm", L, base=base, depth=depth)
-        assert abs(n_params(a) - n_params(d)) / n_params(d) < 0.10
+    # Each generator's parameter count must be the U-Net formula of tests/test_nn.py (written out layer by
+    # layer) for its output channels: the DDPM predicts ε (1 channel), the adsorption generator ε_s and ε_a
+    # (2 channels), its ablation ε_s only. Catches a generator that adds, drops or resizes layers around
+    # the shared trunk (the old check compared two models built from the same U-Net and could not fail).
+    from test_nn import unet_param_formula
+
+    for L, base, depth, emb_dim in ((16, 16, 2, 64), (64, 64, 4, 64), (8, 8, 1, 32)):
+        kw = dict(base=base, depth=depth, emb_dim=emb_dim)
+        assert n_params(build("ddpm", L, **kw)) == unet_param_formula(1, 1, base, depth, emb_dim)
+        assert n_params(build("adsorption", L, **kw)) == unet_param_formula(1, 2, base, depth, emb_dim)
+        assert n_params(build("adsorption-nolateral", L, **kw)) == unet_param_formula(1, 1, base, depth, emb_dim)
 
 
 def test_learns_temperature_dependent_order(tmp_path):
