@@ -93,8 +93,9 @@ def test_gan_learns_temperature_dependent_order(kind, two_temperatures, tmp_path
     # those runs. Measured with this set-up (final weights, centres on the training temperatures),
     # ⟨|m|⟩ at T = 1.5 / 3.5 against MC 0.986 / 0.256:
     #   gan   seed 60868 (this test's): 0.935 / 0.264;  seed 10: 0.982 / 0.306
+    #   gan-m seed 60871 (this test's): 0.979 / 0.269
     #   deliberate break, the generator fed a constant T: 0.615 / 0.615 (fails the order and both bounds)
-    # Only these runs could be afforded (about 25 min each on the loaded machine): the failure rate of
+    # Only these runs could be afforded (10-25 min each on the loaded machine): the failure rate of
     # the absolute criterion with this critic is not measured; if it fails, measure it over more seeds.
     from test_adsorption import name_seed
 
