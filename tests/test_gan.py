@@ -68,28 +68,43 @@ def _mabs(c) -> float:
     return float(np.abs(np.asarray(c, float).mean(axis=(1, 2))).mean())
 
 
-def _train(kind, seed, steps, data, tmp_path):
+def train_final(kind, seed, steps, data, ckpt_dir):
+    """A GAN built with every constructor argument explicit (so the test does not follow the defaults), its
+    critic's hat centres spanning the training temperatures (what the study does with its training grid),
+    trained for ``steps``; returns ⟨|m|⟩ per T of 400 samples of the FINAL weights: the only validation is
+    at the last step, so no checkpoint is selected."""
     torch.manual_seed(seed)
-    model = build(kind, 8, ngf=16, ndf=16, clip=0.05, n_critic=2)
-    before = {T: _mabs(model.sample(200, T, seed=5)) for T in data}
-    fit(model, data, dict(steps=steps, batch=64, lr=1e-3, val_every=25, ckpt_every=steps, seed=0),
-        tmp_path, progress=False)
-    after = {T: _mabs(model.sample(200, T, seed=5)) for T in data}
-    return before, after
+    model = WGAN(8, ngf=16, ndf=16, n_critic=2, clip=0.05, lambda_m=1.0 if kind == "gan-m" else 0.0,
+                 heads=4, t_min=min(data), t_max=max(data))
+    h = fit(model, data, dict(steps=steps, batch=64, lr=1e-3, val_every=steps, ckpt_every=steps, seed=seed),
+            ckpt_dir, progress=False)
+    assert h["best_step"] == steps
+    return {T: _mabs(model.sample(400, T, seed=seed + 1)) for T in data}
 
 
-@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("kind", ["gan", "gan-m"])
-def test_gan_learns_temperature_dependent_order(kind, seed, two_temperatures, tmp_path):
-    # Seeds 0 and 1 are the first two, not chosen. Over seeds 0-7 the criterion failed in 4 of 16
-    # runs, each time because the untrained net's T-independent |m| happened to lie within 0.05 of
-    # MC at T = 3.5 (MC 0.256) while the trained net over-ordered there by 0.05-0.07.
-    before, after = _train(kind, seed, 1200, two_temperatures, tmp_path)
+def test_gan_learns_temperature_dependent_order(kind, two_temperatures, tmp_path):
+    # Catches a GAN that gives both temperatures one ensemble (lost or clipped-away temperature
+    # conditioning, the failure DESIGN and the module docstring describe) or that does not learn |m|.
+    # The seed is a hash of the test name, nobody's choice. The old criterion "closer to MC than the
+    # untrained net" failed in 4 of 16 runs (seeds 0-7), each time because the untrained net's
+    # T-independent |m| happened to lie within 0.05 of MC at T = 3.5 while the trained one was off by
+    # 0.05-0.07: the untrained net's luck, not learning, decided it. The absolute bounds below held in
+    # those runs. Measured with this set-up (final weights, centres on the training temperatures),
+    # ⟨|m|⟩ at T = 1.5 / 3.5 against MC 0.986 / 0.256:
+    #   gan   seed 60868 (this test's): 0.935 / 0.264;  seed 10: 0.982 / 0.306
+    #   gan-m seed 60871 (this test's): 0.979 / 0.269
+    #   deliberate break, the generator fed a constant T: 0.615 / 0.615 (fails the order and both bounds)
+    # Only these runs could be afforded (10-25 min each on the loaded machine): the failure rate of
+    # the absolute criterion with this critic is not measured; if it fails, measure it over more seeds.
+    from test_adsorption import name_seed
+
+    seed = name_seed(f"test_gan_learns_temperature_dependent_order[{kind}]")
+    after = train_final(kind, seed, 1200, two_temperatures, tmp_path)
     mc = {T: _mabs(x) for T, x in two_temperatures.items()}
+    assert after[1.5] > after[3.5] + 0.3, (seed, after, mc)   # MC: 0.99 and 0.26
     for T in two_temperatures:
-        assert abs(after[T] - mc[T]) < abs(before[T] - mc[T]), (T, before, after, mc)
-    assert after[1.5] > after[3.5] + 0.1, after
-    assert abs(after[1.5] - mc[1.5]) < 0.1 and abs(after[3.5] - mc[3.5]) < 0.1, (after, mc)
+        assert abs(after[T] - mc[T]) < 0.1, (seed, T, after, mc)
 
 
 def test_critic_hat_weights_interpolate_between_centres():

@@ -66,6 +66,64 @@ def test_conditioning_reaches_the_output(base):
     assert (a - c).abs().max() > 1e-3
 
 
+def unet_param_formula(in_ch: int, out_ch: int, base: int, depth: int, emb_dim: int, n_classes: int = 0,
+                       temperature: bool = True) -> int:
+    """The parameter count of ``UNet`` written out layer by layer from the layer definitions in adsorbstudy/nn.py.
+
+    d = emb_dim, w_i = base·2^i (i = 0 … depth−1).
+      temperature embedding  Linear(1→d) + Linear(d→d)                = (d + d) + (d² + d)
+      class embedding        Embedding(n_classes, d)                  = n_classes·d
+      DoubleConv(ci → co)    conv3×3 ci→co (weights + bias)           = 9·ci·co + co
+                             GroupNorm(co) (affine weight + bias)     = 2·co
+                             conv3×3 co→co                            = 9·co² + co
+                             GroupNorm(co)                            = 2·co
+                             Linear(d → co) (the embedding bias)      = d·co + co
+                             skip: 1×1 conv ci→co when ci ≠ co        = ci·co + co (else 0)
+      inc                    DoubleConv(in_ch → w_0)
+      down, i = 1 … depth−1  DoubleConv(w_{i−1} → w_i)
+      up,   i = depth−1 … 1  DoubleConv(w_i + w_{i−1} → w_{i−1})     (skip concatenation)
+      out                    conv1×1 w_0 → out_ch                     = w_0·out_ch + out_ch
+    The sinusoidal step embedding, pooling, upsampling and activations have no parameters.
+    """
+    d = emb_dim
+    w = [base * 2 ** i for i in range(depth)]
+
+    def double_conv(ci, co):
+        conv1 = 9 * ci * co + co
+        norm1 = 2 * co
+        conv2 = 9 * co * co + co
+        norm2 = 2 * co
+        emb = d * co + co
+        skip = ci * co + co if ci != co else 0
+        return conv1 + norm1 + conv2 + norm2 + emb + skip
+
+    total = (2 * d + d * d + d) if temperature else 0
+    total += n_classes * d
+    total += double_conv(in_ch, w[0])
+    total += sum(double_conv(w[i - 1], w[i]) for i in range(1, depth))
+    total += sum(double_conv(w[i] + w[i - 1], w[i - 1]) for i in range(depth - 1, 0, -1))
+    total += w[0] * out_ch + out_ch
+    return total
+
+
+@pytest.mark.parametrize("in_ch,out_ch,base,depth,emb_dim,n_classes,temperature", [
+    (1, 1, 16, 2, 64, 0, True),     # the DDPM of the default profile
+    (1, 2, 16, 2, 64, 0, True),     # the adsorption generator (ε_s, ε_a)
+    (1, 1, 8, 1, 32, 0, True),      # smoke widths, one resolution (no down/up blocks)
+    (1, 2, 64, 4, 128, 0, True),    # seed-004 scale
+    (3, 3, 4, 3, 8, 10, False),     # images: colour channels, class embedding, no temperature
+])
+def test_parameter_count_is_the_hand_computed_formula(in_ch, out_ch, base, depth, emb_dim, n_classes, temperature):
+    # Catches any change to the trunk's layers (a dropped or added layer, a GroupNorm without affine
+    # parameters, a skip convolution where the widths match, a wrong width of the up blocks' skip
+    # concatenation): the count is compared with the formula written out above, not with another
+    # model built from the same U-Net class.
+    from adsorbstudy.nn import n_params
+
+    net = UNet(in_ch, out_ch, base=base, depth=depth, emb_dim=emb_dim, n_classes=n_classes, temperature=temperature)
+    assert n_params(net) == unet_param_formula(in_ch, out_ch, base, depth, emb_dim, n_classes, temperature)
+
+
 def test_class_embedding():
     net = UNet(1, 1, base=8, depth=2, emb_dim=16, padding="zeros", n_classes=3, temperature=False).eval()
     _randomize_head(net)

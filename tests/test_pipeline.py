@@ -140,8 +140,8 @@ def test_browser_typesets_math_and_loads_images(built, page):
 
 
 def test_results_files_schema_and_recomputation(built):
-    """summary.csv, samples/*.npz and verdict.json exist with their schema, and e and |m| recomputed from
-    the saved samples reproduce summary.csv."""
+    """summary.csv, samples/*.npz and verdict.json exist with their schema, and e, |m|, C, χ and their
+    bootstrap errors recomputed from the saved samples (plain numpy, not the library) reproduce summary.csv."""
     import json
 
     import numpy as np
@@ -160,6 +160,8 @@ def test_results_files_schema_and_recomputation(built):
             assert z.files and all(re.fullmatch(r"T=\d+\.\d\d", k) for k in z.files), (path.name, z.files)
             assert all(temperature_key(float(k[2:])) == k for k in z.files), path.name
     mc = load_samples(res / "samples" / "MC.npz")
+    err_ratios: dict[str, list] = {}
+    n_rows = 0
     for m in ["MC", *models]:  # the Monte Carlo ensembles are saved too, so every row is recomputable
         samples = load_samples(res / "samples" / f"{m}.npz")
         for r in (r for r in rows if r["model"] == m):
@@ -167,10 +169,34 @@ def test_results_files_schema_and_recomputation(built):
             assert cfg.dtype == np.int8 and set(np.unique(cfg)) <= {-1, 1} and r["n"] == len(cfg)
             assert np.isclose(ising.energy(cfg).mean(), r["e"], rtol=0, atol=1e-12)
             assert np.isclose(np.abs(ising.magnetization(cfg)).mean(), r["m_abs"], rtol=0, atol=1e-12)
+            # C and χ by their definitions (per spin, k_B = 1), from energies and magnetizations computed here
+            e, mag = _e_m_numpy(cfg)
+            N, T = cfg.shape[1] * cfg.shape[2], r["T"]
+            C = N * ((e**2).mean() - e.mean() ** 2) / T**2
+            chi = N * ((mag**2).mean() - np.abs(mag).mean() ** 2) / T
+            assert np.isclose(C, r["C"], rtol=1e-9, atol=1e-12), (m, T, C, r["C"])
+            assert np.isclose(chi, r["chi"], rtol=1e-9, atol=1e-12), (m, T, chi, r["chi"])
+            boot = _bootstrap_errors(e, mag, N, T, seed=n_rows)
+            n_rows += 1
+            for k in ("e", "m_abs", "C", "chi"):
+                err_ratios.setdefault(k, [])
+                if boot[k] == 0:  # e.g. a collapsed model whose frames are all alike: no spread at all
+                    assert r[f"{k}_err"] == 0, (m, T, k, r[f"{k}_err"])
+                    continue
+                ratio = r[f"{k}_err"] / boot[k]
+                # one row: summary.csv's bootstrap (50 resamples in the smoke profile) and this one (400)
+                # scatter by ~10 % and ~4 %; a factor of 2 either way is a wrong error, not noise
+                assert 0.5 < ratio < 2, (m, T, k, r[f"{k}_err"], boot[k])
+                err_ratios[k].append(ratio)
             w = metrics.w1_e_m(cfg, mc[r["T"]])
             assert np.isclose(w["w1_e"], r["w1_e"], rtol=0, atol=1e-12) and np.isclose(w["w1_m"], r["w1_m"], rtol=0, atol=1e-12)
             if m != "MC":
                 assert r["w1_e_err"] > 0 and r["w1_m_err"] >= 0, (m, r["T"])
+    # over all rows the bootstrap noise averages out: the errors agree to a few per cent on average
+    # (catches a systematic mistake, e.g. a standard deviation reported as an error or a wrong ddof scale)
+    for k, ratios in err_ratios.items():
+        assert len(ratios) >= 20, (k, len(ratios))
+        assert abs(np.exp(np.mean(np.log(ratios))) - 1) < 0.08, (k, np.exp(np.mean(np.log(ratios))))
     v = json.loads((res / "verdict.json").read_text())
     for m in models:
         entry = v["models"][m]
@@ -189,6 +215,26 @@ def test_results_files_schema_and_recomputation(built):
                for r in ("inside", "outside")), "the KL bound of the Bernoulli models is missing"
     assert np.isfinite(v["eta_mc"]["eta"]) and v["eta_mc"]["eta_err"] > 0
     assert v["claims"], "the decisive comparisons are missing"
+
+
+def _e_m_numpy(cfg):
+    """Energy per spin (J = 1, each bond once, periodic) and magnetization per spin of (n, L, L) ±1, in numpy."""
+    s = cfg.astype(np.float64)
+    return -(s * np.roll(s, 1, 1) + s * np.roll(s, 1, 2)).mean(axis=(1, 2)), s.mean(axis=(1, 2))
+
+
+def _bootstrap_errors(e, mag, N, T, seed, n_boot=400):
+    """Bootstrap standard errors of ⟨e⟩, ⟨|m|⟩, C and χ over configurations, written here with plain numpy."""
+    rng = np.random.default_rng(10_000 + seed)
+    out = {"e": [], "m_abs": [], "C": [], "chi": []}
+    for _ in range(n_boot):
+        i = rng.integers(0, len(e), len(e))
+        ee, mm = e[i], mag[i]
+        out["e"].append(ee.mean())
+        out["m_abs"].append(np.abs(mm).mean())
+        out["C"].append(N * ee.var() / T**2)
+        out["chi"].append(N * ((mm**2).mean() - np.abs(mm).mean() ** 2) / T)
+    return {k: float(np.std(v, ddof=1)) for k, v in out.items()}
 
 
 class _Tables(html.parser.HTMLParser):
