@@ -842,8 +842,8 @@ def cached_tau_size_scan(store, sizes, T: float, replicas: int = 4, n_chains: in
     The key is (sizes, T rounded to 6 decimals, n_chains, replicas, seed, VERSION), so every chapter
     that asks for the same scan reuses one artifact.
     """
-    T6 = round(_check_T(T), 6)
-    Ls = sorted({_check_L(int(x)) for x in sizes})
+    T6 = round(check_T(T), 6)
+    Ls = sorted({check_L(int(x)) for x in sizes})
     return store.json("ising_tau_vs_L", {"L": Ls, "T": T6, "chains_per_run": n_chains, "runs": replicas,
                                          "seed": seed, "version": VERSION, "layout": 2},
                       lambda: tau_size_scan(Ls, T6, replicas=replicas, n_chains=n_chains, seed=seed))

@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 
-import copy
 
 import numpy as np
 import pytest

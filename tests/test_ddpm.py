@@ -8,7 +8,6 @@ import torch
 from adsorbstudy.models import build
 from adsorbstudy.models.ddpm import DDPM, ddim_timesteps, linear_schedule
 from adsorbstudy.nn import n_params
-from adsorbstudy.train import fit
 from conftest import metropolis
 
 
