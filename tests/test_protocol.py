@@ -224,3 +224,38 @@ def test_snapshots_hold_the_weights_of_their_step(tmp_path):
     assert any(not torch.equal(first[k], v) for k, v in model.state_dict().items())
     with pytest.raises(ValueError, match="snapshot_every"):
         tr.TrainConfig(snapshot_every=-1)
+
+
+# --------------------------------------------------------------------------- later chapters' verdict entries
+def test_update_verdict_adds_a_key_atomically_and_needs_the_fidelity_file(tmp_path):
+    import json
+
+    path = tmp_path / "verdict.json"
+    with pytest.raises(ValueError, match="fidelity chapter"):
+        report.update_verdict(path, "exact", {})
+    path.write_text(json.dumps({"models": {"a": 1}}))
+    v = report.update_verdict(path, "exact", {"bar": True})
+    assert json.loads(path.read_text()) == v == {"models": {"a": 1}, "exact": {"bar": True}}
+    assert set(report.LATER_KEYS) == {"exact", "scaling"}
+
+
+def test_exact_markdown_states_the_bar_from_the_rows():
+    """Catches a statement that reports the raw estimate's z as SNIS's, or a bar judged on the wrong side."""
+    from adsorbstudy import reweight
+
+    rows = []
+    for T, z in ((2.0, 1.0), (3.0, 2.5), (1.2, 9.0)):
+        for method, zz, ess in (("snis", z, 400.0), ("raw", 20 * z, 1000.0), ("imh", z, 300.0)):
+            rows.append({"model": "adsorption", "T": T, "method": method, "n": 1000, "ess": ess, "z_e": zz, "z_c": -zz,
+                         "z_logz": 0.5, "acceptance": 0.3})
+    summary = reweight.exact_verdict(rows, (1.6, 3.4))
+    assert summary["adsorption"]["bar"] == {"ess_frac_ge_0.1_inside": True, "abs_z_e_c_le_3_inside": True,
+                                            "abs_z_logz_le_3": True}
+    text = reweight.exact_markdown(rows, summary, ["adsorption"], 16, 1000, (1.6, 3.4))
+    assert "SNIS ESS/n is 0.4 inside the training range and 0.4 outside" in text
+    assert "inside the range is 2.5 for e and 2.5 for C (raw: 50.0 and 50.0)" in text
+    assert "ESS/n ≥ 0.1 inside the range is met" in text and "no test" not in text
+    rows[3]["z_e"] = 4.0                                      # SNIS at T = 3 now misses
+    summary = reweight.exact_verdict(rows, (1.6, 3.4))
+    assert "|z| ≤ 3 for e and C inside is missed" in reweight.exact_markdown(rows, summary, ["adsorption"], 16, 1000,
+                                                                              (1.6, 3.4))
