@@ -191,6 +191,8 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
         callback: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``data`` (dict T → int8 (n, L, L) ±1) with ``cfg``, checkpointing in ``ckpt_dir``.
 
+    ``data`` may instead be a tuple (train_x, train_c, val_x, val_c) already split: ±1 images (N, L, L)
+    and their conditions (N,) (class labels for the images chapter, whose split is fixed elsewhere).
     Resumes from ``ckpt_dir/last.pt`` when present (written by the same config, else ValueError).
     ``callback(step, loss)`` runs after every step (tests use it to interrupt a run).
     On return the model holds the weights with the best validation loss (EMA weights when
@@ -201,7 +203,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     cfg = TrainConfig.from_dict(cfg)
     ckpt_dir = Path(ckpt_dir)
     L = getattr(model, "L", None)
-    tx, tT, vx, vT = split_data(data, cfg, L)
+    tx, tT, vx, vT = data if isinstance(data, tuple) else split_data(data, cfg, L)
     dev = model.device
     tx_dev, tT_dev = tx.to(dev), tT.to(dev)
     opts = _optimizers(model, cfg)
