@@ -28,13 +28,14 @@ SUMMARY_COLUMNS = ["model", "T", "n", "e", "e_err", "m_abs", "m_abs_err", "C", "
                    "w1_e", "w1_m", "nfe", "seconds_per_1000", "exact_e", "exact_c", "w1_e_err", "w1_m_err"]
 
 
-def write_summary_csv(path: Path | str, rows: Iterable[Mapping[str, object]]) -> Path:
-    """Write the summary table atomically; missing values are written empty."""
+def write_summary_csv(path: Path | str, rows: Iterable[Mapping[str, object]],
+                      columns: Sequence[str] = SUMMARY_COLUMNS) -> Path:
+    """Write the summary table (or another table with ``columns``) atomically; missing values are written empty."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, extrasaction="raise", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="raise", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: _cell(r.get(k)) for k in SUMMARY_COLUMNS})
+        w.writerow({k: _cell(r.get(k)) for k in columns})
     return atomic_write_text(path, buf.getvalue())
 
 
