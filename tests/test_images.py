@@ -219,6 +219,19 @@ def test_guided_step_uses_the_logit_combination(request):
     assert np.array_equal(lay["s"][-1], (s0 > 0).astype(np.uint8))
 
 
+def test_ddpm_guidance_combines_the_noise_predictions(request):
+    torch.manual_seed(name_seed(request))
+    m = build("ddpm", 8, base=8, depth=2, emb_dim=16, padding="zeros", n_classes=10, p_uncond=0.1).eval()
+    for p in m.net.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x, t, y, w = torch.randn(5, 1, 8, 8), torch.full((5,), 400), torch.arange(5), 2.5
+    with torch.no_grad():
+        ec = m.net(x, t.to(torch.float32), None, y)
+        eu = m.net(x, t.to(torch.float32), None, torch.full((5,), 10))
+        assert torch.allclose(m.guided_eps(x, t, y, w), (1 + w) * ec - w * eu, atol=1e-6)
+        assert torch.equal(m.guided_eps(x, t, y, 0.0), ec)
+
+
 def test_guidance_input_checks():
     m = build("adsorption", 8, base=4, depth=1, emb_dim=8, K=2)  # a temperature model: no null prompt
     with pytest.raises(ValueError, match="guidance"):
