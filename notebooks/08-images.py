@@ -23,7 +23,7 @@
 profile = "smoke"        # str           injected by the study runner
 device = "auto"          # {auto, cpu, cuda}
 split_seed = 0           # [0, 2147483647] seed of the stratified train/validation/test split
-clf_steps = 100          # [10, 100000] optimizer steps of the judge (the classifier)
+clf_steps = 60           # [10, 100000] optimizer steps of the judge (the classifier)
 seeds = [0, 1]           # [0, 2147483647] training seeds of the adsorption generator, its ablation and DDPM
 gan_seeds = [0]          # [0, 2147483647] training seeds of the GAN
 steps = 40               # [1, 10000000] optimizer steps of every model (GAN: generator steps); equal budgets
@@ -43,8 +43,8 @@ clip = 0.05              # (0, 10] GAN critic weight clip
 n_per_prompt = 10        # [2, 100000] generated images per prompt for the metric table
 guidance_weights = [0.0, 2.0]  # [0, 100] classifier-free guidance weights w of the guidance sweep
 n_guidance_per_prompt = 5  # [2, 100000] images per prompt and weight in the guidance sweep
-n_elbo_train = 100       # [2, 100000] training images (a seeded subset) whose −ELBO shows the train/test gap
-n_boot = 20              # [2, 100000] bootstrap resamples of every error bar
+n_elbo_train = 50        # [2, 100000] training images (a seeded subset) whose −ELBO shows the train/test gap
+n_boot = 10              # [2, 100000] bootstrap resamples of every error bar
 threads = 1              # [0, 64] torch CPU threads; 0 = the torch default
 
 # %%
