@@ -389,3 +389,19 @@ def energy_fidelity(ensembles, e_exact, reference, n_boot: int = 200, seed: int 
     boot /= nT
     return {"d_e": float(np.mean(dev)), "d_e_err": float(math.sqrt(sum(se2)) / nT),
             "w1_e": float(np.mean(w1s)), "w1_e_err": float(boot.std(ddof=1))}
+
+
+def bootstrap_err(stat, samples, n_boot: int = 200, seed: int = 0) -> float:
+    """Bootstrap standard error of ``stat(*samples)``: the standard deviation (ddof 1) of ``stat`` over
+    ``n_boot`` replicates, each resampling the rows (axis 0) of every array in ``samples`` with
+    replacement, independently of each other, from ``np.random.default_rng(seed)``. Rows are
+    assumed independent. The error is in the units of ``stat``.
+    """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
+    arrs = [np.asarray(a) for a in samples]
+    if not arrs or any(a.ndim == 0 or a.shape[0] < 1 for a in arrs):
+        raise ValueError("samples must be a non-empty sequence of arrays with at least one row each")
+    rng = np.random.default_rng(seed)
+    reps = [float(stat(*[a[rng.integers(0, a.shape[0], a.shape[0])] for a in arrs])) for _ in range(n_boot)]
+    return float(np.std(reps, ddof=1))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -210,6 +211,35 @@ def check_steps_none(steps, full: int, why: str) -> None:
         raise ValueError(f"steps must be None or {full} ({why}); got {steps!r}")
 
 
+def check_classes(n_classes, p_uncond) -> None:
+    """Validate a generator's class conditioning: ``n_classes`` ≥ 0 (0 = temperature), ``p_uncond`` in [0, 1)."""
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 0:
+        raise ValueError(f"n_classes must be an integer ≥ 0 (0 = temperature-conditioned); got {n_classes!r}")
+    if isinstance(p_uncond, bool) or not isinstance(p_uncond, (int, float)) or not 0 <= p_uncond < 1:
+        raise ValueError(f"p_uncond must be in [0, 1); got {p_uncond!r}")
+    if p_uncond and not n_classes:
+        raise ValueError("p_uncond > 0 needs n_classes > 0 (the prompt that is dropped)")
+
+
+def labels_tensor(labels, n: int, n_classes: int, allow_null: bool = False) -> torch.Tensor:
+    """A class label per sample as int64 (n,); ``labels`` is one int or n ints in [0, n_classes).
+
+    ``allow_null`` also accepts ``n_classes`` itself: the "null" (unconditional) class of
+    classifier-free guidance, which a model trained with its prompt dropped has learned.
+    """
+    hi = n_classes + 1 if allow_null else n_classes
+    a = np.asarray(labels)
+    if a.dtype.kind not in "iu" or not np.all((a >= 0) & (a < hi)):
+        raise ValueError(f"labels must be integers in [0, {hi - 1}]" + (f" ({n_classes} = the null class)" if allow_null else "")
+                         + f"; got {labels!r}")
+    t = torch.as_tensor(a.astype(np.int64))
+    if t.dim() == 0:
+        t = t.expand(n).clone()
+    if t.shape != (n,):
+        raise ValueError(f"labels must be a scalar or have shape ({n},); got shape {tuple(t.shape)}")
+    return t
+
+
 def temperatures_tensor(T, n: int) -> torch.Tensor:
     """A temperature per sample as a float32 tensor (n,); T is a scalar or n values, each > 0 and finite."""
     t = torch.as_tensor(check_temperatures(T), dtype=torch.float32)
@@ -244,6 +274,50 @@ class GeneratorBase(nn.Module, ABC):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    # -- the condition: a temperature (Ising) or a class label (images, ``n_classes`` > 0) ----------
+    n_classes = 0
+    null_class: int | None = None  # the label of the unconditional class, when the model has one
+
+    def _set_classes(self, n_classes: int, p_uncond: float = 0.0, null: bool = True) -> None:
+        """Record the class conditioning (after ``hparams`` is set; a temperature model's hparams stay as they were)."""
+        self.n_classes, self.p_uncond = n_classes, float(p_uncond)
+        self.null_class = n_classes if (n_classes and null) else None
+        if n_classes:
+            self.hparams |= {"n_classes": n_classes} | ({"p_uncond": p_uncond} if null else {})
+
+    def _unet_cond(self) -> dict:
+        """UNet arguments of the condition: the temperature MLP, or n_classes + 1 label embeddings (the last
+        one, label n_classes, is the null prompt)."""
+        return {"n_classes": self.n_classes + 1, "temperature": False} if self.n_classes else {}
+
+    def check_guidance(self, guidance) -> float:
+        """The classifier-free guidance weight w as a float: finite, ≥ 0, and 0 unless the model has a null class."""
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(guidance) or guidance < 0:
+            raise ValueError(f"guidance must be a finite weight w ≥ 0; got {guidance!r}")
+        if guidance and self.null_class is None:
+            raise ValueError("guidance w > 0 needs a class-conditional model trained with a null prompt (n_classes > 0)")
+        return float(guidance)
+
+    def cond_tensor(self, cond, n: int) -> torch.Tensor:
+        """The condition of n samples: temperatures float32 (n,) in J/k_B, or with ``n_classes`` > 0
+        class labels int64 (n,) (the null class accepted when the model has one)."""
+        if self.n_classes:
+            return labels_tensor(cond, n, self.n_classes, allow_null=self.null_class is not None)
+        return temperatures_tensor(cond, n)
+
+    def net_cond(self, cond: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The (T, label) arguments of :meth:`UNet.forward` for a condition tensor."""
+        return (None, cond) if self.n_classes else (cond, None)
+
+    def drop_condition(self, cond: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
+        """Classifier-free guidance training: each label becomes the null class with probability ``p``
+        (in training mode only; validation and sampling keep the prompt). Temperatures pass unchanged."""
+        if not (self.n_classes and p > 0 and self.training):
+            return cond
+        drop = rand(cond.shape, generator, cond.device) < p
+        return torch.where(drop, torch.full_like(cond, self.null_class), cond)
 
     @staticmethod
     def _check_L(L, depth: int, lo: int = 4) -> None:

@@ -46,9 +46,10 @@ def region_of(T: float, train_T: Sequence[float]) -> str:
     return "unseen" if min(train_T) - 1e-9 <= T <= max(train_T) + 1e-9 else "outside"
 
 
-def write_summary_csv(path: Path | str, rows: Iterable[Mapping[str, object]]) -> Path:
-    """Write the summary table atomically; missing values are written empty."""
-    return write_csv(path, rows, SUMMARY_COLUMNS)
+def write_summary_csv(path: Path | str, rows: Iterable[Mapping[str, object]],
+                      columns: Sequence[str] = SUMMARY_COLUMNS) -> Path:
+    """Write the summary table (or another table with ``columns``) atomically; missing values are written empty."""
+    return write_csv(path, rows, columns)
 
 
 def write_csv(path: Path | str, rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> Path:
@@ -182,7 +183,7 @@ def update_verdict(path: Path | str, key: str, entry: object) -> dict:
 
 
 #: verdict.json keys that chapters after the fidelity chapter write, kept when the fidelity chapter rewrites it
-LATER_KEYS = ("exact", "scaling")
+LATER_KEYS = ("exact", "scaling", "images")
 
 
 def temperature_response(rows: Sequence[Mapping], reference: Sequence[Mapping]) -> tuple[float, float]:

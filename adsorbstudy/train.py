@@ -279,6 +279,8 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
         callback: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``data`` (dict T → int8 (n, L, L) ±1) with ``cfg``, checkpointing in ``ckpt_dir``.
 
+    ``data`` may instead be a tuple (train_x, train_c, val_x, val_c) already split: ±1 images (N, L, L)
+    and their conditions (N,) (class labels for the images chapter, whose split is fixed elsewhere).
     Resumes from ``ckpt_dir/last.pt`` when present (written by the same config, else ValueError).
     ``callback(step, loss)`` runs after every step (tests use it to interrupt a run).
     Inside a torchrun process group (``adsorbstudy.distributed``) it trains data-parallel: each rank
@@ -299,7 +301,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     if world > 1:
         check_data_parallel(model.kind, cfg.batch, world)
     progress = progress and main
-    tx, tT, vx, vT = split_data(data, cfg, L)
+    tx, tT, vx, vT = data if isinstance(data, tuple) else split_data(data, cfg, L)
     tx_dev, tT_dev = tx.to(dev), tT.to(dev)
     opts = _optimizers(model, cfg)
     data_gen = torch.Generator().manual_seed(seed_for(cfg.seed, "train-batches"))

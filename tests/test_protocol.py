@@ -236,7 +236,7 @@ def test_update_verdict_adds_a_key_atomically_and_needs_the_fidelity_file(tmp_pa
     path.write_text(json.dumps({"models": {"a": 1}}))
     v = report.update_verdict(path, "exact", {"bar": True})
     assert json.loads(path.read_text()) == v == {"models": {"a": 1}, "exact": {"bar": True}}
-    assert set(report.LATER_KEYS) == {"exact", "scaling"}
+    assert set(report.LATER_KEYS) == {"exact", "scaling", "images"}
 
 
 def test_exact_markdown_states_the_bar_from_the_rows():

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import (GeneratorBase, UNet, check_n, check_steps_none, rand, randint, spins_energy_mabs,
+from ..nn import (GeneratorBase, UNet, check_classes, check_n, check_steps_none, rand, randint, spins_energy_mabs,
                   temperatures_tensor)
 
 SCHEDULES = ("cosine", "linear")
@@ -256,14 +256,21 @@ class AdsorptionGenerator(GeneratorBase):
     numbers; ``max_iter``, ``tol`` of the Eq. 6 solve; ``padding`` "circular" for Ising.
 
     Spins ↔ occupancy: s = (σ + 1)/2. The U-Net sees σ_k = 2 s_k − 1 and the raw temperature T.
+
+    Images (DESIGN §6): ``n_classes`` > 0 replaces the temperature by a class label (the condition
+    argument ``T`` of every method then holds int labels in [0, n_classes)), with one more
+    embedding row, label ``n_classes``, for the "null" prompt of classifier-free guidance; during
+    training each label is replaced by it with probability ``p_uncond``. Use ``padding="zeros"``.
     """
 
     kind = "adsorption"
 
     def __init__(self, L: int, K: int = 50, base: int = 16, depth: int = 2, emb_dim: int = 64,
                  lateral: bool = True, schedule: str = "cosine", za: float = 4.0, zb: float = 6.0,
-                 max_iter: int = 100, tol: float = 1e-4, padding: str = "circular"):
+                 max_iter: int = 100, tol: float = 1e-4, padding: str = "circular", n_classes: int = 0,
+                 p_uncond: float = 0.0):
         super().__init__()
+        check_classes(n_classes, p_uncond)
         if not (isinstance(K, int) and 1 <= K <= 10000):
             raise ValueError(f"K must be an integer in [1, 10000]; got {K!r}")
         if schedule not in SCHEDULES:
@@ -275,7 +282,9 @@ class AdsorptionGenerator(GeneratorBase):
         self.hparams = dict(L=L, K=K, base=base, depth=depth, emb_dim=emb_dim, lateral=self.lateral,
                             schedule=schedule, za=za, zb=zb, max_iter=max_iter, tol=tol, padding=padding)
         self.kind = "adsorption" if self.lateral else "adsorption-nolateral"
-        self.net = UNet(1, 2 if self.lateral else 1, base=base, depth=depth, emb_dim=emb_dim, padding=padding)
+        self._set_classes(n_classes, p_uncond)
+        self.net = UNet(1, 2 if self.lateral else 1, base=base, depth=depth, emb_dim=emb_dim, padding=padding,
+                        **self._unet_cond())
         k = torch.arange(K + 1, dtype=torch.float64)
         if schedule == "cosine":
             abar = torch.cos(0.5 * math.pi * k / K) ** 2
@@ -312,7 +321,7 @@ class AdsorptionGenerator(GeneratorBase):
 
     def energies(self, sk: torch.Tensor, k: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """U-Net energies (ε_s, ε_a), each (B, 1, L, L); ε_a ≡ 0 without lateral coupling."""
-        out = self.net(2 * sk - 1, k.to(torch.float32), T)
+        out = self.net(2 * sk - 1, k.to(torch.float32), *self.net_cond(T))
         if self.lateral:
             return out[:, :1], out[:, 1:]
         return out, torch.zeros_like(out)
@@ -335,6 +344,7 @@ class AdsorptionGenerator(GeneratorBase):
     def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Negative ELBO per spin (nats), one uniformly drawn k per sample: K · KL_k / L², batch mean."""
         k = randint(1, self.K + 1, spins.shape[0], generator, spins.device)
+        T = self.drop_condition(T, self.p_uncond, generator)
         return (self.K * self.kl_terms(spins, T, k, generator) / self.L ** 2).mean().to(torch.float32)
 
     @torch.no_grad()
@@ -347,7 +357,7 @@ class AdsorptionGenerator(GeneratorBase):
         x = torch.as_tensor(np.asarray(configs)).to(torch.float32)
         if x.dim() != 3 or x.shape[1:] != (self.L, self.L):
             raise ValueError(f"configs must have shape (n, {self.L}, {self.L}); got {tuple(x.shape)}")
-        Ts = temperatures_tensor(T, x.shape[0])
+        Ts = self.cond_tensor(T, x.shape[0])
         g = torch.Generator().manual_seed(seed)
         dev = self.device
         out = np.zeros(x.shape[0])
@@ -377,10 +387,11 @@ class AdsorptionGenerator(GeneratorBase):
         return keeps * torch.log1p(-b / 2) + flips * torch.log(b / 2)
 
     @torch.no_grad()
-    def _run(self, n, T, seed, steps, progress, record, logprob=False, keep_path=False):
+    def _run(self, n, T, seed, steps, progress, record, logprob=False, keep_path=False, guidance=0.0, keep=None):
         check_n(n)
         check_steps_none(steps, self.K, "the adsorption generator samples with its K layers only")
-        Ts = temperatures_tensor(T, n).to(self.device)
+        w = self.check_guidance(guidance)
+        Ts = self.cond_tensor(T, n).to(self.device)
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         dev = self.device
         s = (torch.rand((n, 1, self.L, self.L), generator=g) < 0.5).to(torch.float32).to(dev)
@@ -392,36 +403,62 @@ class AdsorptionGenerator(GeneratorBase):
             extra["log_p"] = torch.full((n,), -self.L ** 2 * math.log(2.0), dtype=torch.float64, device=dev)
             extra["log_q"] = torch.zeros(n, dtype=torch.float64, device=dev)
         path = [s] if keep_path else None
+        if keep is not None:
+            keep.append((s[:, 0].cpu().to(torch.uint8), None))
         from ..runtime import progress_bar
         for kk in progress_bar(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
             if record:
                 rec.append((self.K - kk, *spins_energy_mabs(2 * s[:, 0] - 1)))
             k = torch.full((n,), kk, dtype=torch.long, device=dev)
             lp, res = self.model_logits(s, k, Ts)
+            if w:
+                # classifier-free guidance on the reverse step's logits (book/methods.md, "Images from a prompt")
+                lu, res_u = self.model_logits(s, k, torch.full_like(Ts, self.null_class))
+                lp = (1 + w) * lp - w * lu
+                bad += int((res_u > self.tol).sum())
+                worst = max(worst, float(res_u.max()))
             bad += int((res > self.tol).sum())
             worst = max(worst, float(res.max()))
             u = torch.rand(s.shape, generator=g).to(dev)
             p = torch.sigmoid(lp)
             s_new = (u < p).to(torch.float32)
             if logprob:
-                # booked from the very probabilities the draw compared with: no extra network evaluation
+                # booked from the very probabilities the draw compared with (guided or not): no extra NFE
                 extra["log_p"] += sampled_bernoulli_log_prob(p, s_new)
                 extra["log_q"] += self.forward_log_prob(s_new, s, kk)
             s = s_new
             if keep_path:
                 path.append(s)
+            if keep is not None:
+                keep.append((s[:, 0].cpu().to(torch.uint8), p[:, 0].cpu()))
         if record:
             rec.append((self.K, *spins_energy_mabs(2 * s[:, 0] - 1)))
-        self.last_sample_stats = {"nonconverged": bad, "max_residual": worst, "pixel_solves": n * self.K * self.L ** 2}
+        self.last_sample_stats = {"nonconverged": bad, "max_residual": worst,
+                                  "pixel_solves": (2 if w else 1) * n * self.K * self.L ** 2}
         if keep_path:
             extra["path"] = torch.stack(path[::-1], dim=1)[:, :, 0].cpu()  # (n, K+1, L, L), index k holds s_k
         return (2 * s[:, 0] - 1).to(torch.int8).cpu(), rec, extra
 
-    def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False) -> torch.Tensor:
+    def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False,
+               guidance: float = 0.0) -> torch.Tensor:
         """n configurations (n, L, L) int8 ±1 at temperature T (scalar or (n,)), by K adsorption layers from
         Bern(1/2) noise. Records ``last_sample_stats`` = {"nonconverged": pixel solves with |Eq. 6 residual| >
-        tol, summed over the K layers, "max_residual": max |residual| in logit units, "pixel_solves": total}."""
-        return self._run(n, T, seed, steps, progress, record=False)[0]
+        tol, summed over the K layers, "max_residual": max |residual| in logit units, "pixel_solves": total}.
+
+        ``guidance`` w ≥ 0 (class-conditional models only): each step samples from the logits
+        (1 + w)·l_cond − w·l_null, two Eq. 6 solves per step (NFE 2K); w = 0 is the plain conditional
+        sampler, bit for bit (the null branch is not evaluated)."""
+        return self._run(n, T, seed, steps, progress, record=False, guidance=guidance)[0]
+
+    def layers(self, n: int, T, seed: int | None = 0, guidance: float = 0.0) -> dict[str, np.ndarray]:
+        """The generation layer by layer (seed 000, Fig. 3), with the random stream of :meth:`sample`:
+        ``s`` uint8 (K+1, n, L, L) occupancies from the Bern(1/2) noise s_K (index 0) to the sample s_0
+        (index K), and ``x_a`` float32 (K, n, L, L), the adsorbed density (Eq. 6 solution, guided when
+        w > 0) from which layer i+1 was drawn; ``x_a[-1]`` is the grey-level picture of the sample."""
+        keep: list = []
+        self._run(n, T, seed, None, False, record=False, guidance=guidance, keep=keep)
+        return {"s": torch.stack([k[0] for k in keep]).numpy(),
+                "x_a": torch.stack([k[1] for k in keep[1:]]).numpy().astype(np.float32)}
 
     def sample_with_logprob(self, n: int, T, seed: int | None = None, progress: bool = False,
                             return_path: bool = False):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import (GeneratorBase, UNet, check_n, randint, randn, spins_energy_mabs, temperatures_tensor)
+from ..nn import GeneratorBase, UNet, check_classes, check_n, randint, randn, spins_energy_mabs
 
 N_STEPS = 1000
 
@@ -51,18 +51,24 @@ class DDPM(GeneratorBase):
     Hyperparameters: ``L``; ``base``, ``depth``, ``emb_dim`` U-Net widths; ``padding``; ``n_steps``
     noise levels of the chain (1000 = seed 004; 50 = the matched DDPM), see :func:`linear_schedule`.
     ``sample(steps=None)`` is the full ``n_steps`` ancestral sampler; ``steps=k`` is DDIM-k.
+
+    Images (DESIGN §6): ``n_classes`` > 0 conditions on a class label instead of the temperature (the
+    argument ``T`` then holds int labels), with a null prompt (label ``n_classes``) that replaces the
+    label with probability ``p_uncond`` in training, for classifier-free guidance on ε.
     """
 
     kind = "ddpm"
 
     def __init__(self, L: int, base: int = 16, depth: int = 2, emb_dim: int = 64, padding: str = "circular",
-                 n_steps: int = N_STEPS):
+                 n_steps: int = N_STEPS, n_classes: int = 0, p_uncond: float = 0.0):
         super().__init__()
         self._check_L(L, depth)
+        check_classes(n_classes, p_uncond)
         beta = linear_schedule(n_steps)
         self.L, self.n_steps = L, int(n_steps)
         self.hparams = dict(L=L, base=base, depth=depth, emb_dim=emb_dim, padding=padding, n_steps=self.n_steps)
-        self.net = UNet(1, 1, base=base, depth=depth, emb_dim=emb_dim, padding=padding)
+        self._set_classes(n_classes, p_uncond)
+        self.net = UNet(1, 1, base=base, depth=depth, emb_dim=emb_dim, padding=padding, **self._unet_cond())
         abar = torch.cumprod(1 - beta, 0)
         # index t (1..n_steps); index 0 is "no noise" (ᾱ_0 = 1)
         self.register_buffer("beta", torch.cat([torch.zeros(1, dtype=torch.float64), beta]), persistent=False)
@@ -78,25 +84,34 @@ class DDPM(GeneratorBase):
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
     def eps(self, x: torch.Tensor, t: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
-        """ε_θ(x_t, t, T)."""
-        return self.net(x, t.to(torch.float32), T)
+        """ε_θ(x_t, t, T) (T: temperatures, or labels for a class-conditional model)."""
+        return self.net(x, t.to(torch.float32), *self.net_cond(T))
+
+    def guided_eps(self, x: torch.Tensor, t: torch.Tensor, T: torch.Tensor, w: float) -> torch.Tensor:
+        """Classifier-free guidance (Ho & Salimans 2022): (1 + w) ε_θ(x, t, c) − w ε_θ(x, t, ∅); w = 0 is ε_θ(x, t, c)."""
+        e = self.eps(x, t, T)
+        if not w:
+            return e
+        return (1 + w) * e - w * self.eps(x, t, torch.full_like(T, self.null_class))
 
     def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """ε-prediction MSE (mean over pixels and batch), t uniform in 1..n_steps."""
         x0 = spins.to(torch.float32)[:, None]
         t = randint(1, self.n_steps + 1, x0.shape[0], generator, x0.device)
         noise = randn(x0.shape, generator, x0.device)
+        T = self.drop_condition(T, self.p_uncond, generator)
         return F.mse_loss(self.eps(self.q_sample(x0, t, noise), t, T), noise)
 
     def nfe_for(self, steps: int | None = None) -> int:
         return self.n_steps if steps is None else len(ddim_timesteps(steps, self.n_steps))
 
     @torch.no_grad()
-    def _run(self, n, T, seed, steps, progress, record):
+    def _run(self, n, T, seed, steps, progress, record, guidance=0.0):
         check_n(n)
         if steps is not None:
             ddim_timesteps(steps, self.n_steps)
-        Ts = temperatures_tensor(T, n).to(self.device)
+        w = self.check_guidance(guidance)
+        Ts = self.cond_tensor(T, n).to(self.device)
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         dev = self.device
         x = randn((n, 1, self.L, self.L), g, dev)
@@ -108,7 +123,7 @@ class DDPM(GeneratorBase):
                 if record:
                     rec.append((i, *spins_energy_mabs(_sign(x[:, 0]))))
                 tt = torch.full((n,), t, dtype=torch.long, device=dev)
-                e = self.eps(x, tt, Ts)
+                e = self.guided_eps(x, tt, Ts, w)
                 b, a, ab = float(self.beta[t]), 1 - float(self.beta[t]), float(self.abar[t])
                 x = (x - b / np.sqrt(1 - ab) * e) / np.sqrt(a)
                 if t > 1:
@@ -120,16 +135,18 @@ class DDPM(GeneratorBase):
                     rec.append((i, *spins_energy_mabs(_sign(x[:, 0]))))
                 tprev = ts[i + 1] if i + 1 < len(ts) else 0
                 tt = torch.full((n,), t, dtype=torch.long, device=dev)
-                x = ddim_step(x, self.eps(x, tt, Ts), float(self.abar[t]), float(self.abar[tprev]))
+                x = ddim_step(x, self.guided_eps(x, tt, Ts, w), float(self.abar[t]), float(self.abar[tprev]))
         if record:
             rec.append((len(ts), *spins_energy_mabs(_sign(x[:, 0]))))
         self.last_sample_stats = {"sampler": f"ancestral-{self.n_steps}" if steps is None else f"ddim-{len(ts)}",
-                                  "nfe": len(ts)}
+                                  "nfe": (2 if w else 1) * len(ts)}
         return _sign(x[:, 0]).to(torch.int8).cpu(), rec
 
-    def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False) -> torch.Tensor:
-        """n configurations (n, L, L) int8 ±1 = sign(x_0); steps=None: the n_steps ancestral chain, steps=k: DDIM-k."""
-        return self._run(n, T, seed, steps, progress, record=False)[0]
+    def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False,
+               guidance: float = 0.0) -> torch.Tensor:
+        """n configurations (n, L, L) int8 ±1 = sign(x_0); steps=None: the n_steps ancestral chain, steps=k: DDIM-k.
+        ``guidance`` w ≥ 0 (class-conditional models): ε = (1 + w) ε_cond − w ε_null, twice the NFE."""
+        return self._run(n, T, seed, steps, progress, record=False, guidance=guidance)[0]
 
     def trajectory(self, n: int, T, seed: int | None = 0, steps: int | None = None) -> dict[str, np.ndarray]:
         """Mean energy per spin and |m| of sign(x_t), the current noisy state, along the generative steps."""

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nn import (GeneratorBase, TemperatureEmbedding, check_n, randn, spins_energy_mabs, temperatures_tensor)
+from ..nn import GeneratorBase, TemperatureEmbedding, check_classes, check_n, randn, spins_energy_mabs
 from ..validate import check_L
 
 NOISE = 100
@@ -69,10 +69,11 @@ def _n_up(L) -> int:
 
 
 class Generator(nn.Module):
-    def __init__(self, L: int, ngf: int):
+    def __init__(self, L: int, ngf: int, n_classes: int = 0):
         super().__init__()
         n = _n_up(L)
-        self.temb = TemperatureEmbedding(TEMB)
+        # the condition's 100-wide embedding: seed 004's temperature MLP, or a class lookup for images
+        self.temb = nn.Embedding(n_classes, TEMB) if n_classes else TemperatureEmbedding(TEMB)
         chans = [ngf * 2 ** (n - 1 - i) for i in range(n)]
         layers: list[nn.Module] = [nn.ConvTranspose2d(NOISE + TEMB, chans[0], 4, 1, 0, bias=False),
                                    nn.BatchNorm2d(chans[0]), nn.ReLU()]
@@ -89,21 +90,26 @@ class Generator(nn.Module):
 class Critic(nn.Module):
     """Conv trunk (circular padding, LeakyReLU) and temperature-mixed 4×4 heads; see the module docstring."""
 
-    def __init__(self, L: int, ndf: int, heads: int = 4, t_min: float = 1.0, t_max: float = 4.0):
+    def __init__(self, L: int, ndf: int, heads: int = 4, t_min: float = 1.0, t_max: float = 4.0,
+                 padding: str = "circular", n_classes: int = 0):
         super().__init__()
         n = _n_up(L)
+        self.n_classes = n_classes
         layers: list[nn.Module] = []
         cin = 1
         for i in range(n):
             cout = ndf * 2 ** i
-            layers += [nn.Conv2d(cin, cout, 4, 2, 1, padding_mode="circular"), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1, padding_mode=padding), nn.LeakyReLU(0.2)]
             cin = cout
         self.trunk = nn.Sequential(*layers)
         self.heads = nn.ModuleList([nn.Conv2d(cin, 1, 4, 1, 0) for _ in range(heads)])
         self.register_buffer("centres", torch.linspace(t_min, t_max, heads), persistent=False)
 
     def weights(self, T: torch.Tensor) -> torch.Tensor:
-        """Hat weights (B, heads) of the temperatures: linear interpolation between neighbouring centres."""
+        """Hat weights (B, heads) of the temperatures: linear interpolation between neighbouring centres;
+        for a class-conditional critic the one-hot label (one head per class, a projection critic)."""
+        if self.n_classes:
+            return nn.functional.one_hot(T, self.n_classes).to(torch.float32)
         c = self.centres
         if c.numel() == 1:
             return torch.ones(T.shape[0], 1, device=T.device)
@@ -123,14 +129,25 @@ class WGAN(GeneratorBase):
     generator step, ``clip`` weight-clipping bound, ``lambda_m`` magnetization-loss weight,
     ``heads`` critic heads centred on temperatures evenly spaced over [``t_min``, ``t_max``] (J/k_B;
     the study sets them to its training range, so no head is centred where there is no training data).
+
+    Images (DESIGN §6): ``n_classes`` > 0 conditions on a class label (the argument ``T`` then holds int
+    labels): the generator concatenates a 100-wide label embedding to the noise (seed 004's layout with
+    a lookup in place of the temperature MLP), the critic has one head per class, and ``padding``
+    "zeros" gives the critic the image boundary. No null prompt: the GAN is not guided.
     """
 
     kind = "gan"
 
     def __init__(self, L: int, ngf: int = 32, ndf: int = 32, n_critic: int = 5, clip: float = 0.01,
-                 lambda_m: float = 0.0, heads: int = 4, t_min: float = 1.0, t_max: float = 4.0):
+                 lambda_m: float = 0.0, heads: int = 4, t_min: float = 1.0, t_max: float = 4.0,
+                 padding: str = "circular", n_classes: int = 0):
         super().__init__()
         _n_up(L)
+        check_classes(n_classes, 0.0)
+        if padding not in ("circular", "zeros"):
+            raise ValueError(f"padding must be one of ('circular', 'zeros'); got {padding!r}")
+        if n_classes and lambda_m:
+            raise ValueError("lambda_m must be 0 for a class-conditional GAN (the magnetization loss is for Ising)")
         if not (isinstance(n_critic, int) and n_critic >= 1):
             raise ValueError(f"n_critic must be an integer ≥ 1; got {n_critic!r}")
         if not clip > 0:
@@ -145,8 +162,12 @@ class WGAN(GeneratorBase):
         self.kind = "gan-m" if lambda_m > 0 else "gan"
         self.hparams = dict(L=L, ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip, lambda_m=lambda_m,
                             heads=heads, t_min=t_min, t_max=t_max)
-        self.G = Generator(L, ngf)
-        self.D = Critic(L, ndf, heads, t_min, t_max)
+        self._set_classes(n_classes, null=False)
+        if n_classes:
+            heads = n_classes
+            self.hparams |= {"padding": padding, "heads": heads}
+        self.G = Generator(L, ngf, n_classes)
+        self.D = Critic(L, ndf, heads, t_min, t_max, padding, n_classes)
         self.last_sample_stats: dict[str, Any] = {}
 
     def n_params(self) -> int:
@@ -210,8 +231,8 @@ class WGAN(GeneratorBase):
         This is the quantity the WGAN minimises, measured on frames it never trained on. It never looks
         at the evaluation observables (e, |m|, C, χ), so the GAN is selected like the likelihood
         models, by its own objective on held-out data. ``x`` (B, L, L) ±1 held-out MC frames at
-        temperatures ``T`` (B,); ``generator`` fixes the noise, so successive calls differ only
-        through the weights."""
+        temperatures ``T`` (B,) (class-conditional: images and int labels, the mean over classes);
+        ``generator`` fixes the noise, so successive calls differ only through the weights."""
         was = self.training
         self.eval()
         fake = torch.where(self.G(randn((T.shape[0], NOISE), generator, T.device), T) >= 0, 1.0, -1.0)
@@ -226,11 +247,13 @@ class WGAN(GeneratorBase):
         return 1
 
     @torch.no_grad()
-    def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False) -> torch.Tensor:
+    def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False,
+               guidance: float = 0.0) -> torch.Tensor:
         """n configurations (n, L, L) int8 ±1 = sign(G(z, T)), generator in eval mode (BatchNorm running
-        statistics); ``steps`` is ignored (one network evaluation)."""
+        statistics); ``steps`` is ignored (one network evaluation); ``guidance`` must be 0 (no null prompt)."""
         check_n(n)
-        Ts = temperatures_tensor(T, n).to(self.device)
+        self.check_guidance(guidance)
+        Ts = self.cond_tensor(T, n).to(self.device)
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         was = self.training
         self.eval()

@@ -1,0 +1,300 @@
+"""The images task (seed 000's own job): split, prompt, judge, metrics, guidance, learning."""
+import math
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from adsorbstudy import images as im
+from adsorbstudy.models import build
+from adsorbstudy.store import Store
+
+
+def name_seed(request) -> int:
+    """A seed derived from the test's name, so no test passes on a hand-picked seed."""
+    return zlib.crc32(request.node.name.encode()) % 10_000
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = im.load_binary_digits()
+    split = im.split_indices(y, seed=0)
+    return x, y, split
+
+
+@pytest.fixture(scope="module")
+def judge(digits):
+    x, y, split = digits
+    torch.set_num_threads(1)
+    clf = im.train_classifier(x[split["train"]], y[split["train"]], seed=0, steps=150)
+    return {"clf": clf, "test": x[split["test"]], "train": x[split["train"]]}
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    """A briefly trained adsorption generator (seed from this fixture's name, not chosen to pass)."""
+    x, y, split = digits
+    torch.set_num_threads(1)
+    seed = zlib.crc32(b"trained-adsorption") % 10_000
+    data = {k: (im.to_spins(x[split[k]]), y[split[k]]) for k in ("train", "val")}
+    hp = dict(base=16, depth=2, emb_dim=32, K=10, p_uncond=0.2)
+    cfg = dict(steps=200, batch=64, lr=3e-3, val_every=100, ckpt_every=200, seed=seed)
+    store = Store(tmp_path_factory.mktemp("img-store"))
+    model, info = im.train_image_model("adsorption", hp, cfg, data, store, progress=False)
+    return model, info, (hp, cfg, data, store)
+
+
+# --------------------------------------------------------------------------- data and prompt
+def test_binarisation_is_half_intensity():
+    from sklearn.datasets import load_digits
+
+    raw = load_digits().images
+    x, y = im.load_binary_digits()
+    assert x.shape == (1797, 8, 8) and x.dtype == np.uint8 and y.shape == (1797,)
+    assert np.array_equal(x, (raw >= 8).astype(np.uint8))
+    assert set(np.unique(raw[x == 1])) <= set(range(8, 17)) and set(np.unique(raw[x == 0])) <= set(range(0, 8))
+
+
+@pytest.mark.parametrize("seed", [0, 7, 1234])
+def test_split_is_stratified_disjoint_complete_and_seeded(seed, digits):
+    _, y, _ = digits
+    s = im.split_indices(y, seed=seed)
+    idx = [s[k] for k in im.SPLITS]
+    assert sum(len(i) for i in idx) == len(y)
+    assert np.array_equal(np.sort(np.concatenate(idx)), np.arange(len(y)))  # disjoint and complete
+    for k, f in zip(im.SPLITS, (0.6, 0.2, 0.2)):
+        per_class = np.bincount(y[s[k]], minlength=10)
+        expected = f * np.bincount(y, minlength=10)
+        assert np.all(np.abs(per_class - expected) <= 1), (k, per_class, expected)
+    again = im.split_indices(y, seed=seed)
+    assert all(np.array_equal(s[k], again[k]) for k in im.SPLITS)
+    other = im.split_indices(y, seed=seed + 1)
+    assert not np.array_equal(s["test"], other["test"])
+
+
+def test_split_csv_round_trips(digits):
+    _, y, s = digits
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(im.split_csv(s, y))))
+    assert len(rows) == len(y)
+    for k in im.SPLITS:
+        got = sorted(int(r["index"]) for r in rows if r["split"] == k)
+        assert got == s[k].tolist()
+    assert all(int(r["label"]) == y[int(r["index"])] for r in rows)
+
+
+def test_split_rejects_bad_input():
+    with pytest.raises(ValueError, match="fractions"):
+        im.split_indices(np.arange(10) % 2, fractions=(0.5, 0.5, 0.0))
+    with pytest.raises(ValueError, match="labels"):
+        im.split_indices(np.array([0.5, 1.5]))
+
+
+def test_prompt_parser_accepts_words_and_numerals():
+    for i, w in enumerate(im.PROMPT_WORDS):
+        assert im.parse_prompt(w) == i
+        assert im.parse_prompt(str(i)) == i
+        assert im.parse_prompt(f"  {w.upper()}\t") == i
+        assert im.parse_prompt(f" {i}\n") == i
+
+
+@pytest.mark.parametrize("bad", ["ten", "", "  ", "3.0", "03", "thr ee", "three four", "-1", "10", "drei", "３"])
+def test_prompt_parser_rejects_others_with_the_list(bad):
+    with pytest.raises(ValueError) as exc:
+        im.parse_prompt(bad)
+    msg = str(exc.value)
+    assert repr(bad) in msg
+    assert all(w in msg for w in im.PROMPT_WORDS) and "0-9" in msg
+
+
+# --------------------------------------------------------------------------- the judge and the metrics
+def test_classifier_metric_is_not_vacuous(judge, digits):
+    x, y, split = digits
+    clf = judge["clf"]
+    xt, yt = x[split["test"]], y[split["test"]]
+    test_acc = float((im.predict(clf, xt) == yt).mean())
+    assert test_acc > 0.85
+    real = im.score_images(xt, yt, clf, xt, judge["train"], n_boot=20)
+    assert real["acc"] == pytest.approx(test_acc, abs=1e-12)
+    # the same real images under the wrong prompts: near chance, so the metric reads the prompt
+    wrong = im.score_images(xt, (yt + 1 + np.arange(len(yt)) % 9) % 10, clf, xt, judge["train"], n_boot=20)
+    assert wrong["acc"] < 0.1
+    rng = np.random.default_rng(1)
+    noise = (rng.random((1000, 8, 8)) < 0.5).astype(np.uint8)
+    prompts = np.arange(1000) % 10
+    chance = im.score_images(noise, prompts, clf, xt, judge["train"], n_boot=20)
+    # Bernoulli(½) images carry no information on the prompt: 0.1 within 4 binomial standard errors
+    assert abs(chance["acc"] - 0.1) < 4 * math.sqrt(0.09 / 1000)
+    assert 0 < chance["acc_err"] < 0.03
+
+
+def test_frechet_distance_matches_the_gaussian_formula():
+    rng = np.random.default_rng(3)
+    n, d = 20000, 4
+    mu = np.array([1.0, -2.0, 0.5, 0.0])
+    sa, sb = np.array([1.0, 2.0, 0.5, 1.0]), np.array([3.0, 1.0, 0.5, 2.0])
+    a = rng.normal(size=(n, d)) * sa
+    b = mu + rng.normal(size=(n, d)) * sb
+    # independent closed form for diagonal covariances: |Δμ|² + Σ (σ_a − σ_b)²
+    exact = (mu**2).sum() + ((sa - sb) ** 2).sum()
+    assert im.frechet_distance(a, b) == pytest.approx(exact, rel=0.03)
+    assert im.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    # rotation invariance: the formula must not assume diagonal covariances
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    assert im.frechet_distance(a @ q, b @ q) == pytest.approx(im.frechet_distance(a, b), rel=1e-6)
+
+
+def test_frechet_is_small_between_real_halves_and_large_for_noise(judge, digits):
+    x, y, split = digits
+    clf = judge["clf"]
+    xt = x[split["test"]]
+    f = im.features(clf, xt)
+    half = im.frechet_distance(f[::2], f[1::2])
+    rng = np.random.default_rng(2)
+    noise = im.features(clf, (rng.random(xt.shape) < 0.5).astype(np.uint8))
+    far = im.frechet_distance(noise, f)
+    assert half < 0.1 * far, (half, far)
+
+
+def test_nearest_hamming_matches_brute_force():
+    rng = np.random.default_rng(5)
+    a = (rng.random((30, 8, 8)) < 0.3).astype(np.uint8)
+    r = (rng.random((50, 8, 8)) < 0.3).astype(np.uint8)
+    r[7] = a[4]  # an exact copy
+    brute = np.array([min(int((ai != rj).sum()) for rj in r) for ai in a])
+    got = im.nearest_hamming(a, r)
+    assert np.array_equal(got, brute) and got[4] == 0
+
+
+def test_marginal_bits_by_hand():
+    train = np.zeros((3, 8, 8), np.uint8)
+    train[0, 0, 0] = train[1, 0, 0] = 1  # pixel (0,0) is ink in 2 of 3 images
+    x = np.zeros((1, 8, 8), np.uint8)
+    x[0, 0, 0] = 1
+    p00 = (2 + 0.5) / (3 + 1)
+    p_else = 0.5 / 4
+    want = -(math.log2(p00) + 63 * math.log2(1 - p_else)) / 64
+    assert im.marginal_bits(train, x)[0] == pytest.approx(want, rel=1e-12)
+    # per class: class 1 holds only train[2] (no ink), so pixel (0,0) gets p = 0.5/2
+    lab = im.marginal_bits(train, x, np.array([0, 0, 1]), np.array([1]))[0]
+    assert lab == pytest.approx(-(math.log2(0.25) + 63 * math.log2(0.75)) / 64, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- guidance
+@pytest.mark.parametrize("kind", ["adsorption", "adsorption-nolateral", "ddpm"])
+def test_guidance_zero_is_the_conditional_sampler_bit_for_bit(kind, request):
+    torch.manual_seed(name_seed(request))
+    m = build(kind, 8, base=8, depth=2, emb_dim=16, padding="zeros", n_classes=10, p_uncond=0.1,
+              **({"K": 6} if kind != "ddpm" else {})).eval()
+    for p in m.net.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    steps = 6 if kind == "ddpm" else None
+    y = np.arange(20) % 10
+    plain = m.sample(20, y, seed=11, steps=steps)
+    assert torch.equal(m.sample(20, y, seed=11, steps=steps, guidance=0.0), plain)
+    assert not torch.equal(m.sample(20, y, seed=11, steps=steps, guidance=2.0), plain)
+
+
+def test_guided_step_uses_the_logit_combination(request):
+    torch.manual_seed(name_seed(request))
+    m = build("adsorption", 8, base=8, depth=2, emb_dim=16, padding="zeros", n_classes=10, p_uncond=0.1, K=4).eval()
+    for p in m.net.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    w, y, seed = 1.7, np.arange(6) % 10, 5
+    lay = m.layers(6, y, seed=seed, guidance=w)
+    # independently: the first reverse step from the same noise, both branches through model_logits
+    sK = torch.as_tensor(lay["s"][0], dtype=torch.float32)[:, None]
+    k = torch.full((6,), m.K, dtype=torch.long)
+    with torch.no_grad():
+        lc, _ = m.model_logits(sK, k, torch.as_tensor(y))
+        lu, _ = m.model_logits(sK, k, torch.full((6,), 10))
+    want = torch.sigmoid((1 + w) * lc - w * lu)[:, 0].numpy()
+    assert np.allclose(lay["x_a"][0], want, atol=1e-6)
+    assert not np.allclose(lay["x_a"][0], torch.sigmoid(lc)[:, 0].numpy(), atol=1e-3)
+    # the recorded layers are the sampler's: the last one is what sample() returns
+    s0 = m.sample(6, y, seed=seed, guidance=w).numpy()
+    assert np.array_equal(lay["s"][-1], (s0 > 0).astype(np.uint8))
+
+
+def test_ddpm_guidance_combines_the_noise_predictions(request):
+    torch.manual_seed(name_seed(request))
+    m = build("ddpm", 8, base=8, depth=2, emb_dim=16, padding="zeros", n_classes=10, p_uncond=0.1).eval()
+    for p in m.net.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x, t, y, w = torch.randn(5, 1, 8, 8), torch.full((5,), 400), torch.arange(5), 2.5
+    with torch.no_grad():
+        ec = m.net(x, t.to(torch.float32), None, y)
+        eu = m.net(x, t.to(torch.float32), None, torch.full((5,), 10))
+        assert torch.allclose(m.guided_eps(x, t, y, w), (1 + w) * ec - w * eu, atol=1e-6)
+        assert torch.equal(m.guided_eps(x, t, y, 0.0), ec)
+
+
+def test_guidance_input_checks():
+    m = build("adsorption", 8, base=4, depth=1, emb_dim=8, K=2)  # a temperature model: no null prompt
+    with pytest.raises(ValueError, match="guidance"):
+        m.sample(2, 2.0, guidance=1.0)
+    c = build("adsorption", 8, base=4, depth=1, emb_dim=8, K=2, padding="zeros", n_classes=10)
+    with pytest.raises(ValueError, match="guidance"):
+        c.sample(2, 3, guidance=-0.5)
+    with pytest.raises(ValueError, match="labels"):
+        c.sample(2, 11)
+    with pytest.raises(ValueError, match="p_uncond"):
+        build("ddpm", 8, p_uncond=0.1)
+
+
+# --------------------------------------------------------------------------- learning
+def test_brief_training_learns_the_prompt_and_guidance_sharpens_it(trained, judge, request):
+    model, info, _ = trained
+    prompts = im.balanced_prompts(20)
+    seed = name_seed(request)
+    accs = {}
+    for w in (0.0, 2.0):
+        imgs, _ = im.sample_prompts(model, prompts, seed=seed, guidance=w)
+        accs[w] = im.score_images(imgs, prompts, judge["clf"], judge["test"], judge["train"], n_boot=20)["acc"]
+    # chance is 0.1; 200 samples give a binomial standard error ≤ 0.035
+    assert accs[0.0] > 0.3, accs
+    assert accs[2.0] > accs[0.0] + 0.1, accs
+
+
+def test_training_is_cached_by_parameters(trained):
+    model, info, (hp, cfg, data, store) = trained
+    again, info2 = im.train_image_model("adsorption", hp, cfg, data, store, progress=False)
+    assert info2["seconds"] == info["seconds"] and info2["steps"] == cfg["steps"]
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_elbo_bits_beats_noise_and_matches_nll_bound(trained, digits):
+    model, _, _ = trained
+    x, y, split = digits
+    xt, yt = x[split["test"]][:60], y[split["test"]][:60]
+    bits = im.elbo_bits(model, xt, yt, seed=3)
+    nats = model.nll_bound(im.to_spins(xt), yt, seed=3)
+    assert np.allclose(bits, nats / math.log(2))
+    assert bits.mean() < 1.0  # better than a coin flip per pixel
+
+
+# --------------------------------------------------------------------------- the verdict
+def _row(model, seed, acc, fd, acc_err=0.01, fd_err=1.0):
+    return {"model": model, "kind": model, "seed": seed, "guidance": 0.0, "acc": acc, "acc_err": acc_err,
+            "fd": fd, "fd_err": fd_err} | {k: math.nan for k in ("nn_hamming", "copies", "diversity", "nll_test_bits",
+                                                                  "nll_train_bits", "nfe", "seconds_per_1000")}
+
+
+def test_verdict_calls_a_difference_only_beyond_the_seed_spread():
+    rows = [_row("adsorption", s, a, f) for s, a, f in ((0, 0.80, 20), (1, 0.82, 22), (2, 0.81, 21))]
+    rows += [_row("adsorption-nolateral", s, a, f) for s, a, f in ((0, 0.60, 19), (1, 0.62, 23), (2, 0.61, 21))]
+    rows += [_row("ddpm", s, a, f) for s, a, f in ((0, 0.3, 80), (1, 0.9, 90), (2, 0.6, 85))]
+    v = im.verdict_entries(rows)
+    got = {(c["b"], c["metric"]): c["result"] for c in v["comparisons"]}
+    assert got == {("adsorption-nolateral", "acc"): "better", ("adsorption-nolateral", "fd"): "no difference",
+                   ("ddpm", "acc"): "no difference", ("ddpm", "fd"): "better"}
+    assert v["models"]["adsorption"]["acc"]["mean"] == pytest.approx(0.81)
+    assert v["models"]["adsorption"]["acc"]["spread"] == pytest.approx(0.01)
+    text = im.verdict_markdown(v)
+    import re
+
+    assert re.search(r"\(0\.810+ ± 0\.010+\) is better than adsorption-nolateral \(0\.610+ ± 0\.010+\)", text), text
