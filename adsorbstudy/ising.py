@@ -34,6 +34,8 @@ from numba import njit, prange
 
 from .exact import TC
 
+#: Version of the Monte Carlo code (part of every ensemble's cache key; see adsorbstudy.codeversion).
+#: Bump it with any change that alters sampled configurations or their statistics.
 VERSION = "ising-v1"
 METHODS = ("auto", "metropolis", "wolff")
 #: Above this temperature ``method="auto"`` uses Metropolis: the correlation length is

@@ -31,6 +31,9 @@ from .runtime import pick_device, repo_root, results_dir, seed_everything
 from .store import atomic_write, atomic_write_json, params_key, study_store
 
 CKPT_VERSION = 1
+#: Version of the training loop's numbers (part of every checkpoint's cache key; see
+#: adsorbstudy.codeversion). Bump it with any change to train_run/fit that alters trained weights.
+TRAIN_VERSION = 1
 
 
 def _real(x) -> bool:
@@ -360,14 +363,24 @@ def discard_stale_checkpoints(store, ckpt_dir: Path) -> list[Path]:
     return gone
 
 
+def code_versions(kind: str) -> dict:
+    """The versions of the code behind a checkpoint of ``kind`` (``adsorbstudy.codeversion``): the training
+    loop, the model family and the Monte Carlo of its training data. Part of the checkpoint's key."""
+    from . import ising
+    from .models import adsorption, ddpm, gan
+
+    family = {"adsorption": adsorption, "adsorption-nolateral": adsorption, "ddpm": ddpm, "gan": gan, "gan-m": gan}
+    return {"train": TRAIN_VERSION, "model": family[kind].VERSION, "ising": ising.VERSION}
+
+
 def train_run(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True) -> dict:
     """Train (or reuse) the model described by ``params`` and write ``results/<profile>/models/<name>.json``.
 
     ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.ising.TRAIN_GRIDS``),
     "n_per_T" (MC frames per temperature), "mc_seed", "method", "mc_backend" (as in the Monte Carlo
     chapter, so its cached ensembles are reused), "hparams" (model constructor arguments),
-    "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` in the
-    profile's artifact store; an intact one is reused without training. Under ``--force``
+    "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` and of
+    :func:`code_versions` in the profile's artifact store; an intact one is reused without training. Under ``--force``
     (``$ADSORBSTUDY_FORCE_SINCE``) the model and the training checkpoints written before the batch
     started are discarded and the model is trained again; an interrupted forced run resumes from
     the checkpoints it wrote itself. Returns the JSON record.
@@ -379,7 +392,8 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     del model_probe
     dev = pick_device(device)
     store = study_store(profile)
-    final = store.path("models", params, "pt")
+    key = params | {"code": code_versions(params["kind"])}  # new code that changes the numbers, new checkpoint
+    final = store.path("models", key, "pt")
     if store.valid(final):
         meta = json.loads(final.with_name(final.name.split(".")[0] + ".meta.json").read_text())
         info = meta["train"]
@@ -388,14 +402,14 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
         data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
         seed_everything(cfg.seed)
         model = build(params["kind"], L, **params.get("hparams", {})).to(dev)
-        ckpt_dir = store.root / "checkpoints" / params_key(params)
+        ckpt_dir = store.root / "checkpoints" / params_key(key)
         discard_stale_checkpoints(store, ckpt_dir)
         hist = fit(model, data, cfg, ckpt_dir, progress=progress)
         _save(final, {"model": model.state_dict()})
         info = {"seconds": hist["seconds"], "steps": hist["steps"], "best_val": hist["best_val"],
                 "best_step": hist["best_step"], "final_val": hist["final_val"], "stopped": hist["stopped"],
                 "device": str(dev), "history": {k: hist[k] for k in ("step", "loss", "val_step", "val_loss")}}
-        store.commit(final, params, train=info)
+        store.commit(final, key, train=info)
     model = build(params["kind"], L, **params.get("hparams", {}))
     record = {"name": name, "kind": params["kind"], "L": L, "hparams": model.hparams,
               "training": {k: params[k] for k in ("grid", "n_per_T") if k in params} | {"mc_seed": params.get("mc_seed", 0),
@@ -403,7 +417,7 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
               "checkpoint": str(final.relative_to(repo_root())) if final.is_relative_to(repo_root()) else str(final),
               "train_seconds": info["seconds"], "steps": info["steps"], "best_val_loss": info["best_val"],
               "best_step": info["best_step"], "final_val_loss": info["final_val"], "stopped": info["stopped"],
-              "n_params": model.n_params(), "device": info["device"], "params_key": params_key(params)}
+              "n_params": model.n_params(), "device": info["device"], "params_key": params_key(key)}
     old = model_json_path(name, profile)
     if old.exists():
         prev = json.loads(old.read_text())

@@ -15,6 +15,10 @@ from torch.nn import functional as F
 
 from ..nn import (GeneratorBase, UNet, check_n, randn, spins_energy_mabs, temperatures_tensor)
 
+#: Version of the code that determines this family's checkpoints (part of their cache key; see
+#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+VERSION = 1
+
 N_STEPS = 1000
 
 

@@ -56,6 +56,10 @@ from torch import nn
 
 from ..nn import (GeneratorBase, TemperatureEmbedding, check_n, randn, spins_energy_mabs, temperatures_tensor)
 
+#: Version of the code that determines this family's checkpoints (part of their cache key; see
+#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+VERSION = 1
+
 NOISE = 100
 TEMB = 100
 
