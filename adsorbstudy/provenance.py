@@ -8,8 +8,12 @@ with :func:`provenance_markdown`, so the book says which commit its numbers come
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
+
+#: The name of the run a kernel executes, set by the study runner.
+RUN_ENV = "ADSORBSTUDY_RUN"
 
 
 def git_state(root: Path | str) -> dict:
@@ -39,10 +43,12 @@ def describe(state: dict) -> str:
 
 def provenance_markdown(path: Path | str, run_name: str | None = None) -> str:
     """One paragraph for the book from ``provenance.json``: the commit (and dirty flag) of the runs,
-    grouped by state; ``run_name``, the chapter that renders it, executes in the current batch."""
+    grouped by state. ``run_name`` (default ``$ADSORBSTUDY_RUN``, set by the runner), the chapter
+    that renders it, executes in the current batch and counts with the batch's state."""
     rec = json.loads(Path(path).read_text())
     runs = dict(rec.get("runs", {}))
-    if run_name is not None:
+    run_name = run_name if run_name is not None else os.environ.get(RUN_ENV)
+    if run_name:
         runs[run_name] = rec["batch"]
     groups: dict[str, list[str]] = {}
     for name, state in runs.items():

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .profile import Profile, Run, load_profile, notebook_params, notebook_path
+from .provenance import RUN_ENV
 from .runtime import THREADS_ENV, artifacts_dir, repo_root, results_dir
 from .store import FORCE_ENV, atomic_write, atomic_write_json, atomic_write_text, params_key, sha256_file
 
@@ -173,6 +174,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
     work = artifacts_dir(profile.name) / "running" / f"{run.name}.ipynb"
     work.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[RUN_ENV] = run.name  # the kernel inherits it (provenance.provenance_markdown)
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(nb, str(work), parameters=run.parameters, kernel_name="python3",

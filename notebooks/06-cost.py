@@ -298,3 +298,14 @@ lines = ["The cost comparison, rendered from `results/" + profile + "/cost.csv`,
          "at the bottom of the axis. Monte Carlo squares: one per (method, T), cost 2 τ_int sweeps × sweep time; "
          "grey band: the fidelity of exact sampling at the same sample size.", "```", ""]
 _ = atomic_write_text(repo_root() / "book" / "generated" / "cost.md", "\n".join(lines))
+
+# %% [markdown]
+# ## Provenance
+#
+# The git commit of the source that made the results of this book, and whether the working tree
+# had uncommitted changes then, as the study runner recorded them for each notebook run.
+
+# %%
+from adsorbstudy.provenance import provenance_markdown
+
+display(Markdown(provenance_markdown(out / "provenance.json")))
