@@ -452,9 +452,9 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
                     status[run.name] = "cached"
                     progressed = True
                     continue
-                alone = run.notebook in EXCLUSIVE
-                if len(running) >= jobs or (running and (alone or any(j.run.notebook in EXCLUSIVE
-                                                                        for j in running.values()))):
+                if run.notebook in EXCLUSIVE and running:
+                    break  # drain: start nothing more until it can run alone (it would starve otherwise)
+                if len(running) >= jobs or any(j.run.notebook in EXCLUSIVE for j in running.values()):
                     continue
                 if marker.exists() and not same_book:
                     marker.unlink()  # the book now mixes profiles until this batch has re-run every chapter

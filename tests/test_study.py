@@ -123,10 +123,14 @@ TIMED = textwrap.dedent('''
 ''')
 
 
-def test_jobs_run_independent_runs_at_once_and_dependents_after(fixture_root):
-    """--jobs 2: the two runs of 11-nap overlap in time; 21-nap (needs both, by the default rule) starts
-    after both ended; 06-cost (EXCLUSIVE) overlaps nothing; every job gets cores // 2 threads."""
+def test_jobs_follow_dependencies_and_split_the_cores(fixture_root, monkeypatch):
+    """--jobs 2, with NEEDS declaring 11-nap independent and 21-nap needing only 11-nap: both 11-nap runs
+    start before either ends; 21-nap starts after both ended; 06-cost (EXCLUSIVE, needing nothing here)
+    starts only when nothing runs, and nothing starts while it runs; every job gets cores // 2 threads.
+    The order is read from the runner's own log, so it does not depend on how fast the kernels start."""
     import os
+
+    from adsorbstudy import study
 
     for nb in ("06-cost", "11-nap", "21-nap"):
         text = TIMED.replace("os.environ['NAME']", f"'{nb}-' + str(nap)")
@@ -135,21 +139,31 @@ def test_jobs_run_independent_runs_at_once_and_dependents_after(fixture_root):
         (fixture_root / "notebooks" / f"{nb}.py").write_text(text)
     (fixture_root / "params" / "fx.yaml").write_text(textwrap.dedent("""
         runs:
-          - {notebook: 06-cost, parameters: {nap: 1.5}}
-          - {notebook: 11-nap, parameters: {nap: 2.1}}
-          - {notebook: 11-nap, name: nap-b, parameters: {nap: 2.5}}
+          - {notebook: 11-nap, parameters: {nap: 0.5}}
+          - {notebook: 11-nap, name: nap-b, parameters: {nap: 3.5}}
+          - {notebook: 06-cost, parameters: {nap: 0.5}}
           - {notebook: 21-nap, parameters: {nap: 0.5}}
     """))
-    res = run_cli(["study", "--profile", "fx", "--jobs", "2"], fixture_root)
-    assert res.returncode == 0, res.stdout + res.stderr
-    t = {p.stem: json.loads(p.read_text()) for p in (fixture_root / "results" / "fx" / "timed").glob("*.json")}
-    assert len(t) == 4, sorted(t)
-    cost, a, b, after = t["06-cost-1.5"], t["11-nap-2.1"], t["11-nap-2.5"], t["21-nap-0.5"]
-    assert a["start"] < b["end"] and b["start"] < a["end"], "the independent runs did not overlap"
-    assert after["start"] >= max(a["end"], b["end"]), "21-nap started before a run it needs ended"
-    assert all(r["end"] <= cost["start"] or r["start"] >= cost["end"] for r in (a, b, after)), "06-cost shared the machine"
+    monkeypatch.setattr(study, "NEEDS", {"11-nap": (), "21-nap": ("11-nap",)})
+    for var in ("ADSORBSTUDY_ROOT", "TQDM_DISABLE", study.RUN_ENV):  # run_study sets them for its kernels
+        monkeypatch.setenv(var, os.environ.get(var, ""))
+    log = []
+    results = study.run_study("fx", jobs=2, log=log.append)
+    assert [r.status for r in results] == ["ran"] * 4
+
+    def at(name, what):
+        return next(i for i, ln in enumerate(log) if ln.split()[:1] == [name] and (what in ln))
+
+    start = {n: at(n, "started") for n in ("11-nap", "nap-b", "06-cost", "21-nap")}
+    end = {n: at(n, " s  -> ") for n in start}
+    assert max(start["11-nap"], start["nap-b"]) < min(end["11-nap"], end["nap-b"]), log  # at once
+    assert start["21-nap"] > max(end["11-nap"], end["nap-b"]), log  # after what it needs
+    for other in ("11-nap", "nap-b", "21-nap"):  # alone
+        assert end[other] < start["06-cost"] or start[other] > end["06-cost"], log
     share = str(max(1, len(os.sched_getaffinity(0)) // 2))
-    for r in t.values():
+    t = [json.loads(p.read_text()) for p in (fixture_root / "results" / "fx" / "timed").glob("*.json")]
+    assert len(t) == 4
+    for r in t:
         assert r["env"] == {"OMP_NUM_THREADS": share, "NUMBA_NUM_THREADS": share, "ADSORBSTUDY_THREADS": share}
         assert r["cap"] == int(share)
     timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
