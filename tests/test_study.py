@@ -141,8 +141,8 @@ def test_jobs_follow_dependencies_and_split_the_cores(fixture_root, monkeypatch)
         runs:
           - {notebook: 11-nap, parameters: {nap: 0.5}}
           - {notebook: 11-nap, name: nap-b, parameters: {nap: 3.5}}
-          - {notebook: 06-cost, parameters: {nap: 0.5}}
           - {notebook: 21-nap, parameters: {nap: 0.5}}
+          - {notebook: 06-cost, parameters: {nap: 0.5}}
     """))
     monkeypatch.setattr(study, "NEEDS", {"11-nap": (), "21-nap": ("11-nap",)})
     for var in ("ADSORBSTUDY_ROOT", "TQDM_DISABLE", study.RUN_ENV):  # run_study sets them for its kernels
@@ -154,7 +154,7 @@ def test_jobs_follow_dependencies_and_split_the_cores(fixture_root, monkeypatch)
     def at(name, what):
         return next(i for i, ln in enumerate(log) if ln.split()[:1] == [name] and (what in ln))
 
-    start = {n: at(n, "started") for n in ("11-nap", "nap-b", "06-cost", "21-nap")}
+    start = {n: at(n, "started") for n in ("11-nap", "nap-b", "21-nap", "06-cost")}
     end = {n: at(n, " s  -> ") for n in start}
     assert max(start["11-nap"], start["nap-b"]) < min(end["11-nap"], end["nap-b"]), log  # at once
     assert start["21-nap"] > max(end["11-nap"], end["nap-b"]), log  # after what it needs
