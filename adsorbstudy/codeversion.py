@@ -111,7 +111,7 @@ class _Module:
     """One module of the package: its top-level definitions and the package-internal names it imports."""
 
     def __init__(self, dotted: str, path: Path, pkg: "_Package"):
-        self.name, self.path = dotted, path
+        self.name, self.path, self.digest = dotted, path, None
         self.tree = ast.parse(path.read_text(), filename=str(path))
         self.defs: dict[str, list[ast.AST]] = {}
         for stmt in self.tree.body:
@@ -149,6 +149,10 @@ def _defined_names(stmt: ast.AST) -> list[str]:
     return []
 
 
+#: Parsed modules by (path, mtime, size): a changed file is parsed again.
+_PARSED: dict[tuple, "_Module"] = {}
+
+
 class _Package:
     """The ``adsorbstudy`` package found at ``pkg_dir`` (the installed one, or a copy a test edits)."""
 
@@ -172,8 +176,19 @@ class _Package:
             path = self.file(dotted)
             if path is None:
                 raise CodeVersionError(f"no module {dotted} in {self.dir}")
-            self._mods[dotted] = _Module(dotted, path, self)
+            st = path.stat()
+            key = (str(path), st.st_mtime_ns, st.st_size)
+            if key not in _PARSED:  # the runner asks once per run: parse each file once per process
+                _PARSED[key] = _Module(dotted, path, self)
+            self._mods[dotted] = _PARSED[key]
         return self._mods[dotted]
+
+    def module_hash(self, dotted: str) -> str:
+        """The hash of a whole module's canonical dump."""
+        m = self.module(dotted)
+        if m.digest is None:
+            m.digest = hashlib.sha256(canonical_dump(m.tree).encode()).hexdigest()[:16]
+        return m.digest
 
     def constant(self, ref: str):
         """The literal value of a module-level constant "module:NAME"."""
@@ -276,7 +291,7 @@ def imported_modules(source: str, pkg_dir: Path | str = PKG_DIR) -> dict[str, st
         if mod in out:
             continue
         m = pkg.module(mod)
-        out[mod] = hashlib.sha256(canonical_dump(m.tree).encode()).hexdigest()[:16]
+        out[mod] = pkg.module_hash(mod)
         parts = mod.split(".")
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]
         todo += [target for target, _ in m.imports.values()]
@@ -289,7 +304,7 @@ def all_modules(pkg_dir: Path | str = PKG_DIR) -> dict[str, str]:
     mods = ["adsorbstudy" + "".join("." + p for p in f.relative_to(pkg.dir).with_suffix("").parts)
             for f in sorted(pkg.dir.rglob("*.py"))]
     mods = [m[: -len(".__init__")] if m.endswith(".__init__") else m for m in mods]
-    return {m: hashlib.sha256(canonical_dump(pkg.module(m).tree).encode()).hexdigest()[:16] for m in sorted(mods)}
+    return {m: pkg.module_hash(m) for m in sorted(mods)}
 
 
 # --------------------------------------------------------------------------- the registry

@@ -252,13 +252,17 @@ def dependencies(runs: list[Run]) -> dict[str, list[str]]:
     return out
 
 
-def run_key(profile: Profile, run: Run) -> str:
+def run_key(profile: Profile, run: Run, seen: dict | None = None) -> str:
     """What an executed notebook depends on: its source, its parameters, the profile, and the source of
-    the library modules it imports, directly or through other modules (not the whole package)."""
+    the library modules it imports, directly or through other modules (not the whole package).
+    ``seen``: {source: modules} shared by the runs of one batch, so each notebook is analysed once."""
     from .codeversion import all_modules, imported_modules
 
     source = notebook_path(run.notebook).read_text()
-    modules = imported_modules(source)
+    seen = {} if seen is None else seen
+    if source not in seen:
+        seen[source] = imported_modules(source)
+    modules = seen[source]
     return params_key({"source": source, "parameters": run.parameters, "profile": profile.name,
                        "in_book": run.in_book, "modules": modules if modules is not None else all_modules()})
 
@@ -403,7 +407,8 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
     needs = dependencies(profile.runs)
     selected = {r.name for r in runs}
     needs = {r.name: [n for n in needs[r.name] if n in selected] for r in runs}
-    keys = {r.name: run_key(profile, r) for r in runs}
+    seen: dict = {}
+    keys = {r.name: run_key(profile, r, seen) for r in runs}
     _write_provenance(profile, batch_git)
 
     t0 = time.perf_counter()
