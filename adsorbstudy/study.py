@@ -319,8 +319,17 @@ class _Job:
         atomic_write_json(spec, {"profile": profile.name, "notebook": run.notebook, "name": run.name,
                                  "in_book": run.in_book, "parameters": run.parameters, "result": str(self.result)})
         self.t0 = time.perf_counter()
+        # its own process group, so that stopping the batch stops the job's kernel too (:meth:`stop`)
         self.proc = subprocess.Popen([sys.executable, "-m", "adsorbstudy.study", str(spec)], env=env,
-                                     cwd=str(repo_root()))
+                                     cwd=str(repo_root()), start_new_session=True)
+
+    def stop(self) -> None:
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def done(self) -> bool:
         return self.proc.poll() is not None
@@ -484,8 +493,8 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
         if not only and not failures:
             atomic_write_text(marker, profile.name + "\n")
     finally:
-        for job in running.values():  # interrupted: stop the jobs still executing
-            job.proc.terminate()
+        for job in running.values():  # interrupted: stop the jobs still executing, kernels included
+            job.stop()
         # also after a failure: the runs done so far and the failing one, so a slow or broken step
         # is visible without rerunning the batch
         total = time.perf_counter() - t0
