@@ -39,7 +39,7 @@ def copy_repo(root):
 def smoke_study(root, jobs):
     env = dict(os.environ, ADSORBSTUDY_ROOT=str(root), PYTHONPATH=str(root))
     res = subprocess.run([sys.executable, "-m", "adsorbstudy", "study", "--profile", "smoke", "--jobs", str(jobs)],
-                         cwd=root, env=env, capture_output=True, text=True, timeout=1800)
+                         cwd=root, env=env, capture_output=True, text=True, timeout=3600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return root / "results" / "smoke"
 
