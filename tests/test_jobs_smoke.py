@@ -19,8 +19,11 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-#: Keys and CSV columns that measure the machine, not the physics.
-VOLATILE = re.compile(r"second|time|thread|finished|started|hardware|per_sweep|per_independent|steps_per|cpu|platform")
+#: Keys and CSV columns that measure the machine, not the physics. ``max_residual`` (the largest Eq. 6
+#: solver residual met while sampling, a float32 diagnostic) depends on torch's reduction order, hence
+#: on the thread count: measured 1.0282e-05 vs 1.0312e-05 for adsorption-fine, with bitwise-equal samples.
+VOLATILE = re.compile(r"second|time|thread|finished|started|hardware|per_sweep|per_independent|steps_per|cpu|platform"
+                      r"|max_residual")
 
 
 def repo_files():
