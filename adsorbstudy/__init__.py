@@ -8,6 +8,8 @@ Modules, one per concept:
 - ``metrics``: ensemble statistics with bootstrap error bars.
 - ``nn``, ``models``, ``train``: the shared U-Net trunk, the generators, one training loop.
 - ``store``: the artifact store (parameter-hashed, atomic, verified).
+- ``codeversion``: the versions of the code behind cached artifacts and their registry.
+- ``provenance``: the git commit (and dirty flag) the results were made from.
 - ``runtime``: device choice, seeding, repository paths.
 - ``profile``, ``study``, ``cli``: run profiles, the papermill batch, the command line.
 """

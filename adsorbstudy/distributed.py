@@ -153,7 +153,7 @@ def launch_train_run(name: str, params: dict, profile: str, device: str = "auto"
     resumes from it.
     """
     from . import train as tr
-    from .store import params_key, study_store
+    from .store import file_lock, params_key, study_store
 
     from .runtime import pick_device
 
@@ -161,19 +161,21 @@ def launch_train_run(name: str, params: dict, profile: str, device: str = "auto"
     nproc = resolve_nproc(nproc, pick_device(device))
     tr.check_trainable(params, device, nproc)  # before any work
     store = study_store(profile)
-    if not store.valid(store.path("models", params, "pt")):
-        tr.training_ensembles(params, profile, device, progress)
-        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-        if not progress:
-            env["TQDM_DISABLE"] = "1"
-        res = subprocess.run(torchrun_command(name, params, profile, device, nproc), env=env)
-        if res.returncode != 0:
-            last = store.root / "checkpoints" / params_key(params) / "last.pt"
-            state = "no checkpoint was written"
-            if last.exists():
-                state = f"its last checkpoint ({last}, step {tr._load(last)['step']}) is intact; a rerun resumes from it"
-            raise DistributedRunError(f"training run {name!r} (profile {profile}) failed under torchrun with "
-                                      f"{nproc} processes, exit status {res.returncode}; {state}")
+    key = tr.checkpoint_key(params)
+    with file_lock(store.root / "checkpoints" / f"{params_key(key)}.lock"):  # as in train.train_run
+        if not store.valid(store.path("models", key, "pt")):
+            tr.training_ensembles(params, profile, device, progress)
+            env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+            if not progress:
+                env["TQDM_DISABLE"] = "1"
+            res = subprocess.run(torchrun_command(name, params, profile, device, nproc), env=env)
+            if res.returncode != 0:
+                last = store.root / "checkpoints" / params_key(key) / "last.pt"
+                state = "no checkpoint was written"
+                if last.exists():
+                    state = f"its last checkpoint ({last}, step {tr._load(last)['step']}) is intact; a rerun resumes from it"
+                raise DistributedRunError(f"training run {name!r} (profile {profile}) failed under torchrun with "
+                                          f"{nproc} processes, exit status {res.returncode}; {state}")
     return tr.train_run(name, params, profile, device=device, progress=progress)
 
 

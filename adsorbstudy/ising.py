@@ -36,7 +36,9 @@ from .exact import TC
 from .runtime import progress_bar
 from .validate import check_int, check_L, check_T
 
-VERSION = "ising-v1"
+#: Version of the Monte Carlo code (part of every ensemble's cache key; see adsorbstudy.codeversion).
+#: Bump it with any change that alters sampled configurations or their statistics.
+VERSION = "ising-v2"
 METHODS = ("auto", "metropolis", "wolff")
 #: Above this temperature ``method="auto"`` uses Metropolis: the correlation length is
 #: ≲ 2 lattice spacings there, Metropolis τ_int is a few sweeps and Wolff clusters are

@@ -166,19 +166,36 @@ def verdict(rows: Sequence[Mapping], train_T: Sequence[float], *,
 
 
 def update_verdict(path: Path | str, key: str, entry: object) -> dict:
-    """Add ``entry`` under ``key`` to an existing ``verdict.json`` (atomically) and return the new verdict.
+    """Add ``entry`` under ``key`` to an existing ``verdict.json`` (atomically, under a lock) and return the
+    new verdict.
 
-    The chapters after the fidelity chapter (exact statistics, cost against L) add their summaries this
-    way; the fidelity chapter keeps them when it rewrites the file."""
+    The chapters after the fidelity chapter (exact statistics, cost against L, images) add their
+    summaries this way; the fidelity chapter keeps them when it rewrites the file (:func:`write_verdict`)."""
     import json
 
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"verdict: {path} does not exist; run the fidelity chapter first")
-    v = json.loads(path.read_text()) | {key: entry}
-    from .store import atomic_write_json
+    from .store import atomic_write_json, file_lock
 
-    atomic_write_json(path, v)
+    path = Path(path)
+    with file_lock(path.with_name(path.name + ".lock")):
+        if not path.exists():
+            raise ValueError(f"verdict: {path} does not exist; run the fidelity chapter first")
+        v = json.loads(path.read_text()) | {key: entry}
+        atomic_write_json(path, v)
+    return v
+
+
+def write_verdict(path: Path | str, v: Mapping) -> dict:
+    """Write the fidelity chapter's ``verdict.json``, keeping the entries of the later chapters
+    (:data:`LATER_KEYS`) that the old file holds, under the lock of :func:`update_verdict`."""
+    import json
+
+    from .store import atomic_write_json, file_lock
+
+    path = Path(path)
+    with file_lock(path.with_name(path.name + ".lock")):
+        old = json.loads(path.read_text()) if path.exists() else {}
+        v = dict(v) | {k: old[k] for k in LATER_KEYS if k in old}
+        atomic_write_json(path, v)
     return v
 
 

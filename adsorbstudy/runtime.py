@@ -96,3 +96,24 @@ def progress_bar(iterable=None, **kw):
         kw.setdefault("mininterval", PROGRESS_INTERVAL_S)
         kw.setdefault("maxinterval", max(PROGRESS_INTERVAL_S, kw["mininterval"]))
     return tqdm(iterable, **kw)
+
+
+#: The study runner's per-job share of the CPU cores (``adsorbstudy study --jobs N``), as an integer.
+THREADS_ENV = "ADSORBSTUDY_THREADS"
+
+
+def cpu_threads(requested: int = 0) -> int:
+    """CPU threads a notebook should give torch: ``requested`` (0 = no preference), capped by
+    ``$ADSORBSTUDY_THREADS`` when the study runner set it for parallel jobs, so that N jobs do not
+    oversubscribe the cores. 0 means "leave torch's default" (which already follows the runner's
+    ``$OMP_NUM_THREADS``)."""
+    budget = os.environ.get(THREADS_ENV, "")
+    if not budget:
+        return requested
+    try:
+        cap = int(budget)
+    except ValueError:
+        raise ValueError(f"${THREADS_ENV}: expected an integer ≥ 1; got {budget!r}") from None
+    if cap < 1:
+        raise ValueError(f"${THREADS_ENV}: expected an integer ≥ 1; got {budget!r}")
+    return min(requested, cap) if requested else cap

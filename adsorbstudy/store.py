@@ -15,6 +15,7 @@ store artifacts, such as training checkpoints (:meth:`Store.stale`).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -98,6 +99,25 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
 
 def atomic_write_text(path: Path | str, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
+
+
+@contextlib.contextmanager
+def file_lock(path: Path | str):
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the ``with`` block.
+
+    Parallel study jobs (``adsorbstudy study --jobs N``) take it around a read-modify-write of a
+    shared file and around training a checkpoint that two runs share (runs with identical training
+    parameters), so the second waits for the first and then reuses its result."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def atomic_write_json(path: Path | str, obj: Any) -> Path:

@@ -5,12 +5,24 @@ notebook, executes it with the run's parameters from the repository root, and
 moves the executed notebook to ``book/generated/<name>.ipynb`` (a chapter) or
 ``artifacts/<profile>/notebooks/<name>.ipynb`` (``in_book: false``) only when it
 succeeded: a failing run leaves every earlier output intact, saves its partial
-notebook under ``artifacts/<profile>/failed/`` and stops the batch with a
-``StudyError`` naming the notebook and the failing cell.
+notebook under ``artifacts/<profile>/failed/`` and raises a ``StudyError``
+naming the notebook and the failing cell.
+
+Runs follow the dependencies of :data:`NEEDS` (Monte Carlo before training,
+training before the chapters that read the models); ``--jobs N`` executes up to
+N independent runs at once, each in its own process with its share of the cores
+(:func:`job_threads`). A failing run stops the runs that need it, not the others.
+
+A run is skipped when nothing it depends on changed since it last succeeded:
+its notebook, its parameters and the source of the library modules it imports,
+directly or through other modules (:func:`run_key`), and the runs it needs.
+Cached artifacts carry the versions of the code that made them
+(:mod:`adsorbstudy.codeversion`), and the runner refuses to start while a
+producer's source changed without its version.
 
 Every batch, finished or failed, prints the time each run took and records it
-in ``artifacts/<profile>/timings.json`` with the machine and the versions of
-the packages that produced the numbers (:func:`package_versions`).
+in ``artifacts/<profile>/timings.json`` with the machine, the git commit and
+the versions of the packages that produced the numbers (:func:`package_versions`).
 """
 from __future__ import annotations
 
@@ -20,11 +32,12 @@ import platform
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .profile import Profile, Run, load_profile, notebook_params, notebook_path
-from .runtime import artifacts_dir, repo_root, results_dir
+from .provenance import RUN_ENV
+from .runtime import THREADS_ENV, artifacts_dir, repo_root, results_dir
 from .store import FORCE_ENV, atomic_write, atomic_write_json, atomic_write_text, params_key, sha256_file
 
 
@@ -41,7 +54,8 @@ class StudyError(RuntimeError):
 
 @dataclass
 class RunResult:
-    """One run of a batch: ``status`` is "ran", "cached" (skipped, unchanged) or "failed";
+    """One run of a batch: ``status`` is "ran", "cached" (skipped, unchanged), "failed" or "skipped" (not
+    started because the runs in ``needs`` failed or were skipped);
     ``seconds`` is wall-clock execution time (0 for a cached run); ``output`` the executed notebook
     (for a failed run, its partial notebook under ``artifacts/<profile>/failed/``, if one was saved)."""
 
@@ -50,6 +64,7 @@ class RunResult:
     seconds: float
     output: Path | None
     status: str = "ran"
+    needs: list[str] = field(default_factory=list)
 
 
 #: The distributions whose versions timings.json records (the numbers depend on them).
@@ -199,6 +214,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
     work = artifacts_dir(profile.name) / "running" / f"{run.name}.ipynb"
     work.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[RUN_ENV] = run.name  # the kernel inherits it (provenance.provenance_markdown)
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(nb, str(work), parameters=run.parameters, kernel_name="python3",
@@ -240,21 +256,63 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     return RunResult(run.name, run.notebook, seconds, out)
 
 
-def library_fingerprint() -> str:
-    """A hash of the library's source: a change to any module invalidates every executed notebook."""
-    import hashlib
+# --------------------------------------------------------------------------- what a run depends on
+#: What the runs of a notebook need, by notebook name: the notebooks whose runs (earlier in the
+#: profile) must have succeeded before they start, and whose re-execution re-executes them. A
+#: notebook not listed needs every run of a lower-numbered notebook (the safe default for a new
+#: chapter; a chapter that needs less, such as one that trains its own models, adds a line here).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "01-derive-eq6": (),
+    "02-isotherms": (),
+    "03-ising-monte-carlo": (),
+    "04-train": ("03-ising-monte-carlo",),  # the training ensembles that chapter 03 caches
+    # 05-fidelity: the default (every lower-numbered chapter)
+    # the trained models and samples, and verdict.json, to which it adds its summary
+    "07-exact": ("03-ising-monte-carlo", "04-train", "05-fidelity"),
+    # ... and the ESS of chapter 07 for the corrected generator's crossover
+    "06-cost": ("03-ising-monte-carlo", "04-train", "05-fidelity", "07-exact"),
+    "08-images": (),  # trains its own models on the digits; adds its verdict under a lock
+}
 
-    h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    for f in sorted(pkg.rglob("*.py")):
-        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
+#: Notebooks that run alone: no other job starts while they execute, so the wall-clock costs they
+#: measure are not shared with another job.
+EXCLUSIVE = ("06-cost",)
+
+_NUMBER = re.compile(r"^(\d+)")
 
 
-def run_key(profile: Profile, run: Run, fingerprint: str) -> str:
-    """What an executed notebook depends on: its source, its parameters, the library, the profile."""
-    return params_key({"source": notebook_path(run.notebook).read_text(), "parameters": run.parameters,
-                       "library": fingerprint, "profile": profile.name, "in_book": run.in_book})
+def _number(notebook: str) -> int | None:
+    m = _NUMBER.match(notebook)
+    return int(m.group(1)) if m else None
+
+
+def dependencies(runs: list[Run]) -> dict[str, list[str]]:
+    """{run name: the names of the earlier runs it needs} by :data:`NEEDS` and the default rule
+    (a notebook without a number needs every earlier run)."""
+    out: dict[str, list[str]] = {}
+    for i, run in enumerate(runs):
+        if run.notebook in NEEDS:
+            need = [r.name for r in runs[:i] if r.notebook in NEEDS[run.notebook]]
+        else:
+            n = _number(run.notebook)
+            need = [r.name for r in runs[:i] if n is None or (_number(r.notebook) is not None and _number(r.notebook) < n)]
+        out[run.name] = need
+    return out
+
+
+def run_key(profile: Profile, run: Run, seen: dict | None = None) -> str:
+    """What an executed notebook depends on: its source, its parameters, the profile, and the source of
+    the library modules it imports, directly or through other modules (not the whole package).
+    ``seen``: {source: modules} shared by the runs of one batch, so each notebook is analysed once."""
+    from .codeversion import all_modules, imported_modules
+
+    source = notebook_path(run.notebook).read_text()
+    seen = {} if seen is None else seen
+    if source not in seen:
+        seen[source] = imported_modules(source)
+    modules = seen[source]
+    return params_key({"source": source, "parameters": run.parameters, "profile": profile.name,
+                       "in_book": run.in_book, "modules": modules if modules is not None else all_modules()})
 
 
 def _stamp(profile: Profile, run: Run) -> Path:
@@ -275,18 +333,118 @@ def up_to_date(profile: Profile, run: Run, key: str) -> bool:
     return rec.get("key") == key and rec.get("sha256") == sha256_file(out)
 
 
-def run_study(profile_name: str, only: list[str] | None = None, force: bool = False, log=print) -> list[RunResult]:
-    """Validate the profile, then execute its runs in order. Returns the per-run timings.
+# --------------------------------------------------------------------------- parallel jobs
+#: The thread-pool sizes a job's kernel reads from its environment (BLAS, OpenMP, numba, torch via
+#: OMP, and the notebooks' own ``threads`` cap, ``runtime.cpu_threads``).
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", THREADS_ENV)
 
-    A run whose notebook, parameters and library are unchanged since it last succeeded for this
-    profile is skipped, as long as every run before it in this batch was skipped too (a re-executed
-    run may have changed what later runs read). ``force`` re-executes everything and recomputes
-    every artifact written before this batch started.
+
+def cores() -> int:
+    """The CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def job_threads(jobs: int) -> int:
+    """Threads per job so that ``jobs`` concurrent jobs do not oversubscribe the cores: max(1, cores // jobs)."""
+    return max(1, cores() // jobs)
+
+
+class _Job:
+    """A run executing in a child process (``python -m adsorbstudy.study JOB.json``), for ``--jobs`` > 1."""
+
+    def __init__(self, profile: Profile, run: Run, env: dict):
+        import subprocess
+
+        d = artifacts_dir(profile.name) / "running"
+        d.mkdir(parents=True, exist_ok=True)
+        self.run, self.result = run, d / f"{run.name}.result.json"
+        self.result.unlink(missing_ok=True)
+        spec = d / f"{run.name}.job.json"
+        atomic_write_json(spec, {"profile": profile.name, "notebook": run.notebook, "name": run.name,
+                                 "in_book": run.in_book, "parameters": run.parameters, "result": str(self.result)})
+        self.t0 = time.perf_counter()
+        # its own process group, so that stopping the batch stops the job's kernel too (:meth:`stop`)
+        self.proc = subprocess.Popen([sys.executable, "-m", "adsorbstudy.study", str(spec)], env=env,
+                                     cwd=str(repo_root()), start_new_session=True)
+
+    def stop(self) -> None:
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def done(self) -> bool:
+        return self.proc.poll() is not None
+
+    def outcome(self) -> RunResult | StudyError:
+        import json
+
+        seconds = time.perf_counter() - self.t0
+        if self.result.exists():
+            rec = json.loads(self.result.read_text())
+            self.result.unlink()
+            if rec["status"] == "ran":
+                return RunResult(self.run.name, self.run.notebook, rec["seconds"], Path(rec["output"]))
+            return StudyError(rec["message"], rec["seconds"])
+        return StudyError(f"notebook {self.run.notebook}.py (run {self.run.name}) stopped: its job process exited "
+                          f"with status {self.proc.returncode} before reporting", seconds)
+
+
+def _child(spec_path: str) -> int:
+    """Entry point of a job's process: execute one run, write its outcome as JSON for the parent."""
+    import json
+
+    spec = json.loads(Path(spec_path).read_text())
+    Path(spec_path).unlink()
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    profile = Profile(spec["profile"], "", "auto", [])
+    run = Run(spec["notebook"], spec["name"], spec["in_book"], spec["parameters"])
+    try:
+        res = execute_run(profile, run, log=lambda *a, **k: None)
+        rec = {"status": "ran", "seconds": res.seconds, "output": str(res.output)}
+    except StudyError as exc:
+        rec = {"status": "failed", "seconds": exc.seconds, "message": str(exc)}
+    atomic_write_json(spec["result"], rec)
+    return 0
+
+
+class StudyFailed(StudyError):
+    """Runs of a batch failed: ``failures`` holds one message per failed run (naming its notebook and
+    cell), ``skipped`` the runs not started because a run they need failed."""
+
+    def __init__(self, failures: list[str], skipped: list[str]):
+        super().__init__("\n".join(failures))
+        self.failures, self.skipped = failures, skipped
+
+
+def run_study(profile_name: str, only: list[str] | None = None, force: bool = False, jobs: int = 1,
+              log=print) -> list[RunResult]:
+    """Validate the profile, then execute its runs, up to ``jobs`` at a time. Returns the per-run results
+    in profile order.
+
+    A run starts when every run it needs (:func:`dependencies`) has succeeded or was reused; a run
+    whose notebook, parameters and imported library modules are unchanged since it last succeeded
+    for this profile, and none of whose needed runs executed in this batch, is skipped ("cached").
+    A failing run stops the runs that need it ("skipped"), not the others; the batch then raises
+    StudyFailed. ``force`` re-executes everything and recomputes every artifact written before this
+    batch started. With ``jobs`` > 1 each run executes in its own process, and every job gets
+    :func:`job_threads` threads through :data:`THREAD_VARS`.
     """
+    from .codeversion import check as check_code_versions
+    from .provenance import git_state
+
+    if not (isinstance(jobs, int) and not isinstance(jobs, bool) and jobs >= 1):
+        raise ValueError(f"--jobs: expected an integer ≥ 1; got {jobs!r}")
     profile = load_profile(profile_name)
     runs = select_runs(profile, only)
     for run in runs:  # a missing notebook or bad spec fails here, before any work
         notebook_path(run.notebook).stat()
+    check_code_versions()  # a cached artifact must not outlive the code that made it
     os.environ["ADSORBSTUDY_ROOT"] = str(repo_root())
     # Progress bars inside the kernels would only clutter the book; the batch shows one bar per notebook.
     os.environ["TQDM_DISABLE"] = "1"
@@ -294,52 +452,138 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
     logging.getLogger("papermill").setLevel(logging.ERROR)
     if force:
         os.environ[FORCE_ENV] = repr(time.time())
-    log(f"study: profile {profile.name} ({len(runs)} runs)")
+    env = dict(os.environ)
+    threads = job_threads(jobs) if jobs > 1 else None
+    if threads is not None:
+        env.update({v: str(threads) for v in THREAD_VARS})
+    log(f"study: profile {profile.name} ({len(runs)} runs" + (f", {jobs} jobs of {threads} threads)" if threads else ")"))
     marker = generated_dir() / ".profile"
     same_book = marker.exists() and marker.read_text().strip() == profile.name
-    fingerprint = library_fingerprint()
+    batch_git = git_state(repo_root())
+    needs = dependencies(profile.runs)
+    selected = {r.name for r in runs}
+    needs = {r.name: [n for n in needs[r.name] if n in selected] for r in runs}
+    seen: dict = {}
+    keys = {r.name: run_key(profile, r, seen) for r in runs}
+    _write_provenance(profile, batch_git)
+
     t0 = time.perf_counter()
-    results, fresh = [], not force and same_book
+    results: dict[str, RunResult] = {}
+    failures: list[str] = []
+    running: dict[str, _Job] = {}
+    status = {r.name: "pending" for r in runs}
+
+    def finish(run: Run, outcome) -> None:
+        if isinstance(outcome, StudyError):
+            failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
+            results[run.name] = RunResult(run.name, run.notebook, outcome.seconds,
+                                          failed if failed.exists() else None, "failed")
+            failures.append(str(outcome))
+            status[run.name] = "failed"
+            return
+        results[run.name] = outcome
+        status[run.name] = "ran"
+        out = output_path(profile, run)
+        atomic_write_json(_stamp(profile, run), {"key": keys[run.name], "sha256": sha256_file(out),
+                                                 "git": batch_git, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        _write_provenance(profile, batch_git)
+        if jobs > 1:
+            log(f"  {run.name:<34s} {outcome.seconds:8.1f} s  -> {out.relative_to(repo_root())}")
+
     try:
-        for run in runs:
-            key = run_key(profile, run, fingerprint)
-            if fresh and up_to_date(profile, run, key):
-                log(f"  {run.name:<34s} {'cached':>8s}    (unchanged since its last run)")
-                results.append(RunResult(run.name, run.notebook, 0.0, output_path(profile, run), "cached"))
-                continue
-            fresh = False
-            if marker.exists() and not same_book:
-                marker.unlink()  # the book now mixes profiles until this batch has re-run every chapter
-            try:
-                results.append(execute_run(profile, run, log=log))
-            except StudyError as exc:
-                failed = artifacts_dir(profile.name) / "failed" / f"{run.name}.ipynb"
-                results.append(RunResult(run.name, run.notebook, exc.seconds,
-                                         failed if failed.exists() else None, "failed"))
-                raise
-            atomic_write_json(_stamp(profile, run), {"key": key, "sha256": sha256_file(output_path(profile, run))})
-        if not only:
+        while any(s in ("pending", "running") for s in status.values()):
+            progressed = False
+            for run in runs:
+                if status[run.name] != "pending":
+                    continue
+                dep = [status[n] for n in needs[run.name]]
+                if any(s in ("failed", "skipped") for s in dep):
+                    bad = [n for n in needs[run.name] if status[n] in ("failed", "skipped")]
+                    results[run.name] = RunResult(run.name, run.notebook, 0.0, None, "skipped", bad)
+                    status[run.name] = "skipped"
+                    log(f"  {run.name:<34s} {'skipped':>8s}    (needs {', '.join(bad)}, which did not succeed)")
+                    progressed = True
+                    continue
+                if any(s in ("pending", "running") for s in dep):
+                    continue
+                if (not force and same_book and not any(s == "ran" for s in dep)
+                        and up_to_date(profile, run, keys[run.name])):
+                    log(f"  {run.name:<34s} {'cached':>8s}    (unchanged since its last run)")
+                    results[run.name] = RunResult(run.name, run.notebook, 0.0, output_path(profile, run), "cached")
+                    status[run.name] = "cached"
+                    progressed = True
+                    continue
+                if run.notebook in EXCLUSIVE and running:
+                    break  # drain: start nothing more until it can run alone (it would starve otherwise)
+                if len(running) >= jobs or any(j.run.notebook in EXCLUSIVE for j in running.values()):
+                    continue
+                if marker.exists() and not same_book:
+                    marker.unlink()  # the book now mixes profiles until this batch has re-run every chapter
+                if jobs == 1:
+                    try:
+                        outcome = execute_run(profile, run, log=log)
+                    except StudyError as exc:
+                        outcome = exc
+                    finish(run, outcome)
+                else:
+                    log(f"  {run.name:<34s} {'started':>8s}")
+                    running[run.name] = _Job(profile, run, env)
+                    status[run.name] = "running"
+                progressed = True
+            for name, job in list(running.items()):
+                if job.done():
+                    del running[name]
+                    finish(job.run, job.outcome())
+                    progressed = True
+            if not progressed:
+                time.sleep(0.1)
+        if not only and not failures:
             atomic_write_text(marker, profile.name + "\n")
     finally:
+        for job in running.values():  # interrupted: stop the jobs still executing, kernels included
+            job.stop()
         # also after a failure: the runs done so far and the failing one, so a slow or broken step
         # is visible without rerunning the batch
         total = time.perf_counter() - t0
-        log(time_table(results, total))
-        write_timings(profile, results, total, only)
-    return results
+        ordered = [results[r.name] for r in runs if r.name in results]
+        log(time_table(ordered, total))
+        write_timings(profile, ordered, total, only, jobs=jobs, threads=threads, git=batch_git)
+    if failures:
+        raise StudyFailed(failures, [r.name for r in ordered if r.status == "skipped"])
+    return ordered
 
 
-def write_timings(profile: Profile, results: list[RunResult], total: float, only: list[str] | None) -> Path:
-    """Write ``artifacts/<profile>/timings.json``: per run name, notebook, status and seconds; the
-    batch's total, status ("finished", or "failed" when a run failed, "interrupted" when the batch
-    stopped otherwise), machine and package versions."""
+def _write_provenance(profile: Profile, batch: dict) -> Path:
+    """``results/<profile>/provenance.json``: the batch's git state and, per run with a stamp, the
+    git state when it last executed (:mod:`adsorbstudy.provenance`)."""
+    import json
+
+    runs = {}
+    for stamp in sorted((artifacts_dir(profile.name) / "stamps").glob("*.json")):
+        try:
+            rec = json.loads(stamp.read_text())
+        except ValueError:
+            continue
+        if stamp.stem in {r.name for r in profile.runs} and "git" in rec:
+            runs[stamp.stem] = rec["git"] | {"finished": rec.get("finished")}
+    return atomic_write_json(results_dir(profile.name) / "provenance.json", {"batch": batch, "runs": runs})
+
+
+def write_timings(profile: Profile, results: list[RunResult], total: float, only: list[str] | None,
+                  jobs: int = 1, threads: int | None = None, git: dict | None = None) -> Path:
+    """Write ``artifacts/<profile>/timings.json``: per run name, notebook, status ("ran", "cached",
+    "failed", "skipped" with the runs it needed that did not succeed) and seconds; the batch's total,
+    status ("finished", or "failed" when a run failed, "interrupted" when the batch stopped otherwise),
+    jobs and threads per job, git commit and dirty flag, machine and package versions."""
     statuses = [r.status for r in results]
     done = len(results) == len(select_runs(profile, only))
     status = "failed" if "failed" in statuses else ("finished" if done else "interrupted")
     record = {
         "profile": profile.name, "status": status,
-        "runs": [{"name": r.name, "notebook": r.notebook, "status": r.status, "seconds": r.seconds} for r in results],
-        "total_seconds": total, "python": platform.python_version(), "versions": package_versions(),
+        "runs": [{"name": r.name, "notebook": r.notebook, "status": r.status, "seconds": r.seconds}
+                 | ({"needs": r.needs} if r.status == "skipped" else {}) for r in results],
+        "total_seconds": total, "jobs": jobs, "threads_per_job": threads, "git": git,
+        "python": platform.python_version(), "versions": package_versions(),
         "platform": platform.platform(), "cpu_count": os.cpu_count(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "only": only or [],
     }
@@ -347,9 +591,16 @@ def write_timings(profile: Profile, results: list[RunResult], total: float, only
 
 
 def time_table(results: list[RunResult], total: float) -> str:
-    """The batch's time per run as a text table; reused (cached) and failed runs are marked."""
+    """The batch's time per run as a text table; reused (cached), failed and skipped runs are marked."""
+    def mark(r: RunResult) -> str:
+        return {"cached": "  reused", "failed": "  FAILED",
+                "skipped": f"  skipped (needs {', '.join(r.needs)})"}.get(r.status, "")
+
     lines = ["", f"{'run':<34s} {'seconds':>10s}", "-" * 45]
-    lines += [f"{r.name:<34s} {r.seconds:10.1f}" + ("  reused" if r.status == "cached" else "")
-              + ("  FAILED" if r.status == "failed" else "") for r in results]
+    lines += [f"{r.name:<34s} {r.seconds:10.1f}" + mark(r) for r in results]
     lines += ["-" * 45, f"{'total':<34s} {total:10.1f}"]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))

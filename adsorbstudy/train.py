@@ -24,6 +24,7 @@ store (reused when present and intact), and ``results/<profile>/models/<name>.js
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -42,9 +43,12 @@ from .nn import RankSlice
 from .runtime import pick_device, repo_root, results_dir, seed_everything
 from .seeds import seed_for
 from .validate import check_T
-from .store import atomic_write, atomic_write_json, params_key, study_store
+from .store import atomic_write, atomic_write_json, file_lock, params_key, study_store
 
 CKPT_VERSION = 1
+#: Version of the training loop's numbers (part of every checkpoint's cache key; see
+#: adsorbstudy.codeversion). Bump it with any change to train_run/fit that alters trained weights.
+TRAIN_VERSION = 2
 
 
 def _real(x) -> bool:
@@ -470,6 +474,22 @@ def discard_stale_checkpoints(store, ckpt_dir: Path) -> list[Path]:
     return gone
 
 
+def code_versions(kind: str) -> dict:
+    """The versions of the code behind a checkpoint of ``kind`` (``adsorbstudy.codeversion``): the training
+    loop, the model family and the Monte Carlo of its training data. Part of the checkpoint's key."""
+    from . import ising
+    from .models import adsorption, ddpm, gan
+
+    family = {"adsorption": adsorption, "adsorption-nolateral": adsorption, "ddpm": ddpm, "gan": gan, "gan-m": gan}
+    return {"train": TRAIN_VERSION, "model": family[kind].VERSION, "ising": ising.VERSION}
+
+
+def checkpoint_key(params: dict) -> dict:
+    """What a run's model and checkpoints are keyed by: its parameters and :func:`code_versions` of its kind,
+    so that new code which changes the numbers gets a new checkpoint."""
+    return params | {"code": code_versions(params["kind"])}
+
+
 def check_trainable(params: dict, device: str = "auto", nproc: int = 1) -> None:
     """The checks ``train_run`` makes before any Monte Carlo or training: the run's keys, the model's
     architecture, the CUDA-only options on this device, and data parallelism over ``nproc`` ranks."""
@@ -487,8 +507,8 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.ising.TRAIN_GRIDS``),
     "n_per_T" (MC frames per temperature), "mc_seed", "method", "mc_backend" (as in the Monte Carlo
     chapter, so its cached ensembles are reused), "hparams" (model constructor arguments),
-    "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` in the
-    profile's artifact store; an intact one is reused without training. Under ``--force``
+    "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` and of
+    :func:`code_versions` in the profile's artifact store; an intact one is reused without training. Under ``--force``
     (``$ADSORBSTUDY_FORCE_SINCE``) the model and the training checkpoints written before the batch
     started are discarded and the model is trained again; an interrupted forced run resumes from
     the checkpoints it wrote itself. Returns the JSON record.
@@ -506,30 +526,36 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     L = params["L"]
     dev = dist.local_device(pick_device(device))
     store = study_store(profile)
-    final = store.path("models", params, "pt")
-    if store.valid(final):
-        meta = json.loads(final.with_name(final.name.split(".")[0] + ".meta.json").read_text())
-        info = meta["train"]
-    else:
-        if not dist.is_main():  # rank 0 computes missing ensembles and discards stale checkpoints first
+    key = checkpoint_key(params)
+    final = store.path("models", key, "pt")
+    # two runs with the same training parameters (e.g. one model sampled two ways) share a checkpoint:
+    # under --jobs the second waits here for the first and then reuses its model
+    lock = (file_lock(store.root / "checkpoints" / f"{params_key(key)}.lock") if dist.world() == 1
+            else contextlib.nullcontext())
+    with lock:
+        if store.valid(final):
+            meta = json.loads(final.with_name(final.name.split(".")[0] + ".meta.json").read_text())
+            info = meta["train"]
+        else:
+            if not dist.is_main():  # rank 0 computes missing ensembles and discards stale checkpoints first
+                dist.barrier()
+            ens = training_ensembles(params, profile, device, progress)
+            data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
+            ckpt_dir = store.root / "checkpoints" / params_key(key)
+            if dist.is_main():
+                discard_stale_checkpoints(store, ckpt_dir)
+                dist.barrier()
+            seed_everything(cfg.seed)
+            model = build(params["kind"], L, **params.get("hparams", {})).to(dev)
+            hist = fit(model, data, cfg, ckpt_dir, progress=progress, **({"callback": callback} if callback else {}))
+            info = {"seconds": hist["seconds"], "steps": hist["steps"], "best_val": hist["best_val"],
+                    "best_step": hist["best_step"], "final_val": hist["final_val"], "stopped": hist["stopped"],
+                    "device": str(dev), "processes": dist.world(),
+                    "history": {k: hist[k] for k in ("step", "loss", "val_step", "val_loss")}}
+            if dist.is_main():
+                _save(final, {"model": model.state_dict()})
+                store.commit(final, key, train=info)
             dist.barrier()
-        ens = training_ensembles(params, profile, device, progress)
-        data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
-        ckpt_dir = store.root / "checkpoints" / params_key(params)
-        if dist.is_main():
-            discard_stale_checkpoints(store, ckpt_dir)
-            dist.barrier()
-        seed_everything(cfg.seed)
-        model = build(params["kind"], L, **params.get("hparams", {})).to(dev)
-        hist = fit(model, data, cfg, ckpt_dir, progress=progress, **({"callback": callback} if callback else {}))
-        info = {"seconds": hist["seconds"], "steps": hist["steps"], "best_val": hist["best_val"],
-                "best_step": hist["best_step"], "final_val": hist["final_val"], "stopped": hist["stopped"],
-                "device": str(dev), "processes": dist.world(),
-                "history": {k: hist[k] for k in ("step", "loss", "val_step", "val_loss")}}
-        if dist.is_main():
-            _save(final, {"model": model.state_dict()})
-            store.commit(final, params, train=info)
-        dist.barrier()
     if not dist.is_main():
         return {}  # rank 0 writes the record
     model = build(params["kind"], L, **params.get("hparams", {}))
@@ -540,7 +566,7 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
               "train_seconds": info["seconds"], "steps": info["steps"], "best_val_loss": info["best_val"],
               "best_step": info["best_step"], "final_val_loss": info["final_val"], "stopped": info["stopped"],
               "n_params": model.n_params(), "device": info["device"], "processes": info.get("processes", 1),
-              "params_key": params_key(params)}
+              "params_key": params_key(key)}
     old = model_json_path(name, profile)
     if old.exists():
         prev = json.loads(old.read_text())

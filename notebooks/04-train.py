@@ -85,12 +85,12 @@ from IPython.display import Markdown, display
 from adsorbstudy import exact, ising, metrics, report
 from adsorbstudy import train as tr
 from adsorbstudy.models import build
-from adsorbstudy.runtime import pick_device, results_dir
+from adsorbstudy.runtime import cpu_threads, pick_device, results_dir
 from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import save_npz
 
-if threads:
-    torch.set_num_threads(threads)
+if cpu_threads(threads):  # capped by the study runner's share of the cores under --jobs
+    torch.set_num_threads(cpu_threads(threads))
 run_name = name or model
 dev = pick_device(device)
 if model in ("adsorption", "adsorption-nolateral"):

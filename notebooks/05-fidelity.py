@@ -53,7 +53,7 @@ from adsorbstudy import exact, ising, metrics, plots, report, reweight
 from adsorbstudy.profile import load_profile
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
 from adsorbstudy.seeds import seed_for
-from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, load_npz, save_npz, study_store
+from adsorbstudy.store import atomic_write, atomic_write_text, load_npz, save_npz, study_store
 from adsorbstudy.train import load_trained
 
 store = study_store(profile)
@@ -492,10 +492,7 @@ if budget:
     first = next(iter(budget.values()))[0]
     v["budget"] = {"T": first["T"], "n": first["n"], "trends": trends,
                    "curves": {arm_name: curves for arm_name, curves in budget.items()}}
-if (out / "verdict.json").exists():  # the later chapters' entries stay until those chapters rerun
-    old = json.loads((out / "verdict.json").read_text())
-    v |= {k: old[k] for k in report.LATER_KEYS if k in old}
-atomic_write_json(out / "verdict.json", v)
+v = report.write_verdict(out / "verdict.json", v)  # the later chapters' entries stay until they rerun
 display(Markdown(report.verdict_table(v)))
 display(Markdown(report.claims_markdown(v["claims"])))
 if budget:

@@ -553,3 +553,13 @@ _ = atomic_write_text(repo_root() / "book" / "generated" / "scaling.md", "\n".jo
     "adsorption generator per effective sample (dashed), Monte Carlo per independent configuration, 2 τ_int sweeps "
     "(squares; open where τ_int comes from the fitted L^z). Lines: fitted power laws; ×: crossovers; dotted: the "
     "training size.", "```", ""]))
+
+# ## Provenance
+#
+# The git commit of the source that made the results of this book, and whether the working tree
+# had uncommitted changes then, as the study runner recorded them for each notebook run.
+
+# %%
+from adsorbstudy.provenance import provenance_markdown
+
+display(Markdown(provenance_markdown(out / "provenance.json")))

@@ -121,8 +121,13 @@ def test_shipped_profiles_check_and_bad_arguments_are_one_line(repo):
         assert res.returncode == 0 and res.stdout.strip() == f"profile {name}: {runs} runs, valid", res.stderr
     for args, needle in ((["study", "--profile", "smoke", "--forse"], "unrecognized arguments: --forse"),
                          (["study", "--profile"], "argument --profile: expected one argument"),
-                         (["study", "--profile", "smoke", "--only", "07-nope"], "--only: '07-nope' is not a run")):
+                         (["study", "--profile", "smoke", "--only", "07-nope"], "--only: '07-nope' is not a run"),
+                         (["study", "--profile", "smoke", "--jobs", "0"], "argument --jobs: expected an integer ≥ 1; got '0'"),
+                         (["study", "--profile", "smoke", "--jobs", "two"], "argument --jobs: expected an integer ≥ 1"),
+                         (["versions", "--same-numbers", "ddpm"], "--same-numbers: only with --update")):
         res = run_cli(args, repo, timeout=120)
         assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
         assert res.stderr.startswith("adsorbstudy: error: ") and needle in res.stderr
+    res = run_cli(["versions"], repo, timeout=120)
+    assert res.returncode == 0 and res.stdout.startswith("code versions match their source"), res.stderr
     assert snapshot(repo) == before and not (repo / "artifacts").exists()

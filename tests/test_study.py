@@ -4,11 +4,29 @@ import platform
 import textwrap
 
 import nbformat
+import pytest
 
 from conftest import run_cli
 
 
-def test_batch_runs_then_stops_at_failing_cell(fixture_root):
+AFTER = textwrap.dedent('''
+    # %% tags=["parameters"]
+    profile = "fixture"  # str
+    tag = "x"            # str
+
+    # %%
+    from adsorbstudy.runtime import results_dir
+
+    results_dir(profile).mkdir(parents=True, exist_ok=True)
+    (results_dir(profile) / "after.txt").write_text(tag)
+''')
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failing_run_stops_its_dependents_not_its_siblings(fixture_root, jobs):
+    """20-fails fails in its third cell: 30-after (which needs every lower-numbered run by default) is
+    skipped; the runs of 10-ok, before and after it in the profile, do not need it and run."""
+    (fixture_root / "notebooks" / "30-after.py").write_text(AFTER)
     (fixture_root / "params" / "fx.yaml").write_text(textwrap.dedent("""
         runs:
           - notebook: 10-ok
@@ -19,36 +37,137 @@ def test_batch_runs_then_stops_at_failing_cell(fixture_root):
             parameters: {n: 4}
           - notebook: 20-fails
           - notebook: 10-ok
-            name: never-reached
+            name: sibling
+            parameters: {n: 1}
+          - notebook: 30-after
     """))
-    res = run_cli(["study", "--profile", "fx"], fixture_root)
+    res = run_cli(["study", "--profile", "fx", "--jobs", str(jobs)], fixture_root)
     assert res.returncode == 1, res.stderr
-    msg = res.stderr.strip().splitlines()[-1]
+    err = res.stderr.strip().splitlines()
+    msg = err[-1]
     assert "20-fails.py" in msg and "failed in cell 3 (0-based)" in msg and "raise RuntimeError" in msg
     assert "deliberate failure in the third cell" in msg
+    assert err[-2] == "adsorbstudy: skipped because a run they need failed: 30-after", res.stderr
 
     gen = fixture_root / "book" / "generated"
-    assert sorted(p.name for p in gen.iterdir()) == ["10-ok.ipynb"]  # nothing half-written
+    assert sorted(p.name for p in gen.iterdir()) == ["10-ok.ipynb", "sibling.ipynb"]  # nothing half-written
     nb = nbformat.read(gen / "10-ok.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "n = 2" in injected[0].source and 'profile = "fx"' in injected[0].source
-    # the second run (n=4, default label) ran after the first and wrote last
-    assert (fixture_root / "results" / "fx" / "ok.txt").read_text().splitlines() == [f"a:{i}:1.5" for i in range(4)]
+    res_dir = fixture_root / "results" / "fx"
+    assert (res_dir / "ok-b2.txt").read_text().splitlines() == ["b:0:1.5", "b:1:1.5"]
+    assert (res_dir / "ok-a4.txt").read_text().splitlines() == [f"a:{i}:1.5" for i in range(4)]
+    assert (res_dir / "ok-a1.txt").read_text() == "a:0:1.5" and not (res_dir / "after.txt").exists()
     assert (fixture_root / "artifacts" / "fx" / "notebooks" / "10-ok-again.ipynb").exists()
     assert (fixture_root / "artifacts" / "fx" / "failed" / "20-fails.ipynb").exists()
-    assert not (fixture_root / "artifacts" / "fx" / "notebooks" / "never-reached.ipynb").exists()
 
-    # the time table still appears: the two runs done, then the failing one, then the total
+    # the time table lists every run in profile order: ran, failed, and skipped with the reason
     table = res.stdout[res.stdout.index("run "):].splitlines()
     rows = [ln.split() for ln in table[2:-2]]
-    assert [r[0] for r in rows] == ["10-ok", "10-ok-again", "20-fails"]
-    assert rows[2][2:] == ["FAILED"] and all(float(r[1]) > 0 for r in rows)
-    assert table[-1].split()[0] == "total" and float(table[-1].split()[1]) >= sum(float(r[1]) for r in rows) - 0.3
+    assert [r[0] for r in rows] == ["10-ok", "10-ok-again", "20-fails", "sibling", "30-after"]
+    assert rows[2][2:] == ["FAILED"] and rows[4][2:] == ["skipped", "(needs", "20-fails)"]
+    assert all(float(r[1]) > 0 for r in rows[:4]) and float(rows[4][1]) == 0
+    if jobs == 1:  # one at a time: the batch lasts at least as long as its runs together
+        assert float(table[-1].split()[1]) >= sum(float(r[1]) for r in rows) - 0.3
     timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
-    assert timings["status"] == "failed"
-    assert [(r["name"], r["status"]) for r in timings["runs"]] == [("10-ok", "ran"), ("10-ok-again", "ran"),
-                                                                    ("20-fails", "failed")]
-    assert timings["runs"][2]["seconds"] > 0
+    assert timings["status"] == "failed" and timings["jobs"] == jobs
+    assert [(r["name"], r["status"]) for r in timings["runs"]] == [
+        ("10-ok", "ran"), ("10-ok-again", "ran"), ("20-fails", "failed"), ("sibling", "ran"), ("30-after", "skipped")]
+    assert timings["runs"][2]["seconds"] > 0 and timings["runs"][4]["needs"] == ["20-fails"]
+
+
+def test_a_failing_run_leaves_earlier_artifacts_intact(fixture_root):
+    """A batch that succeeded, then the same profile with a failing run added before 30-after: the
+    outputs of the earlier batch stay byte-identical, 30-after is skipped, not re-executed."""
+    (fixture_root / "notebooks" / "30-after.py").write_text(AFTER)
+    profile = textwrap.dedent("""
+        runs:
+          - notebook: 10-ok
+          - notebook: 30-after
+            parameters: {tag: first}
+    """)
+    (fixture_root / "params" / "fx.yaml").write_text(profile)
+    assert run_cli(["study", "--profile", "fx", "--jobs", "2"], fixture_root).returncode == 0
+
+    def snapshot():
+        return {str(p.relative_to(fixture_root)): p.read_bytes() for d in ("book", "results", "artifacts/fx/stamps")
+                for p in sorted((fixture_root / d).rglob("*")) if p.is_file() and p.name != "provenance.json"}
+
+    before = snapshot()
+    assert (fixture_root / "results" / "fx" / "after.txt").read_text() == "first"
+    (fixture_root / "params" / "fx.yaml").write_text(
+        profile.replace("  - notebook: 30-after", "  - notebook: 20-fails\n  - notebook: 30-after").replace("first", "second"))
+    res = run_cli(["study", "--profile", "fx", "--jobs", "2"], fixture_root)
+    assert res.returncode == 1 and "20-fails.py" in res.stderr.splitlines()[-1], res.stderr
+    assert snapshot() == before  # 10-ok reused, 30-after not run: nothing it wrote was touched
+    statuses = [r["status"] for r in json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())["runs"]]
+    assert statuses == ["cached", "failed", "skipped"]
+
+
+TIMED = textwrap.dedent('''
+    # %% tags=["parameters"]
+    profile = "fixture"  # str
+    nap = 1.0            # [0, 10] seconds
+
+    # %%
+    import json, os, time
+    from adsorbstudy.runtime import cpu_threads, results_dir
+
+    t0 = time.time()
+    time.sleep(nap)
+    out = results_dir(profile) / "timed"
+    out.mkdir(parents=True, exist_ok=True)
+    env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "ADSORBSTUDY_THREADS")}
+    (out / f"{os.environ['NAME']}.json").write_text(json.dumps({"start": t0, "end": time.time(), "env": env,
+                                                                 "cap": cpu_threads(64)}))
+''')
+
+
+def test_jobs_follow_dependencies_and_split_the_cores(fixture_root, monkeypatch):
+    """--jobs 2, with NEEDS declaring 11-nap independent and 21-nap needing only 11-nap: both 11-nap runs
+    start before either ends; 21-nap starts after both ended; 06-cost (EXCLUSIVE, needing nothing here)
+    starts only when nothing runs, and nothing starts while it runs; every job gets cores // 2 threads.
+    The order is read from the runner's own log, so it does not depend on how fast the kernels start."""
+    import os
+
+    from adsorbstudy import study
+
+    for nb in ("06-cost", "11-nap", "21-nap"):
+        text = TIMED.replace("os.environ['NAME']", f"'{nb}-' + str(nap)")
+        if nb == "06-cost":  # the cross-check of the real 06-cost reads its model list
+            text = text.replace("nap = 1.0 ", "models = []  # str each: unused\nnap = 1.0 ")
+        (fixture_root / "notebooks" / f"{nb}.py").write_text(text)
+    (fixture_root / "params" / "fx.yaml").write_text(textwrap.dedent("""
+        runs:
+          - {notebook: 11-nap, parameters: {nap: 0.5}}
+          - {notebook: 11-nap, name: nap-b, parameters: {nap: 3.5}}
+          - {notebook: 21-nap, parameters: {nap: 0.5}}
+          - {notebook: 06-cost, parameters: {nap: 0.5}}
+    """))
+    monkeypatch.setattr(study, "NEEDS", {"11-nap": (), "21-nap": ("11-nap",)})
+    for var in ("ADSORBSTUDY_ROOT", "TQDM_DISABLE", study.RUN_ENV):  # run_study sets them for its kernels
+        monkeypatch.setenv(var, os.environ.get(var, ""))
+    log = []
+    results = study.run_study("fx", jobs=2, log=log.append)
+    assert [r.status for r in results] == ["ran"] * 4
+
+    def at(name, what):
+        return next(i for i, ln in enumerate(log) if ln.split()[:1] == [name] and (what in ln))
+
+    start = {n: at(n, "started") for n in ("11-nap", "nap-b", "21-nap", "06-cost")}
+    end = {n: at(n, " s  -> ") for n in start}
+    assert max(start["11-nap"], start["nap-b"]) < min(end["11-nap"], end["nap-b"]), log  # at once
+    assert start["21-nap"] > max(end["11-nap"], end["nap-b"]), log  # after what it needs
+    for other in ("11-nap", "nap-b", "21-nap"):  # alone
+        assert end[other] < start["06-cost"] or start[other] > end["06-cost"], log
+    share = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    t = [json.loads(p.read_text()) for p in (fixture_root / "results" / "fx" / "timed").glob("*.json")]
+    assert len(t) == 4
+    for r in t:
+        assert r["env"] == {"OMP_NUM_THREADS": share, "NUMBA_NUM_THREADS": share, "ADSORBSTUDY_THREADS": share}
+        assert r["cap"] == int(share)
+    timings = json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())
+    assert timings["jobs"] == 2 and timings["threads_per_job"] == int(share) and timings["status"] == "finished"
 
 
 def test_only_runs_the_named_run_and_prints_a_time_table(fixture_root):
@@ -78,6 +197,7 @@ def test_only_runs_the_named_run_and_prints_a_time_table(fixture_root):
 
 
 def test_unchanged_runs_are_skipped_until_something_changes(fixture_root):
+    (fixture_root / "notebooks" / "30-after.py").write_text(AFTER)
     profile = textwrap.dedent("""
         runs:
           - notebook: 10-ok
@@ -85,20 +205,26 @@ def test_unchanged_runs_are_skipped_until_something_changes(fixture_root):
           - notebook: 10-ok
             name: second
             parameters: {n: 3}
+          - notebook: 30-after
     """)
     (fixture_root / "params" / "fx.yaml").write_text(profile)
     first = run_cli(["study", "--profile", "fx"], fixture_root)
     assert first.returncode == 0, first.stderr
     again = run_cli(["study", "--profile", "fx"], fixture_root)
-    assert again.returncode == 0 and again.stdout.count("cached") == 2, again.stdout
-    # a changed parameter re-executes that run and every run after it
+    assert again.returncode == 0 and again.stdout.count("cached") == 3, again.stdout
+
+    def executed(res):
+        return [r["name"] for r in json.loads((fixture_root / "artifacts" / "fx" / "timings.json").read_text())["runs"]
+                if r["status"] == "ran"]
+
+    # a changed parameter re-executes that run and the runs that need it (30-after), not its sibling
     (fixture_root / "params" / "fx.yaml").write_text(profile.replace("{n: 2}", "{n: 4}"))
     changed = run_cli(["study", "--profile", "fx"], fixture_root)
-    assert changed.returncode == 0 and changed.stdout.count("cached") == 0, changed.stdout
+    assert changed.returncode == 0 and executed(changed) == ["10-ok", "30-after"], changed.stdout
     # a damaged output is re-executed, and --force re-executes everything
     (fixture_root / "book" / "generated" / "second.ipynb").write_text("{}")
     damaged = run_cli(["study", "--profile", "fx"], fixture_root)
-    assert damaged.stdout.count("cached") == 1, damaged.stdout
+    assert executed(damaged) == ["second", "30-after"], damaged.stdout
     forced = run_cli(["study", "--profile", "fx", "--force"], fixture_root)
     assert forced.returncode == 0 and forced.stdout.count("cached") == 0
 

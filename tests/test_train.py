@@ -178,8 +178,9 @@ def test_force_retrains_and_a_forced_run_resumes_its_own_checkpoint(mc_calls, tm
         return real_fit(*args, callback=cb, **kw)
 
     monkeypatch.setattr(tr, "fit", spy_fit)
-    ckpt = tmp_path / "artifacts" / "scratch" / "checkpoints" / params_key(RUN)
-    final = tmp_path / "artifacts" / "scratch" / "models" / f"{params_key(RUN)}.pt"
+    key = params_key(RUN | {"code": tr.code_versions(RUN["kind"])})  # the checkpoint's key holds the code versions
+    ckpt = tmp_path / "artifacts" / "scratch" / "checkpoints" / key
+    final = tmp_path / "artifacts" / "scratch" / "models" / f"{key}.pt"
 
     tr.train_run("m", RUN, "scratch", device="cpu", progress=False)
     assert seen == [1, 2, 3, 4, 5, 6]

@@ -38,6 +38,10 @@ from torch.nn import functional as F
 from ..nn import (GeneratorBase, UNet, check_classes, check_n, check_steps_none, rand, randint, spins_energy_mabs,
                   temperatures_tensor)
 
+#: Version of the code that determines this family's checkpoints (part of their cache key; see
+#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+VERSION = 2
+
 SCHEDULES = ("cosine", "linear")
 
 

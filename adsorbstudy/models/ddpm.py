@@ -21,6 +21,10 @@ from torch.nn import functional as F
 
 from ..nn import GeneratorBase, UNet, check_classes, check_n, randint, randn, spins_energy_mabs
 
+#: Version of the code that determines this family's checkpoints (part of their cache key; see
+#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+VERSION = 2
+
 N_STEPS = 1000
 
 

@@ -57,6 +57,10 @@ from torch import nn
 from ..nn import GeneratorBase, TemperatureEmbedding, check_classes, check_n, randn, spins_energy_mabs
 from ..validate import check_L
 
+#: Version of the code that determines this family's checkpoints (part of their cache key; see
+#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+VERSION = 2
+
 NOISE = 100
 TEMB = 100
 

@@ -1,0 +1,130 @@
+"""The registry of code versions (adsorbstudy.codeversion): a change to the source behind a cached
+artifact without a version bump is caught, a cosmetic or unrelated change is not."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from adsorbstudy import codeversion as cv
+
+PKG = Path(cv.__file__).resolve().parent
+
+
+def test_the_registry_matches_the_source():
+    """Fails when a producer's source changed without its version bump (or the registry was not updated)."""
+    found = cv.problems()
+    assert not found, "\n".join(found)
+
+
+@pytest.fixture
+def pkg(tmp_path):
+    """A copy of the package whose source a test may edit."""
+    dst = tmp_path / "adsorbstudy"
+    shutil.copytree(PKG, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst
+
+
+def edit(path: Path, pattern: str, repl: str) -> None:
+    """Replace exactly one match of the regex ``pattern`` in ``path``."""
+    text = path.read_text()
+    new, n = re.subn(pattern, repl, text, count=1, flags=re.M)
+    assert n == 1, f"{pattern!r} not found in {path.name}"
+    path.write_text(new)
+
+
+def poke(path: Path, header: str, indent: int = 4) -> None:
+    """Add a statement that changes nothing observable to the body of the def/class whose line starts with
+    ``header`` (at the start of its body, so after its signature): a code change, not a cosmetic one."""
+    lines = path.read_text().splitlines(keepends=True)
+    i = next(k for k, ln in enumerate(lines) if ln.lstrip().startswith(header))
+    while not lines[i].rstrip().endswith(":"):  # a signature over several lines
+        i += 1
+    lines.insert(i + 1, " " * indent + "_poked = 1\n")
+    path.write_text("".join(lines))
+
+
+def flagged(pkg_dir) -> set[str]:
+    return {m.split()[2] for m in cv.problems(pkg_dir) if m.startswith("source of ")}
+
+
+@pytest.mark.parametrize("where, header, indent, producers", [
+    ("ising.py", "def _metro_lanes(", 4, {"ising"}),            # a numba kernel, reached through the samplers
+    ("ising.py", "def temperature_seed(", 4, {"ising"}),
+    ("exact.py", "TC = ", None, {"ising"}),                      # a constant of another module the kernels use
+    ("train.py", "def _lr_at(", 4, {"train"}),                  # the learning-rate schedule of the loop
+    ("runtime.py", "def seed_everything(", 4, {"train"}),
+    ("models/ddpm.py", "def loss(", 8, {"ddpm"}),                # a method: the whole class counts
+    ("models/gan.py", "class Critic(", 4, {"gan"}),
+    ("nn.py", "class UNet(", 4, {"adsorption", "ddpm"}),         # the shared trunk: both U-Net families
+    ("nn.py", "def spins_energy_mabs(", 4, {"adsorption", "ddpm", "gan"}),
+])
+def test_a_code_change_behind_an_artifact_is_flagged_for_its_producers_only(pkg, where, header, indent, producers):
+    if indent is None:
+        edit(pkg / where, r"^TC = (.*)$", r"TC = \1 * 1.0")
+    else:
+        poke(pkg / where, header, indent)
+    assert flagged(pkg) == producers
+
+
+@pytest.mark.parametrize("where, header", [
+    ("plots.py", "def "), ("metrics.py", "def "), ("report.py", "def "), ("exact.py", "def onsager_energy("),
+    ("ising.py", "def metropolis_relaxation("), ("train.py", "def sample_grid("), ("store.py", "def atomic_write("),
+    ("runtime.py", "def repo_root("),
+])
+def test_code_that_no_cached_artifact_depends_on_is_not_flagged(pkg, where, header):
+    poke(pkg / where, header)
+    assert cv.problems(pkg) == []
+
+
+def test_comments_formatting_and_docstrings_do_not_count(pkg):
+    f = pkg / "ising.py"
+    text = f.read_text()
+    text = text.replace("def _metro_lanes(", "# a comment\n\n\ndef _metro_lanes(", 1)
+    text = re.sub(r'(def temperature_seed\(.*\n\s+""")', r"\1A rewritten docstring. ", text, count=1)
+    text = text.replace("    return out\n", "    return (out)   # same code\n")
+    f.write_text(text)
+    assert f.read_text() != (PKG / "ising.py").read_text()
+    assert cv.problems(pkg) == []
+
+
+def test_the_message_names_what_changed_and_what_to_do_and_update_enforces_the_bump(pkg):
+    poke(pkg / "models" / "ddpm.py", "def loss(", 8)
+    (msg,) = cv.problems(pkg)
+    assert msg.startswith("source of ddpm (checkpoints of the DDPM") and "adsorbstudy.models.ddpm:DDPM" in msg
+    assert "bump adsorbstudy.models.ddpm.VERSION (now 1) and update the registry (`adsorbstudy versions --update`)" in msg
+    with pytest.raises(cv.CodeVersionError, match="source of ddpm changed but the version did not"):
+        cv.update(pkg)
+    edit(pkg / "models" / "ddpm.py", r"^VERSION = 1$", "VERSION = 2")
+    assert cv.problems(pkg) == ["adsorbstudy.models.ddpm.VERSION is 2 but the registry records 1: update the "
+                                "registry (`adsorbstudy versions --update`)"]
+    assert cv.update(pkg) == ["ddpm"]
+    assert cv.problems(pkg) == [] and json.loads((pkg / cv.REGISTRY).read_text())["producers"]["ddpm"]["version"] == 2
+    # a refactor that keeps the numbers: recorded without a bump only when said so
+    poke(pkg / "train.py", "def _lr_at(")
+    with pytest.raises(cv.CodeVersionError, match="--same-numbers train"):
+        cv.update(pkg)
+    assert cv.update(pkg, same_numbers=("train",)) == ["train"] and cv.problems(pkg) == []
+
+
+def test_a_bare_module_reference_counts_the_whole_module(pkg):
+    """``mod`` passed around (not ``mod.attr``) may reach any of its names: the walk takes it whole."""
+    poke(pkg / "train.py", "def _lr_at(")
+    edit(pkg / "train.py", r"^    _poked = 1$", "    _poked = plots_mod")
+    edit(pkg / "train.py", r"^from \.models import", "from . import plots as plots_mod\nfrom .models import")
+    cv.update(pkg, same_numbers=("train",))
+    poke(pkg / "plots.py", "def ")
+    assert flagged(pkg) == {"train"}
+
+
+def test_chapters_import_closure_on_the_real_notebooks(pkg):
+    """What each chapter's stamp depends on: the modules it imports, directly or through others."""
+    nbs = {p.stem: p.read_text() for p in sorted((PKG.parent / "notebooks").glob("0*.py"))}
+    mods = {k: set(cv.imported_modules(src, pkg)) for k, src in nbs.items()}
+    assert mods["01-derive-eq6"] == {"adsorbstudy", "adsorbstudy.isotherm"}
+    assert {"adsorbstudy.train", "adsorbstudy.nn", "adsorbstudy.models.gan", "adsorbstudy.ising"} <= mods["04-train"]
+    assert "adsorbstudy.plots" in mods["03-ising-monte-carlo"] and "adsorbstudy.plots" not in mods["01-derive-eq6"]
+    for k, m in mods.items():  # the runner, the command line and this module are no chapter's dependency
+        assert not m & {"adsorbstudy.study", "adsorbstudy.cli", "adsorbstudy.codeversion"}, k
+    assert cv.imported_modules("this is not python (", pkg) is None  # the caller then takes every module
