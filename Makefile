@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= default
+# Concurrent notebook runs (adsorbstudy study --jobs): independent runs in parallel, threads split between them.
+JOBS ?= 2
 # Without an NVIDIA GPU, pin the CPU wheel of torch (a plain `torch` would pull a multi-GB CUDA build).
 HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 CONSTRAINTS := $(if $(HAVE_GPU),,-c constraints-cpu.txt)
@@ -19,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 venv: $(VENV)/.installed
 
 study: venv
-	$(PY) -m adsorbstudy study --profile $(PROFILE)
+	$(PY) -m adsorbstudy study --profile $(PROFILE) --jobs $(JOBS)
 
 build: venv
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going

@@ -191,11 +191,19 @@ def _kernel_config():
     Kernels talk to the runner over local IPC (Unix sockets) rather than TCP on localhost: no port
     is opened, and ipykernel has no reason for its "running over TCP without encryption" warning
     (``ipykernel.kernelapp.IPKernelApp.init_sockets``), which it printed once per notebook.
-    Windows has no IPC transport and keeps TCP.
+    Windows has no IPC transport and keeps TCP. Each kernel gets its own socket-path prefix: the IPC
+    socket files are named prefix-<port> with ports counted from 1, so two kernels started at once
+    (``--jobs``) with one prefix would bind each other's sockets.
     """
+    import tempfile
+    import uuid
+
     from traitlets.config import Config
 
-    return Config({"KernelManager": {"transport": "tcp" if os.name == "nt" else "ipc"}})
+    if os.name == "nt":
+        return Config({"KernelManager": {"transport": "tcp"}})
+    prefix = os.path.join(tempfile.gettempdir(), f"adsorbstudy-kernel-{uuid.uuid4().hex[:12]}")
+    return Config({"KernelManager": {"transport": "ipc", "ip": prefix}})
 
 
 def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
