@@ -93,14 +93,17 @@ def test_the_message_names_what_changed_and_what_to_do_and_update_enforces_the_b
     poke(pkg / "models" / "ddpm.py", "def loss(", 8)
     (msg,) = cv.problems(pkg)
     assert msg.startswith("source of ddpm (checkpoints of the DDPM") and "adsorbstudy.models.ddpm:DDPM" in msg
-    assert "bump adsorbstudy.models.ddpm.VERSION (now 1) and update the registry (`adsorbstudy versions --update`)" in msg
+    from adsorbstudy.models import ddpm
+
+    v = ddpm.VERSION  # the shipped version; the test bumps it by one
+    assert f"bump adsorbstudy.models.ddpm.VERSION (now {v}) and update the registry (`adsorbstudy versions --update`)" in msg
     with pytest.raises(cv.CodeVersionError, match="source of ddpm changed but the version did not"):
         cv.update(pkg)
-    edit(pkg / "models" / "ddpm.py", r"^VERSION = 1$", "VERSION = 2")
-    assert cv.problems(pkg) == ["adsorbstudy.models.ddpm.VERSION is 2 but the registry records 1: update the "
+    edit(pkg / "models" / "ddpm.py", rf"^VERSION = {v}$", f"VERSION = {v + 1}")
+    assert cv.problems(pkg) == [f"adsorbstudy.models.ddpm.VERSION is {v + 1} but the registry records {v}: update the "
                                 "registry (`adsorbstudy versions --update`)"]
     assert cv.update(pkg) == ["ddpm"]
-    assert cv.problems(pkg) == [] and json.loads((pkg / cv.REGISTRY).read_text())["producers"]["ddpm"]["version"] == 2
+    assert cv.problems(pkg) == [] and json.loads((pkg / cv.REGISTRY).read_text())["producers"]["ddpm"]["version"] == v + 1
     # a refactor that keeps the numbers: recorded without a bump only when said so
     poke(pkg / "train.py", "def _lr_at(")
     with pytest.raises(cv.CodeVersionError, match="--same-numbers train"):
