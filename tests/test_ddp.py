@@ -129,7 +129,7 @@ def test_dying_rank_fails_the_run_by_name_and_the_resumed_run_matches(study_root
     monkeypatch.setenv(dist.FAULT_ENV, "1:3")
     with pytest.raises(dist.DistributedRunError, match=r"training run 'm' \(profile b\).*exit status [1-9].*step 2"):
         tr.train_run("m", RUN, "b", device="cpu", progress=False, launcher="torchrun", nproc=2)
-    last = study_store("b").root / "checkpoints" / params_key(RUN) / "last.pt"
+    last = study_store("b").root / "checkpoints" / params_key(tr.checkpoint_key(RUN)) / "last.pt"
     ck = torch.load(last, weights_only=True)
     assert ck["step"] == 2 and not ck["done"]
     assert not study_store("b").valid(study_store("b").path("models", RUN, "pt"))

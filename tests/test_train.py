@@ -178,7 +178,7 @@ def test_force_retrains_and_a_forced_run_resumes_its_own_checkpoint(mc_calls, tm
         return real_fit(*args, callback=cb, **kw)
 
     monkeypatch.setattr(tr, "fit", spy_fit)
-    key = params_key(RUN | {"code": tr.code_versions(RUN["kind"])})  # the checkpoint's key holds the code versions
+    key = params_key(tr.checkpoint_key(RUN))  # the checkpoint's key holds the code versions
     ckpt = tmp_path / "artifacts" / "scratch" / "checkpoints" / key
     final = tmp_path / "artifacts" / "scratch" / "models" / f"{key}.pt"
 
