@@ -132,12 +132,12 @@ def test_dying_rank_fails_the_run_by_name_and_the_resumed_run_matches(study_root
     last = study_store("b").root / "checkpoints" / params_key(tr.checkpoint_key(RUN)) / "last.pt"
     ck = torch.load(last, weights_only=True)
     assert ck["step"] == 2 and not ck["done"]
-    assert not study_store("b").valid(study_store("b").path("models", RUN, "pt"))
+    assert not study_store("b").valid(study_store("b").path("models", tr.checkpoint_key(RUN), "pt"))
     # the rerun resumes from step 2 and ends with the uninterrupted run's weights
     monkeypatch.delenv(dist.FAULT_ENV)
     tr.train_run("m", RUN, "b", device="cpu", progress=False, launcher="torchrun", nproc=2)
-    a = torch.load(study_store("a").path("models", RUN, "pt"), weights_only=True)["model"]
-    b = torch.load(study_store("b").path("models", RUN, "pt"), weights_only=True)["model"]
+    a = torch.load(study_store("a").path("models", tr.checkpoint_key(RUN), "pt"), weights_only=True)["model"]
+    b = torch.load(study_store("b").path("models", tr.checkpoint_key(RUN), "pt"), weights_only=True)["model"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
     hist = json.loads((study_root / "results" / "b" / "models" / "m.json").read_text())
