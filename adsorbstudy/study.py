@@ -498,6 +498,16 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
         if jobs > 1:
             log(f"  {run.name:<34s} {outcome.seconds:8.1f} s  -> {out.relative_to(repo_root())}")
 
+    # a SIGTERM (kill, a CI time-out) must stop the jobs too: they run in their own sessions, so
+    # nothing else reaches them; turned into SystemExit, it runs the `finally` below
+    import signal
+    import threading
+
+    def _terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old_term = (signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread()
+                else None)
     try:
         while any(s in ("pending", "running") for s in status.values()):
             progressed = False
@@ -548,6 +558,8 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
         if not only and not failures:
             atomic_write_text(marker, profile.name + "\n")
     finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
         for job in running.values():  # interrupted: stop the jobs still executing, kernels included
             job.stop()
         # also after a failure: the runs done so far and the failing one, so a slow or broken step
