@@ -68,6 +68,26 @@ def read(path):
     return path.read_bytes()
 
 
+def close(a, b, rtol=1e-6):
+    """Equal, except that floats may differ by ``rtol``: --jobs splits the cores, and the thread pool a
+    process runs with (OMP_NUM_THREADS) changes the summation order of float32 reductions in the
+    convolution kernels, which moved a validation loss by 4e-8 (0.4012631403 vs 0.4012631231). The
+    samples (integer spins) are compared bitwise above; a real difference in the physics moves the
+    floats by far more than 1e-6."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], rtol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close(x, y, rtol) for x, y in zip(a, b))
+    if isinstance(a, str) and isinstance(b, str) and a != b:
+        try:
+            return close(float(a), float(b), rtol)
+        except ValueError:
+            return False
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or abs(a - b) <= rtol * max(abs(a), abs(b))
+    return a == b
+
+
 def test_jobs_2_gives_the_results_of_jobs_1(tmp_path):
     roots = [copy_repo(tmp_path / "one"), copy_repo(tmp_path / "two")]  # the same source for both
     one = smoke_study(roots[0], 1)
@@ -80,6 +100,6 @@ def test_jobs_2_gives_the_results_of_jobs_1(tmp_path):
         if f.suffix == ".npz":
             assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), f"{f} differs"
         else:
-            assert a == b, f"{f} differs"
+            assert close(a, b), f"{f} differs"
     timings = json.loads((tmp_path / "two" / "artifacts" / "smoke" / "timings.json").read_text())
     assert timings["jobs"] == 2 and timings["status"] == "finished"
