@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import metrics
+from .seeds import seed_for
 
 SIDE = 8
 N_CLASSES = 10
@@ -159,7 +160,7 @@ def train_classifier(images, labels, seed: int = 0, steps: int = 300, batch: int
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         clf = DigitClassifier()
-    g = torch.Generator().manual_seed(seed + 1)
+    g = torch.Generator().manual_seed(seed_for(seed, "classifier-batches"))
     opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=1e-2)
     for _ in range(steps):
         idx = torch.randint(0, x.shape[0], (batch,), generator=g)

@@ -349,7 +349,7 @@ def _check_trained_models(*keys: str, same_grid: tuple[str, ...] = ()) -> Check:
         trained = {_trained_name(e.values): e.values for e in earlier if e.notebook == "04-train"}
         known = f"{{{', '.join(trained)}}}" if trained else "{} (no 04-train run comes before this one)"
         for key in keys:
-            for i, m in enumerate(p[key]):
+            for i, m in enumerate(p.get(key, [])):  # a notebook may declare only some of the keys
                 if m not in trained:
                     raise _Bad(key, f"list of str with every element one of the models that earlier 04-train runs "
                                     f"train, {known} (element {i})", m)

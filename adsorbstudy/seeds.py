@@ -42,6 +42,7 @@ PURPOSES: dict[str, str] = {
     "sample-eta": "model samples at Tc for G(r) and eta (chapter 5)",
     "sample-trajectory": "model trajectories along the generative steps (chapter 5)",
     "sample-cost": "timed model samples of the cost chapter (chapter 6)",
+    "classifier-batches": "mini-batches of the digit classifier that judges generated images (chapter 8)",
     "sample-budget": "samples of the training snapshots for the training-budget curves (training chapter)",
     "sample-exact": "generated samples, IMH chains and hybrid sweeps of the exact-statistics chapter (chapter 7)",
 }

@@ -8,16 +8,16 @@ succeeded: a failing run leaves every earlier output intact, saves its partial
 notebook under ``artifacts/<profile>/failed/`` and raises a ``StudyError``
 naming the notebook and the failing cell.
 
-Runs follow the dependencies of :data:`NEEDS` (Monte Carlo before training,
+Runs follow the dependencies of ``NEEDS`` (Monte Carlo before training,
 training before the chapters that read the models); ``--jobs N`` executes up to
 N independent runs at once, each in its own process with its share of the cores
-(:func:`job_threads`). A failing run stops the runs that need it, not the others.
+(``job_threads``). A failing run stops the runs that need it, not the others.
 
 A run is skipped when nothing it depends on changed since it last succeeded:
 its notebook, its parameters and the source of the library modules it imports,
-directly or through other modules (:func:`run_key`), and the runs it needs.
+directly or through other modules (``run_key``), and the runs it needs.
 Cached artifacts carry the versions of the code that made them
-(:mod:`adsorbstudy.codeversion`), and the runner refuses to start while a
+(``adsorbstudy.codeversion``), and the runner refuses to start while a
 producer's source changed without its version.
 
 Every batch, finished or failed, prints the time each run took and records it
@@ -295,7 +295,7 @@ def _number(notebook: str) -> int | None:
 
 
 def dependencies(runs: list[Run]) -> dict[str, list[str]]:
-    """{run name: the names of the earlier runs it needs} by :data:`NEEDS` and the default rule
+    """{run name: the names of the earlier runs it needs} by ``NEEDS`` and the default rule
     (a notebook without a number needs every earlier run)."""
     out: dict[str, list[str]] = {}
     for i, run in enumerate(runs):
@@ -435,13 +435,13 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
     """Validate the profile, then execute its runs, up to ``jobs`` at a time. Returns the per-run results
     in profile order.
 
-    A run starts when every run it needs (:func:`dependencies`) has succeeded or was reused; a run
+    A run starts when every run it needs (``dependencies``) has succeeded or was reused; a run
     whose notebook, parameters and imported library modules are unchanged since it last succeeded
     for this profile, and none of whose needed runs executed in this batch, is skipped ("cached").
     A failing run stops the runs that need it ("skipped"), not the others; the batch then raises
     StudyFailed. ``force`` re-executes everything and recomputes every artifact written before this
     batch started. With ``jobs`` > 1 each run executes in its own process, and every job gets
-    :func:`job_threads` threads through :data:`THREAD_VARS`.
+    ``job_threads`` threads through ``THREAD_VARS``.
     """
     from .codeversion import check as check_code_versions
     from .provenance import git_state

@@ -485,7 +485,7 @@ def code_versions(kind: str) -> dict:
 
 
 def checkpoint_key(params: dict) -> dict:
-    """What a run's model and checkpoints are keyed by: its parameters and :func:`code_versions` of its kind,
+    """What a run's model and checkpoints are keyed by: its parameters and ``code_versions`` of its kind,
     so that new code which changes the numbers gets a new checkpoint."""
     return params | {"code": code_versions(params["kind"])}
 
@@ -508,7 +508,7 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     "n_per_T" (MC frames per temperature), "mc_seed", "method", "mc_backend" (as in the Monte Carlo
     chapter, so its cached ensembles are reused), "hparams" (model constructor arguments),
     "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` and of
-    :func:`code_versions` in the profile's artifact store; an intact one is reused without training. Under ``--force``
+    ``code_versions`` in the profile's artifact store; an intact one is reused without training. Under ``--force``
     (``$ADSORBSTUDY_FORCE_SINCE``) the model and the training checkpoints written before the batch
     started are discarded and the model is trained again; an interrupted forced run resumes from
     the checkpoints it wrote itself. Returns the JSON record.

@@ -134,7 +134,10 @@ def test_the_runner_refuses_a_producer_changed_without_its_version(study_copy):
     assert not (root / "artifacts").exists()  # before any work
     assert cli(["versions"], root).returncode == 2
     assert cli(["versions", "--update"], root).returncode == 2  # no bump: refused
-    (pkg / "ising.py").write_text((pkg / "ising.py").read_text().replace('VERSION = "ising-v1"', 'VERSION = "ising-v2"'))
+    from adsorbstudy import ising
+
+    bumped = ising.VERSION + "-bumped"  # whatever the shipped version is
+    (pkg / "ising.py").write_text((pkg / "ising.py").read_text().replace(f'VERSION = "{ising.VERSION}"', f'VERSION = "{bumped}"'))
     res = cli(["versions", "--update"], root)
     assert res.returncode == 0 and "updated ising" in res.stdout, res.stdout + res.stderr
     res = cli(["study", "--profile", "fx"], root)
