@@ -421,9 +421,9 @@ def write_images_csv(path: Path | str, rows: Sequence[Mapping[str, Any]]) -> Pat
 
 def read_images_csv(path: Path | str) -> list[dict]:
     """Rows of ``images.csv`` with numbers parsed (empty → nan)."""
-    with open(path, newline="") as f:
-        return [{k: (v if k in ("model", "kind") else (float(v) if v != "" else math.nan)) for k, v in r.items()}
-                for r in csv.DictReader(f)]
+    from .report import read_csv
+
+    return read_csv(path, ("model", "kind"))
 
 
 def seed_summary(rows: Sequence[Mapping], model: str, key: str, guidance: float = 0.0) -> dict[str, float]:

@@ -70,14 +70,16 @@ def _cell(v: object) -> object:
     return v
 
 
+def read_csv(path: Path | str, text_columns: Sequence[str]) -> list[dict]:
+    """Rows of a results table: ``text_columns`` kept as strings, every other cell a float (empty → nan)."""
+    with open(path, newline="") as f:
+        return [{k: (v if k in text_columns else (float(v) if v != "" else math.nan)) for k, v in r.items()}
+                for r in csv.DictReader(f)]
+
+
 def read_summary_csv(path: Path | str) -> list[dict]:
     """Rows of ``summary.csv`` with numbers parsed (empty cells → nan)."""
-    out = []
-    with open(path, newline="") as f:
-        for r in csv.DictReader(f):
-            out.append({k: (v if k in ("model", "region") else (float(v) if v != "" else math.nan))
-                        for k, v in r.items()})
-    return out
+    return read_csv(path, ("model", "region"))
 
 
 def _finite(x) -> bool:

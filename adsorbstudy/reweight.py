@@ -33,7 +33,6 @@ per (model, T, method); :func:`exact_verdict` condenses it for ``verdict.json``.
 """
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -42,7 +41,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import exact, ising
-from .report import write_csv
+from .report import read_csv, write_csv
 from .seeds import seed_for
 from .validate import check_T
 
@@ -374,9 +373,7 @@ def write_exact_csv(path: Path | str, rows: Iterable[Mapping[str, object]]) -> P
 
 def read_exact_csv(path: Path | str) -> list[dict]:
     """Rows of exact.csv with numbers parsed (empty cells → nan)."""
-    with open(path, newline="") as f:
-        return [{k: (v if k in ("model", "method") else (float(v) if v != "" else math.nan)) for k, v in r.items()}
-                for r in csv.DictReader(f)]
+    return read_csv(path, ("model", "method"))
 
 
 def exact_verdict(rows: Sequence[Mapping], train_range: tuple[float, float]) -> dict:
