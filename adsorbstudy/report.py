@@ -168,20 +168,23 @@ def verdict(rows: Sequence[Mapping], train_T: Sequence[float], *,
 
 
 def update_verdict(path: Path | str, key: str, entry: object) -> dict:
-    """Add ``entry`` under ``key`` to an existing ``verdict.json`` (atomically, under a lock) and return the
-    new verdict.
+    """Add ``entry`` under ``key`` (one of :data:`LATER_KEYS`) to ``verdict.json`` (atomically, under a
+    lock) and return the new verdict.
 
-    The chapters after the fidelity chapter (exact statistics, cost against L, images) add their
-    summaries this way; the fidelity chapter keeps them when it rewrites the file (:func:`write_verdict`)."""
+    The chapters other than the fidelity chapter (exact statistics, cost against L, images) add their
+    summaries this way; the fidelity chapter keeps them when it rewrites the file (:func:`write_verdict`).
+    A chapter that needs no trained Ising model (images) may finish before the fidelity chapter under
+    ``study --jobs``: its entry then starts the file, and the fidelity chapter's write keeps it, so the
+    verdict does not depend on the order the runs finish in."""
     import json
 
     from .store import atomic_write_json, file_lock
 
+    if key not in LATER_KEYS:
+        raise ValueError(f"verdict: key {key!r} is not a later chapter's entry; allowed: {', '.join(LATER_KEYS)}")
     path = Path(path)
     with file_lock(path.with_name(path.name + ".lock")):
-        if not path.exists():
-            raise ValueError(f"verdict: {path} does not exist; run the fidelity chapter first")
-        v = json.loads(path.read_text()) | {key: entry}
+        v = (json.loads(path.read_text()) if path.exists() else {}) | {key: entry}
         atomic_write_json(path, v)
     return v
 

@@ -91,9 +91,6 @@ def close(a, b, rtol=1e-6):
     return a == b
 
 
-@pytest.mark.xfail(strict=False, reason="known gap (issue 12 open): after the samples, model files, summary and "
-                   "exact/images tables agree, verdict.json still differs between --jobs 1 and --jobs 2 in a field "
-                   "not yet identified (last measured 2026-12-01)")
 def test_jobs_2_gives_the_results_of_jobs_1(tmp_path):
     roots = [copy_repo(tmp_path / "one"), copy_repo(tmp_path / "two")]  # the same source for both
     one = smoke_study(roots[0], 1)

@@ -227,15 +227,27 @@ def test_snapshots_hold_the_weights_of_their_step(tmp_path):
 
 
 # --------------------------------------------------------------------------- later chapters' verdict entries
-def test_update_verdict_adds_a_key_atomically_and_needs_the_fidelity_file(tmp_path):
+def test_later_entries_survive_the_fidelity_write_in_either_order(tmp_path):
+    """Under ``study --jobs`` the images chapter (it needs no Ising model) can finish before the fidelity
+    chapter: its entry must still be in the final verdict, as when it finishes after."""
     import json
 
-    path = tmp_path / "verdict.json"
-    with pytest.raises(ValueError, match="fidelity chapter"):
-        report.update_verdict(path, "exact", {})
-    path.write_text(json.dumps({"models": {"a": 1}}))
-    v = report.update_verdict(path, "exact", {"bar": True})
-    assert json.loads(path.read_text()) == v == {"models": {"a": 1}, "exact": {"bar": True}}
+    finals = []
+    for order in ("later first", "fidelity first"):
+        path = tmp_path / order / "verdict.json"
+        path.parent.mkdir()
+        if order == "later first":
+            report.update_verdict(path, "images", {"acc": 0.9})
+        report.write_verdict(path, {"models": {"a": 1}})
+        if order == "fidelity first":
+            report.update_verdict(path, "images", {"acc": 0.9})
+        report.update_verdict(path, "exact", {"bar": True})
+        finals.append(json.loads(path.read_text()))
+    assert finals[0] == finals[1] == {"models": {"a": 1}, "images": {"acc": 0.9}, "exact": {"bar": True}}
+    report.write_verdict(path, {"models": {"a": 2}})          # a rerun of the fidelity chapter replaces its own part
+    assert json.loads(path.read_text()) == {"models": {"a": 2}, "images": {"acc": 0.9}, "exact": {"bar": True}}
+    with pytest.raises(ValueError, match="allowed: exact, scaling, images"):
+        report.update_verdict(path, "models", {})
     assert set(report.LATER_KEYS) == {"exact", "scaling", "images"}
 
 
