@@ -98,3 +98,34 @@ def test_sampling_throughput_quick():
         positive(d, *d, where=f"ratios L{L} ")
     for s in out["eq6_solve_L16"]:
         positive(s, "seconds", where="eq6 ")
+
+
+def test_paper_profile_estimate_counts_the_profiles_work():
+    """The work is counted from the profile: checked by hand for the paper profile's adsorption run, and
+    runs that share a checkpoint (the default profile's ancestral DDPM-1000 runs) add no training."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import paper_profile_estimate as ppe
+    finally:
+        sys.path.pop(0)
+    rows = {r["run"]: r for r in ppe.work("paper")}
+    ads = rows["04-train-adsorption"]
+    # 1000 samples × 31 test temperatures × K = 100, plus 46875 // 5000 = 9 snapshots × 3 T × 256 × 100
+    assert (ads["steps"], ads["nfe_per_sample"], ads["n_T"]) == (46875, 100, 31)
+    assert ads["sample_config_nfe"] == 1000 * 31 * 100 + 9 * 3 * 256 * 100
+    assert rows["04-train-ddpm"]["nfe_per_sample"] == 1000
+    default = {r["run"]: r for r in ppe.work("default")}
+    assert default["04-train-ddpm-anc"]["steps"] == 0 and default["04-train-ddpm"]["steps"] == 1500
+    assert default["04-train-ddpm-anc"]["sample_config_nfe"] == 100 * 3 * 1000     # sample_T, ancestral
+    assert default["04-train-ddpm"]["sample_config_nfe"] == 200 * 31 * 50 + 5 * 3 * 64 * 50  # DDIM-50 + snapshots
+
+
+def test_paper_profile_estimate_quick():
+    out = run_quick("paper_profile_estimate.py")
+    assert out["quick"] is True and out["profile"] == "paper"
+    positive(out["hours_here"], "train", "sample", "total")
+    assert out["hours_here"]["total"] == pytest.approx(out["hours_here"]["train"] + out["hours_here"]["sample"])
+    assert out["estimate_hours_gpu_node"] == pytest.approx(out["hours_here"]["total"] / out["assumed_gpu_speedup"])
+    for shape in out["per_shape"].values():
+        positive(shape, "step_seconds", "nfe_seconds_per_config")
+    assert sum(r["train_hours_here"] for r in out["runs"]) == pytest.approx(out["hours_here"]["train"])
