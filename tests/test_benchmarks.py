@@ -114,10 +114,17 @@ def test_paper_profile_estimate_counts_the_profiles_work():
     assert (ads["steps"], ads["nfe_per_sample"], ads["n_T"]) == (46875, 100, 31)
     assert ads["sample_config_nfe"] == 1000 * 31 * 100 + 9 * 3 * 256 * 100
     assert rows["04-train-ddpm"]["nfe_per_sample"] == 1000
+    from adsorbstudy.profile import load_profile
+
     default = {r["run"]: r for r in ppe.work("default")}
-    assert default["04-train-ddpm-anc"]["steps"] == 0 and default["04-train-ddpm"]["steps"] == 1500
-    assert default["04-train-ddpm-anc"]["sample_config_nfe"] == 100 * 3 * 1000     # sample_T, ancestral
-    assert default["04-train-ddpm"]["sample_config_nfe"] == 200 * 31 * 50 + 5 * 3 * 64 * 50  # DDIM-50 + snapshots
+    p = {r.name: r.parameters for r in load_profile("default").runs}
+    anc, ddpm = p["04-train-ddpm-anc"], p["04-train-ddpm"]
+    assert default["04-train-ddpm-anc"]["steps"] == 0 and default["04-train-ddpm"]["steps"] == ddpm["steps"]
+    # sample_T with the ancestral 1000-step chain; the grid with DDIM-50 plus the snapshots
+    assert default["04-train-ddpm-anc"]["sample_config_nfe"] == anc["n_samples"] * len(anc["sample_T"]) * 1000
+    assert default["04-train-ddpm"]["sample_config_nfe"] == (
+        ddpm["n_samples"] * 31 * 50
+        + (ddpm["steps"] // ddpm["snapshot_every"]) * len(ddpm["budget_T"]) * ddpm["n_budget"] * 50)
 
 
 def test_paper_profile_estimate_quick():
