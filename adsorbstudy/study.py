@@ -140,10 +140,17 @@ def _last_started_cell(nb) -> int:
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
-def fill_markdown(nb, values: dict) -> None:
-    """Replace ``{{ name }}`` in markdown cells by the run's parameter values.
+def markdown_values(run: Run) -> dict:
+    """What ``{{ name }}`` in a chapter's markdown can name: the run's parameter values (the notebook's
+    defaults where the profile sets none) and ``run``, the run's name."""
+    return {k: s.default for k, s in notebook_params(notebook_path(run.notebook)).items()} | run.parameters | {
+        "run": run.name}
 
-    One notebook run several times (one training chapter per model) thus gets a distinct title.
+
+def fill_markdown(nb, values: dict) -> None:
+    """Replace ``{{ name }}`` in markdown cells by ``values[name]`` (``markdown_values``); code is untouched.
+
+    One notebook run several times (one training chapter per model and seed) thus gets a distinct title.
     """
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -215,7 +222,7 @@ def execute_run(profile: Profile, run: Run, log=print) -> RunResult:
     src = notebook_path(run.notebook)
     nb = jupytext.read(src)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
-    fill_markdown(nb, {k: s.default for k, s in notebook_params(src).items()} | run.parameters)
+    fill_markdown(nb, markdown_values(run))
     fold_code(nb)
     present_parameters(nb, "source")
     out = output_path(profile, run)

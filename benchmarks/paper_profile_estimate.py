@@ -37,25 +37,13 @@ import numpy as np
 import torch
 
 from adsorbstudy import ising, scaling
-from adsorbstudy.models import build
+from adsorbstudy.models import build, hparams_from
 from adsorbstudy.profile import load_profile
 from adsorbstudy.train import TrainConfig, fit
 
 #: The notebook's defaults (``notebooks/04-train.py``) for parameters the paper profile does not set.
 NOTEBOOK_DEFAULTS = dict(n_steps=1000, sample_steps=0, sample_T=[], snapshot_every=0, budget_T=[], n_budget=100,
                          batch=64, heads=4, lambda_m=1.0, grid="coarse", seed=0)
-
-
-def hparams_of(p: dict) -> dict:
-    """The model constructor arguments of a ``04-train`` run (as the training notebook builds them)."""
-    kind = p["model"]
-    if kind.startswith("adsorption"):
-        return dict(K=p["K"], base=p["base"], depth=p["depth"], emb_dim=p["emb_dim"])
-    if kind == "ddpm":
-        return dict(base=p["base"], depth=p["depth"], emb_dim=p["emb_dim"], n_steps=p["n_steps"])
-    train_T = ising.TRAIN_GRIDS[p["grid"]]
-    return (dict(ngf=p["ngf"], ndf=p["ndf"], n_critic=p["n_critic"], clip=p["clip"], heads=p["heads"],
-                 t_min=min(train_T), t_max=max(train_T)) | ({"lambda_m": p["lambda_m"]} if kind == "gan-m" else {}))
 
 
 def work(profile: str) -> list[dict]:
@@ -67,7 +55,7 @@ def work(profile: str) -> list[dict]:
         if run.notebook != "04-train":
             continue
         p = NOTEBOOK_DEFAULTS | run.parameters
-        hp = hparams_of(p)
+        hp = hparams_from(p)
         model = build(p["model"], p["L"], **hp)
         steps_arg = None
         if p["model"] == "ddpm" and p["sample_steps"] not in (0, p["n_steps"]):

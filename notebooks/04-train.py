@@ -6,7 +6,7 @@
 # ---
 
 # %% [markdown]
-# # Training the {{ model }} generator
+# # Training the {{ model }} generator (run {{ run }})
 #
 # This chapter runs once per model family. Each run trains one temperature-conditioned generator
 # on the Monte Carlo ensembles of the training grid, or reuses the cached checkpoint when the
@@ -84,24 +84,15 @@ from IPython.display import Markdown, display
 
 from adsorbstudy import exact, ising, metrics, report
 from adsorbstudy import train as tr
-from adsorbstudy.models import build
-from adsorbstudy.runtime import cpu_threads, pick_device, results_dir
+from adsorbstudy.models import build, hparams_from
+from adsorbstudy.runtime import pick_device, results_dir, use_cpu_threads
 from adsorbstudy.seeds import seed_for
 from adsorbstudy.store import save_npz
 
-if cpu_threads(threads):  # capped by the study runner's share of the cores under --jobs
-    torch.set_num_threads(cpu_threads(threads))
+use_cpu_threads(threads)  # capped by the study runner's share of the cores under --jobs
 run_name = name or model
 dev = pick_device(device)
-if model in ("adsorption", "adsorption-nolateral"):
-    hparams = dict(K=K, base=base, depth=depth, emb_dim=emb_dim)
-elif model == "ddpm":
-    hparams = dict(base=base, depth=depth, emb_dim=emb_dim, n_steps=n_steps)
-else:
-    # the hat centres span the training range: every head is centred where there is training data
-    train_T = ising.TRAIN_GRIDS[grid]
-    hparams = (dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip, heads=heads, t_min=min(train_T), t_max=max(train_T))
-               | ({"lambda_m": lambda_m} if model == "gan-m" else {}))
+hparams = hparams_from(globals())  # this family's constructor arguments from the parameters above
 if model == "ddpm":
     steps_arg = None if sample_steps in (0, n_steps) else sample_steps
 elif model in ("adsorption", "adsorption-nolateral"):

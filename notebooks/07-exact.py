@@ -59,16 +59,14 @@ import json
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown, display
 
 from adsorbstudy import exact, ising, plots, report, reweight
-from adsorbstudy.runtime import cpu_threads, pick_device, repo_root, results_dir
+from adsorbstudy.runtime import pick_device, repo_root, results_dir, use_cpu_threads
 from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
 from adsorbstudy.train import load_trained
 
-if cpu_threads(threads):  # capped by the study runner's share of the cores under --jobs
-    torch.set_num_threads(cpu_threads(threads))
+use_cpu_threads(threads)  # capped by the study runner's share of the cores under --jobs
 store = study_store(profile)
 dev = pick_device(device)
 out = results_dir(profile)

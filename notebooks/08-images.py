@@ -58,11 +58,10 @@ from IPython.display import Markdown, display
 from adsorbstudy import images as im
 from adsorbstudy import plots, report
 from adsorbstudy.report import fmt_pm
-from adsorbstudy.runtime import cpu_threads, pick_device, repo_root, results_dir
+from adsorbstudy.runtime import pick_device, repo_root, results_dir, use_cpu_threads
 from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
 
-if cpu_threads(threads):  # capped by the study runner's share of the cores under --jobs
-    torch.set_num_threads(cpu_threads(threads))
+use_cpu_threads(threads)  # capped by the study runner's share of the cores under --jobs
 if 0.0 not in guidance_weights:
     raise ValueError("guidance_weights: must include 0 (the conditional sampler every table uses)")
 if 8 % 2 ** (depth - 1):

@@ -135,3 +135,28 @@ def test_generator_output_is_spins_with_tanh_gradient():
     m.G.zero_grad()
     m.G(torch.randn((2, 100), generator=torch.Generator().manual_seed(1)), T).sum().backward()
     assert all(torch.allclose(a, p.grad) for a, p in zip(g_st, m.G.parameters()))
+
+
+def test_hparams_from_takes_each_familys_own_arguments():
+    """``models.hparams_from`` maps a training run's parameters to its family's constructor: the built
+    model carries exactly those values, the other families' keys are left out, and the GAN's heads span
+    the training grid's range (seed 004's grids: 1.6 … 3.4 J/k_B)."""
+    from adsorbstudy.ising import TRAIN_GRIDS
+    from adsorbstudy.models import KINDS, hparams_from
+
+    p = dict(K=7, base=4, depth=2, emb_dim=6, n_steps=50, ngf=5, ndf=3, n_critic=2, clip=0.03, heads=3,
+             lambda_m=2.5, grid="coarse", seed=11, lr=0.1)
+    expect = {"adsorption": {"K", "base", "depth", "emb_dim"}, "adsorption-nolateral": {"K", "base", "depth", "emb_dim"},
+              "ddpm": {"base", "depth", "emb_dim", "n_steps"},
+              "gan": {"ngf", "ndf", "n_critic", "clip", "heads", "t_min", "t_max"},
+              "gan-m": {"ngf", "ndf", "n_critic", "clip", "heads", "t_min", "t_max", "lambda_m"}}
+    for kind in KINDS:
+        hp = hparams_from(p | {"model": kind})
+        assert set(hp) == expect[kind], kind
+        model = build(kind, 8, **hp)
+        assert {k: model.hparams[k] for k in hp} == hp, kind
+    for grid in TRAIN_GRIDS:
+        gan = hparams_from(p | {"model": "gan", "grid": grid})
+        assert (gan["t_min"], gan["t_max"]) == pytest.approx((1.6, 3.4)), grid
+    with pytest.raises(ValueError, match="model must be one of"):
+        hparams_from(p | {"model": "vae"})

@@ -20,6 +20,30 @@ from .gan import WGAN
 KINDS = ("adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m")
 
 
+def hparams_from(params: dict) -> dict:
+    """The constructor arguments ``build(params["model"], L, **hparams)`` takes, from the parameters of a
+    training run (the ``04-train`` chapter's names: ``model``, ``K``, ``base``, ``depth``, ``emb_dim``,
+    ``n_steps``, ``ngf``, ``ndf``, ``n_critic``, ``clip``, ``heads``, ``lambda_m``, ``grid``).
+
+    Only the arguments of that model family are taken, so a shared profile anchor can carry the others.
+    The GAN's critic heads are centred over the training grid's range (J/k_B): every head is centred where
+    there is training data.
+    """
+    kind = params["model"]
+    if kind not in KINDS:
+        raise ValueError(f"model must be one of {', '.join(KINDS)}; got {kind!r}")
+    if kind in ("adsorption", "adsorption-nolateral"):
+        return {k: params[k] for k in ("K", "base", "depth", "emb_dim")}
+    if kind == "ddpm":
+        return {k: params[k] for k in ("base", "depth", "emb_dim", "n_steps")}
+    from ..ising import TRAIN_GRIDS
+
+    train_T = TRAIN_GRIDS[params["grid"]]
+    hp = {k: params[k] for k in ("ngf", "ndf", "n_critic", "clip", "heads")}
+    hp |= {"t_min": min(train_T), "t_max": max(train_T)}
+    return hp | ({"lambda_m": params["lambda_m"]} if kind == "gan-m" else {})
+
+
 def build(kind: str, L: int, /, **hparams):
     """A new (untrained) model of ``kind`` for L×L lattices; ``hparams`` go to its constructor.
 
@@ -50,4 +74,4 @@ def build(kind: str, L: int, /, **hparams):
         raise ValueError(f"hyperparameters for kind {kind!r}: {exc}") from None
 
 
-__all__ = ["KINDS", "build", "AdsorptionGenerator", "DDPM", "WGAN", "solve_equilibrium"]
+__all__ = ["KINDS", "build", "hparams_from", "AdsorptionGenerator", "DDPM", "WGAN", "solve_equilibrium"]
