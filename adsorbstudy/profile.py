@@ -385,6 +385,10 @@ class Run:
     in_book: bool
     parameters: dict[str, Any] = field(default_factory=dict)
 
+    def values(self) -> dict[str, Any]:
+        """Every parameter the notebook receives: its declared defaults, overridden by this run's."""
+        return {k: s.default for k, s in notebook_params(notebook_path(self.notebook)).items()} | self.parameters
+
 
 @dataclass
 class Profile:

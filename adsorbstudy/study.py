@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .profile import Profile, Run, load_profile, notebook_params, notebook_path
+from .profile import Profile, Run, load_profile, notebook_path
 from .provenance import RUN_ENV
 from .runtime import THREADS_ENV, artifacts_dir, repo_root, results_dir
 from .store import FORCE_ENV, atomic_write, atomic_write_json, atomic_write_text, params_key, sha256_file
@@ -143,8 +143,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 def markdown_values(run: Run) -> dict:
     """What ``{{ name }}`` in a chapter's markdown can name: the run's parameter values (the notebook's
     defaults where the profile sets none) and ``run``, the run's name."""
-    return {k: s.default for k, s in notebook_params(notebook_path(run.notebook)).items()} | run.parameters | {
-        "run": run.name}
+    return run.values() | {"run": run.name}
 
 
 def fill_markdown(nb, values: dict) -> None:

@@ -41,10 +41,6 @@ from adsorbstudy.models import build, hparams_from
 from adsorbstudy.profile import load_profile
 from adsorbstudy.train import TrainConfig, fit
 
-#: The notebook's defaults (``notebooks/04-train.py``) for parameters the paper profile does not set.
-NOTEBOOK_DEFAULTS = dict(n_steps=1000, sample_steps=0, sample_T=[], snapshot_every=0, budget_T=[], n_budget=100,
-                         batch=64, heads=4, lambda_m=1.0, grid="coarse", seed=0)
-
 
 def work(profile: str) -> list[dict]:
     """Per ``04-train`` run: kind, hparams, batch, optimizer steps (0 when the checkpoint is shared) and
@@ -54,7 +50,7 @@ def work(profile: str) -> list[dict]:
     for run in prof.runs:
         if run.notebook != "04-train":
             continue
-        p = NOTEBOOK_DEFAULTS | run.parameters
+        p = run.values()  # the notebook's defaults where the profile sets none
         hp = hparams_from(p)
         model = build(p["model"], p["L"], **hp)
         steps_arg = None
