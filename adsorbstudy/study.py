@@ -293,6 +293,12 @@ NEEDS: dict[str, tuple[str, ...]] = {
 #: measure are not shared with another job.
 EXCLUSIVE = ("06-cost",)
 
+
+def runs_alone(run: Run) -> bool:
+    """Whether no other job may run beside ``run`` under ``--jobs``: an EXCLUSIVE notebook, or a training
+    run under torchrun, whose ranks take the node's GPUs (``nproc: 0`` = every GPU) or share its cores."""
+    return run.notebook in EXCLUSIVE or run.parameters.get("launcher") == "torchrun"
+
 _NUMBER = re.compile(r"^(\d+)")
 
 
@@ -538,9 +544,9 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
                     status[run.name] = "cached"
                     progressed = True
                     continue
-                if run.notebook in EXCLUSIVE and running:
+                if runs_alone(run) and running:
                     break  # drain: start nothing more until it can run alone (it would starve otherwise)
-                if len(running) >= jobs or any(j.run.notebook in EXCLUSIVE for j in running.values()):
+                if len(running) >= jobs or any(runs_alone(j.run) for j in running.values()):
                     continue
                 if marker.exists() and not same_book:
                     marker.unlink()  # the book now mixes profiles until this batch has re-run every chapter

@@ -378,7 +378,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
         step += 1
         hist["step"].append(step)
         hist["loss"].append(loss)
-        if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+        if main and cfg.snapshot_every and step % cfg.snapshot_every == 0:
             _save(snapshot_path(ckpt_dir, step), {"model": _eval_state(model, ema), "step": step})
         bar.set_postfix(loss=f"{loss:.4g}", refresh=False)  # shown by the update, within its refresh interval
         bar.update(1)

@@ -1,7 +1,8 @@
 """SLOW (two smoke studies, ~6-8 min on 2 idle cores): `--jobs 2` gives the results of `--jobs 1`.
 
 Each study runs in its own fresh copy of the repository. Every result file is compared: sample
-arrays bitwise, JSON and CSV values exactly, after dropping the fields that measure wall-clock time
+arrays bitwise, JSON and CSV values exactly except floats within 1e-6 relative (``close``: the
+thread count changes float32 summation order), after dropping the fields that measure wall-clock time
 or name the thread count (they differ between any two runs, whatever the number of jobs).
 """
 import csv

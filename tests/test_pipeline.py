@@ -87,6 +87,18 @@ def test_every_chapter_is_a_page_with_its_figures(built):
             assert [s for s in srcs if not s.startswith("data:")], f"{chapter} has no figures"
 
 
+def test_the_profiles_torchrun_run_trained_data_parallel(built):
+    """The smoke profile asks for ``launcher: torchrun, nproc: 2`` on one training run: the study runner
+    started it through torchrun (two ranks, gloo), and the run's record and samples are there."""
+    import json
+
+    root, _ = built
+    rec = json.loads((root / "results" / "smoke" / "models" / "adsorption-fine.json").read_text())
+    assert rec["processes"] == 2, rec
+    assert rec["steps"] == 200
+    assert (root / "results" / "smoke" / "samples" / "adsorption-fine.npz").exists()
+
+
 def test_smoke_budget(built):
     _, t = built
     # The smoke profile runs every chapter (eight since the exact-statistics, cost-against-L and images

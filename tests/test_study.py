@@ -302,3 +302,44 @@ def test_every_training_chapter_has_its_own_title(name):
             assert "{{" not in md, run.name
             titles.append(md.splitlines()[0])
     assert len(titles) > 1 and len(set(titles)) == len(titles), titles
+
+
+def test_a_torchrun_run_and_the_cost_chapter_run_alone():
+    """Under ``--jobs`` a training run under torchrun takes the node (``nproc: 0`` = every GPU), so the
+    runner starts it alone, as it does the cost chapter; the GANs of the paper profile (one process)
+    and the other chapters run beside others."""
+    from adsorbstudy import study
+    from adsorbstudy.profile import load_profile
+
+    alone = {r.name: study.runs_alone(r) for r in load_profile("paper").runs}
+    assert alone["04-train-adsorption"] and alone["04-train-ddpm"] and alone["06-cost"]
+    assert not alone["04-train-gan"] and not alone["05-fidelity"] and not alone["03-ising-monte-carlo"]
+    smoke = {r.name: study.runs_alone(r) for r in load_profile("smoke").runs}
+    assert [n for n, a in smoke.items() if a] == ["04-train-adsorption-fine", "06-cost"]
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+def test_the_real_profiles_dependencies(name):
+    """``NEEDS`` on the real chapters: Monte Carlo before every training run, every training run before
+    fidelity (05) and exact statistics (07), both before cost (06); the images chapter (08) and the
+    physics chapters (01, 02) need nothing; no run needs a later one."""
+    from adsorbstudy import study
+    from adsorbstudy.profile import load_profile
+
+    runs = load_profile(name).runs
+    deps = study.dependencies(runs)
+    by_nb = {}
+    for r in runs:
+        by_nb.setdefault(r.notebook, []).append(r.name)
+    order = [r.name for r in runs]
+    for r in runs:
+        assert all(order.index(d) < order.index(r.name) for d in deps[r.name]), r.name
+        want = {"01-derive-eq6": set(), "02-isotherms": set(), "03-ising-monte-carlo": set(), "08-images": set(),
+                "04-train": set(by_nb["03-ising-monte-carlo"]),
+                "05-fidelity": set(by_nb["03-ising-monte-carlo"]) | set(by_nb["04-train"]),
+                "07-exact": set(by_nb["03-ising-monte-carlo"]) | set(by_nb["04-train"]),
+                "06-cost": set(by_nb["03-ising-monte-carlo"]) | set(by_nb["04-train"]) | set(by_nb["05-fidelity"])
+                | set(by_nb["07-exact"])}[r.notebook]
+        if r.notebook == "05-fidelity":  # the default rule: every lower-numbered chapter, 01 and 02 too
+            want |= set(by_nb["01-derive-eq6"]) | set(by_nb["02-isotherms"])
+        assert set(deps[r.name]) == want, (r.name, sorted(set(deps[r.name]) ^ want))
