@@ -343,3 +343,18 @@ def test_the_real_profiles_dependencies(name):
         if r.notebook == "05-fidelity":  # the default rule: every lower-numbered chapter, 01 and 02 too
             want |= set(by_nb["01-derive-eq6"]) | set(by_nb["02-isotherms"])
         assert set(deps[r.name]) == want, (r.name, sorted(set(deps[r.name]) ^ want))
+
+
+@pytest.mark.parametrize("name", ["smoke", "default"])
+def test_cpu_profiles_give_every_run_one_torch_thread(name):
+    """Results must not depend on ``--jobs``. A run's torch thread count is its ``threads`` under
+    ``--jobs 1`` and min(threads, cores // N) under ``--jobs N`` (``runtime.cpu_threads``), and float32
+    reductions depend on it: the default profile with ``threads: 2`` trained different weights under
+    ``--jobs 1`` (2 threads) than under ``--jobs 2`` (1 thread). Only ``threads: 1`` is the same for every N.
+    (The paper profile, for a GPU, leaves torch's default.)"""
+    from adsorbstudy.profile import load_profile
+
+    for run in load_profile(name).runs:
+        values = run.values()
+        if "threads" in values:
+            assert values["threads"] == 1, (run.name, values["threads"])
