@@ -16,8 +16,8 @@ What DDP changes, and what it does not (``adsorbstudy.train.fit``):
   so the ranks' slices together are exactly the batch and noise of a single process with the same
   seed. DDP averages the ranks' gradients; the single process averages over the whole batch. The two
   differ only in float32 summation order, which ``tests/test_ddp.py`` bounds (1e-6 absolute after 6 steps);
-- checkpoints (last, best and the budget snapshots), the model file, the results JSON and the progress bar come from rank 0 only; every
-  rank resumes from the same ``last.pt`` (a checkpoint holds the global RNG state, identical on all
+- checkpoints (last, best and the budget snapshots), the model file, the results JSON and the
+  progress bar come from rank 0 only; every rank resumes from the same ``last.pt`` (a checkpoint holds the global RNG state, identical on all
   ranks), so an interrupted DDP run resumes to the uninterrupted result, and a checkpoint written
   by a 1-process run resumes under DDP and vice versa;
 - the GANs are not trained under DDP (ValueError): their BatchNorm statistics and the batch-level

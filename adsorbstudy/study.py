@@ -299,6 +299,7 @@ def runs_alone(run: Run) -> bool:
     run under torchrun, whose ranks take the node's GPUs (``nproc: 0`` = every GPU) or share its cores."""
     return run.notebook in EXCLUSIVE or run.parameters.get("launcher") == "torchrun"
 
+
 _NUMBER = re.compile(r"^(\d+)")
 
 
