@@ -1,17 +1,15 @@
 """adsorbstudy: adsorption-equilibrium generative models judged by Ising thermodynamics.
 
-Modules, one per concept:
+The package, by layer (each imports only from the layers listed after it):
 
-- ``isotherm``: Eq. 6 of seed 000, every root, hysteresis, Maxwell construction.
-- ``exact``: Onsager, the exact finite-size torus, and exact enumeration.
-- ``ising``: Monte Carlo samplers (numba Metropolis on CPU, torch checkerboard Metropolis for GPUs, Wolff) and observables.
-- ``metrics``: ensemble statistics with bootstrap error bars.
-- ``nn``, ``models``, ``train``: the shared U-Net trunk, the generators, one training loop.
-- ``store``: the artifact store (parameter-hashed, atomic, verified).
-- ``codeversion``: the versions of the code behind cached artifacts and their registry.
-- ``provenance``: the git commit (and dirty flag) the results were made from.
-- ``runtime``: device choice, seeding, repository paths.
-- ``profile``, ``study``, ``cli``: run profiles, the papermill batch, the command line.
+- ``tasks``: seed 000's own task, digits from a prompt (``digits``).
+- ``analysis``: importance reweighting and exact statistics, cost against L, the verdict's comparisons, tables, wording, plots.
+- ``generators``: the shared network blocks, the three families (adsorption, DDPM, WGAN), training and data-parallel launch.
+- ``physics``: Eq. 6 and its isotherms, exact Ising results, the lattice, Monte Carlo, ensembles, observables.
+- ``study``: the runner, profiles, the artifact store, code versions, provenance, seed streams, runtime, validation, the CLI.
+
+A ±1 configuration array is called ``spins`` (shape (n, L, L)), a 0/1 array ``occupancy``; see
+``notebooks/CONVENTIONS.md``.
 """
 
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ Usage: python benchmarks/isotherm_solve.py [--quick] [--n 1000000] [--n-ref 3000
 
 Draws n random (x_b, eps_s, eps_a) points (x_b logit-uniform in [-12, 12], eps_s in
 [-10, 10], eps_a in [-3, 1]; the fraction of points with three roots is printed),
-solves for the equilibrium root with ``adsorbstudy.isotherm.solve`` and, on a
+solves for the equilibrium root with ``adsorbstudy.physics.isotherm.solve`` and, on a
 subsample, with a simple reference: scipy's brentq on the equilibrium root's
 monotone bracket (the same bracket logic, one Python call per point). Both are
 timed in this run, on one thread, and must agree. The last line is JSON.
@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from scipy.optimize import brentq  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
-from adsorbstudy import isotherm as iso  # noqa: E402
+from adsorbstudy.physics import isotherm as iso  # noqa: E402
 
 
 def reference_equilibrium(xb: float, eps_s: float, eps_a: float, za: float, zb: float) -> float:

@@ -1,4 +1,4 @@
-"""Monte Carlo throughput of the Ising samplers (adsorbstudy.ising).
+"""Monte Carlo throughput of the Ising samplers (adsorbstudy.physics.montecarlo).
 
 Measures, on this machine:
 * Metropolis spin-flip attempts per nanosecond, numba lane kernel, one thread and all
@@ -31,8 +31,8 @@ import numba
 import numpy as np
 import torch
 
-from adsorbstudy import ising
-from adsorbstudy.exact import TC
+from adsorbstudy.physics import ensembles, montecarlo
+from adsorbstudy.physics.exact import TC
 
 
 def timed(fn, min_seconds: float) -> tuple[float, int]:
@@ -49,14 +49,14 @@ def timed(fn, min_seconds: float) -> tuple[float, int]:
 
 def metropolis_numba(L: int, chains: int, threads: int, min_seconds: float) -> float:
     numba.set_num_threads(threads)
-    s = ising.NumbaMetropolis(L, TC, chains, seed=0)
+    s = montecarlo.NumbaMetropolis(L, TC, chains, seed=0)
     s.run(2)  # compile / warm up
     dt, k = timed(lambda k: s.run(k), min_seconds)
     return L * L * chains * k / dt / 1e9
 
 
 def metropolis_torch(L: int, chains: int, device: str, min_seconds: float) -> float:
-    s = ising.TorchMetropolis(L, TC, chains, seed=0, device=device)
+    s = montecarlo.TorchMetropolis(L, TC, chains, seed=0, device=device)
     s.run(2)
 
     def go(k):
@@ -88,7 +88,7 @@ def metropolis_numpy(L: int, chains: int, T: float, min_seconds: float) -> float
 
 def wolff_rate(L: int, chains: int, threads: int, min_seconds: float) -> dict:
     numba.set_num_threads(threads)
-    s = ising.NumbaWolff(L, TC, chains, seed=0)
+    s = montecarlo.NumbaWolff(L, TC, chains, seed=0)
     s.run(5)
     dt, k = timed(lambda k: s.run(k), min_seconds)
     clusters = k * s.flips_per_sweep * chains
@@ -101,9 +101,9 @@ def cost_at_tc(L: int, method: str, chains: int, tau_chains: int, min_seconds: f
     sweep time per chain amortized over ``chains`` chains on all threads."""
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     t0 = time.perf_counter()
-    ens = ising.sample_ensemble(L, TC, tau_chains * 2, method, seed=1, n_chains=tau_chains, max_pilot=max_pilot)
+    ens = ensembles.sample_ensemble(L, TC, tau_chains * 2, method, seed=1, n_chains=tau_chains, max_pilot=max_pilot)
     t_ens = time.perf_counter() - t0
-    sweep = ising.time_sweeps(method, L, TC, chains, seed=2, min_seconds=min_seconds)
+    sweep = montecarlo.time_sweeps(method, L, TC, chains, seed=2, min_seconds=min_seconds)
     return {"tau_int": ens.tau_int, "tau_int_e": ens.tau_int_e, "tau_int_m": ens.tau_int_m,
             "tau_reliable": ens.tau_reliable, "max_pilot": max_pilot, "pilot_seconds": t_ens,
             "tau_chains": tau_chains, "chains": chains, "sweep_seconds_per_chain": sweep,
@@ -123,7 +123,7 @@ def main() -> dict:
     all_threads = numba.config.NUMBA_NUM_THREADS
     torch_threads = torch.get_num_threads()
     # one 64-lane block per thread, so that "all threads" has work for every thread
-    batched = max(2 * ising.LANES, ising.LANES * all_threads)
+    batched = max(2 * montecarlo.LANES, montecarlo.LANES * all_threads)
     out: dict = {"machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                  "numba_threads": all_threads, "numba": numba.__version__, "torch": torch.__version__,
                  "quick": quick, "min_seconds_per_timing": min_s, "loadavg_1min_at_start": os.getloadavg()[0]}
@@ -140,7 +140,7 @@ def main() -> dict:
     out["metropolis_numba"] = met
 
     torch.set_num_threads(1)
-    ref_chains = ising.LANES if quick else 128
+    ref_chains = montecarlo.LANES if quick else 128
     ref = {"numpy_checkerboard_1thread_L64": metropolis_numpy(64, ref_chains, TC, min_s),
            "torch_checkerboard_cpu_1thread_L64": metropolis_torch(64, ref_chains, "cpu", min_s)}
     torch.set_num_threads(torch_threads)
@@ -169,7 +169,7 @@ def main() -> dict:
 
     cost = {}
     for L in (16, 64):
-        for method, chains, tau_chains in (("metropolis", batched, ising.LANES), ("wolff", 16, 16)):
+        for method, chains, tau_chains in (("metropolis", batched, montecarlo.LANES), ("wolff", 16, 16)):
             max_pilot = 512 if quick else args.max_pilot
             c = cost_at_tc(L, method, chains, tau_chains, min_s, max_pilot)
             cost[f"{method}_L{L}"] = c

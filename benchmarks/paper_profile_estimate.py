@@ -36,10 +36,11 @@ import time
 import numpy as np
 import torch
 
-from adsorbstudy import ising, scaling
-from adsorbstudy.models import build, hparams_from
-from adsorbstudy.profile import load_profile
-from adsorbstudy.train import TrainConfig, fit
+from adsorbstudy.analysis import scaling
+from adsorbstudy.generators.families import build, hparams_from
+from adsorbstudy.generators.train import fit, TrainConfig
+from adsorbstudy.physics import grids
+from adsorbstudy.study.profile import load_profile
 
 
 def work(profile: str) -> list[dict]:
@@ -57,7 +58,7 @@ def work(profile: str) -> list[dict]:
         if p["model"] == "ddpm" and p["sample_steps"] not in (0, p["n_steps"]):
             steps_arg = p["sample_steps"]
         nfe = model.nfe_for(steps_arg)
-        temps = p["sample_T"] or ising.test_grid(p["test_start"], p["test_stop"], p["test_step"])
+        temps = p["sample_T"] or grids.test_grid(p["test_start"], p["test_stop"], p["test_step"])
         key = json.dumps([p["model"], p["L"], hp, p["grid"], p["steps"], p["batch"], p["lr"], p.get("ema", 0.0),
                           p["seed"], p["snapshot_every"]], sort_keys=True)
         steps = 0 if key in trained else p["steps"]

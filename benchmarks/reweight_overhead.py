@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from adsorbstudy.models import build
+from adsorbstudy.generators.families import build
 
 
 def main() -> None:

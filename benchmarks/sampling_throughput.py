@@ -29,9 +29,9 @@ import time
 
 import torch
 
-from adsorbstudy import scaling
-from adsorbstudy.models import build
-from adsorbstudy.models.adsorption import solve_equilibrium_logits
+from adsorbstudy.analysis import scaling
+from adsorbstudy.generators.adsorption import solve_equilibrium_logits
+from adsorbstudy.generators.families import build
 
 T_SAMPLE = 2.3
 LS = (16, 64)

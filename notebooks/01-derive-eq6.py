@@ -13,7 +13,7 @@
 # entropies and energies of the two exchange events (Eqs. 3–4). This chapter
 # redoes every step symbolically with sympy, states which direction of the
 # exchange the balance describes, checks the result against the library's
-# `adsorbstudy.isotherm.residual`, and then derives what the seed leaves
+# `adsorbstudy.physics.isotherm.residual`, and then derives what the seed leaves
 # implicit: the grand potential whose stationary points are Eq. 6, the
 # stability condition, and the critical condition (the mean-field Curie
 # point of the equivalent Ising model).
@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 from IPython.display import Markdown, Math, display
 
-from adsorbstudy import isotherm as iso
+from adsorbstudy.physics import isotherm as iso
 
 
 def show(lhs, rhs=None, label=""):

@@ -10,7 +10,7 @@
 #
 # Seed 000 sketches, in its Figure 2, the adsorption hysteresis that strong
 # lateral attraction produces, without code or numbers. This chapter draws it
-# exactly. `adsorbstudy.isotherm` finds every root of Eq. 6 in logit space
+# exactly. `adsorbstudy.physics.isotherm` finds every root of Eq. 6 in logit space
 # (chapter 1 derives the equation, its grand potential $\Omega$ and the
 # critical value $\varepsilon_a^* = -4/z_a$). Here we plot:
 #
@@ -41,7 +41,7 @@ import numpy as np
 from IPython.display import Markdown, display
 from scipy.special import expit, logit
 
-from adsorbstudy import isotherm as iso
+from adsorbstudy.physics import isotherm as iso
 
 eps_c = iso.critical_eps_a(za)
 # the chapter is about crossing the critical value: check that before any work

@@ -42,7 +42,7 @@ n_train = 1000  # [10, 1000000] configurations per training temperature
 n_test = 1000  # [10, 1000000] configurations per test temperature
 method = "auto"  # {auto, metropolis, wolff} sampler; auto: Wolff below ising.AUTO_WOLFF_BELOW, Metropolis above
 mc_backend = "numba"  # {numba, torch} numba CPU kernels, or the torch checkerboard (Metropolis) on `device`
-seed = 0  # [0, 2147483647] root seed: every ensemble draws its own stream from it by purpose (adsorbstudy.seeds)
+seed = 0  # [0, 2147483647] root seed: every ensemble draws its own stream from it by purpose (adsorbstudy.study.seeds)
 corr_temperatures = [2.2, 2.3, 2.4]  # [0.1, 20] temperatures of the G(r) figure besides Tc
 n_corr = 1000  # [10, 1000000] configurations per temperature for G(r) at Tc
 fss_sizes = [8, 16, 32, 64]  # [4, 512] lattice sides of the finite-size scaling of m² at Tc
@@ -59,10 +59,10 @@ from IPython.display import Markdown, display
 from scipy.stats import chi2 as chi2_dist
 from scipy.stats import norm as norm_dist
 
-from adsorbstudy import exact, ising, metrics
-from adsorbstudy.runtime import pick_device, results_dir
-from adsorbstudy.seeds import seed_for
-from adsorbstudy.store import atomic_write_json, study_store
+from adsorbstudy.physics import ensembles, exact, grids, lattice, montecarlo, observables
+from adsorbstudy.study.runtime import pick_device, results_dir
+from adsorbstudy.study.seeds import seed_for
+from adsorbstudy.study.store import atomic_write_json, study_store
 
 if test_stop < test_start:
     raise ValueError(f"test_stop must be >= test_start ({test_start}); got {test_stop!r}")
@@ -70,14 +70,14 @@ if mc_backend == "torch" and L % 2:
     raise ValueError(f"L must be even for mc_backend='torch' (checkerboard); got {L}")
 mc_device = None if mc_backend == "numba" else str(pick_device(device))
 store = study_store(profile)
-train_T = sorted({T for g in train_grids for T in ising.TRAIN_GRIDS[g]})
-test_T = ising.test_grid(test_start, test_stop, test_step)
+train_T = sorted({T for g in train_grids for T in grids.TRAIN_GRIDS[g]})
+test_T = grids.test_grid(test_start, test_stop, test_step)
 TC = exact.TC
 display(Markdown(
     f"L = {L} (N = {L * L} spins); {len(train_T)} training temperatures × {n_train} configurations "
     f"(grids: {', '.join(train_grids) or 'none'}); {len(test_T)} test temperatures "
     f"{', '.join(f'{T:g}' for T in test_T)} × {n_test} configurations; sampler `{method}`"
-    f"{f' (Wolff below T = {ising.AUTO_WOLFF_BELOW:g}, Metropolis above)' if method == 'auto' else ''} on "
+    f"{f' (Wolff below T = {montecarlo.AUTO_WOLFF_BELOW:g}, Metropolis above)' if method == 'auto' else ''} on "
     f"{'numba (CPU)' if mc_device is None else 'torch/' + mc_device}; T_c = {TC:.6f}."))
 
 # %% [markdown]
@@ -87,14 +87,14 @@ display(Markdown(
 # and its integrated autocorrelation time τ_int (of e and of |m|, the larger one) is
 # measured on a pilot run that is at least 50 τ_int long; the chain then keeps one
 # configuration every ⌈2 τ_int⌉ sweeps. The training and the test ensembles draw from
-# independent random streams, spawned from the root `seed` by purpose (`adsorbstudy.seeds`),
+# independent random streams, spawned from the root `seed` by purpose (`adsorbstudy.study.seeds`),
 # so a model is never tested on the configurations it was trained on. Everything is cached
 # per temperature.
 
 # %%
-train = ising.cached_ensembles(store, L, train_T, n_train, method=method, seed=seed_for(seed, "mc-train"),
+train = ensembles.cached_ensembles(store, L, train_T, n_train, method=method, seed=seed_for(seed, "mc-train"),
                                device=mc_device) if train_T else {}
-test = ising.cached_ensembles(store, L, test_T, n_test, method=method, seed=seed_for(seed, "mc-test"), device=mc_device)
+test = ensembles.cached_ensembles(store, L, test_T, n_test, method=method, seed=seed_for(seed, "mc-test"), device=mc_device)
 rows = ["| set | T | sampler | τ_int (sweeps) | thermalization | spacing | reliable τ |", "|---|---|---|---|---|---|---|"]
 for name, ens_set in (("train", train), ("test", test)):
     for T, ens in ens_set.items():
@@ -115,7 +115,7 @@ display(Markdown("All τ_int estimates come from series at least 50 τ_int long.
 
 # %%
 def stats_of(ens_set):
-    return {T: metrics.thermo_stats(e.configs, T, n_boot=n_boot, seed=0) for T, e in ens_set.items()}
+    return {T: observables.thermo_stats(e.configs, T, n_boot=n_boot, seed=0) for T, e in ens_set.items()}
 
 
 st_test, st_train = stats_of(test), stats_of(train)
@@ -208,25 +208,25 @@ display(Markdown(
 
 # %%
 corr_T = sorted(set(round(float(T), 6) for T in corr_temperatures) | {round(TC, 6)})
-corr = ising.cached_ensembles(store, L, corr_T, n_corr, method=method, seed=seed_for(seed, "mc-correlation"),
+corr = ensembles.cached_ensembles(store, L, corr_T, n_corr, method=method, seed=seed_for(seed, "mc-correlation"),
                               device=mc_device)
 fig, ax = plt.subplots(figsize=(7, 4.5))
 fits = {}
 rmaxes = sorted({max(4, L // 4), L // 2})
 for T, ens in corr.items():
-    r, G, G_err = metrics.correlation(ens.configs)
+    r, G, G_err = observables.correlation(ens.configs)
     line = ax.errorbar(r, G, G_err, fmt="o", ms=4, capsize=2, label=f"T = {T:g}")
     fits[T] = {}
     for rmax in rmaxes:
         try:
-            fits[T][rmax] = metrics.eta_bootstrap(ens.configs, rmax=rmax, n_boot=n_boot, seed=0)
+            fits[T][rmax] = observables.eta_bootstrap(ens.configs, rmax=rmax, n_boot=n_boot, seed=0)
         except ValueError as exc:  # too few significantly positive points (far above Tc)
             fits[T][rmax] = {"error": str(exc)}
     f = fits[T][L // 2]
     if "eta" in f:
         rr = np.linspace(1, r.max(), 100)
         ax.plot(rr, f["A"] * rr ** -f["eta"] * np.exp(-rr * f["kappa"]), "-", color=line[0].get_color(), lw=0.8)
-G1_tc = metrics.correlation(corr[round(TC, 6)].configs)[1][0]
+G1_tc = observables.correlation(corr[round(TC, 6)].configs)[1][0]
 rr = np.linspace(1, L // 2, 100)
 ax.plot(rr, G1_tc * rr ** -0.25, "k--", lw=1, label="G(1) r^(−1/4) (exact η at T_c, L = ∞)")
 ax.set_xscale("log")
@@ -258,11 +258,11 @@ display(Markdown("\n".join(rows_eta)))
 fss_L = sorted(set(int(x) for x in fss_sizes))
 fss = {}
 for Ls in fss_L:
-    ens = ising.cached_ensembles(store, Ls, [round(TC, 6)], n_fss, method="wolff", seed=seed_for(seed, "mc-fss"),
+    ens = ensembles.cached_ensembles(store, Ls, [round(TC, 6)], n_fss, method="wolff", seed=seed_for(seed, "mc-fss"),
                                 progress=False)
-    m = ising.magnetization(ens[round(TC, 6)].configs)
+    m = lattice.magnetization(ens[round(TC, 6)].configs)
     fss[Ls] = ((m**2).mean(), (m**2).std(ddof=1) / np.sqrt(len(m)))
-fit = metrics.fit_power_law(fss_L, [fss[x][0] for x in fss_L], [fss[x][1] for x in fss_L])
+fit = observables.fit_power_law(fss_L, [fss[x][0] for x in fss_L], [fss[x][1] for x in fss_L])
 eta_fss, eta_fss_err, local = -fit["p"], fit["p_err"], [-v for v in fit["local_slopes"]]
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 ax.errorbar(fss_L, [fss[x][0] for x in fss_L], [fss[x][1] for x in fss_L], fmt="o", capsize=2, label="MC (Wolff) at T_c")
@@ -328,8 +328,8 @@ display(Markdown(
 # %%
 tau_seed = seed_for(seed, "mc-tau-scan")
 scan = store.json("ising_tau_scan", {"L": L, "T": [round(float(t), 6) for t in tau_temperatures],
-                                      "chains": tau_chains, "seed": tau_seed, "version": ising.VERSION},
-                  lambda: ising.tau_scan(L, tau_temperatures, seed=tau_seed, n_chains=tau_chains))
+                                      "chains": tau_chains, "seed": tau_seed, "version": ensembles.VERSION},
+                  lambda: ensembles.tau_scan(L, tau_temperatures, seed=tau_seed, n_chains=tau_chains))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 for m, mk in (("metropolis", "o-"), ("wolff", "s-")):
     d = scan[m]
@@ -358,10 +358,10 @@ def cheaper(c_met, c_wolff):
     return f"Metropolis is {c_wolff / c_met:.1f}× cheaper"
 
 
-auto_T = ising.AUTO_WOLFF_BELOW
+auto_T = montecarlo.AUTO_WOLFF_BELOW
 hot = [k for k, T in enumerate(scan["metropolis"]["T"]) if T >= auto_T]
 low_T = [T for T in test_T if T < TC and test[T].method == "wolff"]
-neg_frac = {T: float(np.mean(ising.magnetization(test[T].configs) < 0)) for T in low_T}
+neg_frac = {T: float(np.mean(lattice.magnetization(test[T].configs) < 0)) for T in low_T}
 text = (f"Closest to T_c (T = {scan['metropolis']['T'][iT]:g}) at L = {L}: Metropolis τ_int = {tm:.1f} sweeps, "
         f"Wolff τ_int = {tw:.2f} sweeps; per independent configuration Metropolis costs {cm * 1e6:.1f} µs and "
         f"Wolff {cw * 1e6:.1f} µs, so {cheaper(cm, cw)} there. ")
@@ -395,14 +395,14 @@ display(Markdown(text))
 TC6 = round(TC, 6)
 tau_L = sorted(set(int(x) for x in fss_sizes))
 # the numba kernel is fastest with 64 chains side by side, so runs are not split smaller
-lscan = ising.cached_tau_size_scan(store, tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains,
+lscan = ensembles.cached_tau_size_scan(store, tau_L, TC6, replicas=tau_replicas, n_chains=tau_chains,
                                    seed=seed_for(seed, "mc-tau-size"))
 
 
 zfit = {}
 for m, d in lscan.items():
     if len(tau_L) >= 2:
-        zfit[m] = metrics.fit_power_law(tau_L, d["tau_int"], d["tau_err"])
+        zfit[m] = observables.fit_power_law(tau_L, d["tau_int"], d["tau_err"])
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 for m, mk in (("metropolis", "o"), ("wolff", "s")):
     d = lscan[m]
@@ -467,7 +467,7 @@ display(Markdown(text))
 # temperature, the ones nearest T_c and 2.6, and the highest.
 
 # %%
-from adsorbstudy import plots
+from adsorbstudy.analysis import plots
 
 snap_T = [test_T[0], min(test_T, key=lambda T: abs(T - TC)), min(test_T, key=lambda T: abs(T - 2.6)), test_T[-1]]
 snap_T = list(dict.fromkeys(snap_T))
@@ -476,7 +476,7 @@ axes = np.atleast_2d(axes).reshape(2, len(snap_T))
 shown = {}
 for j, T in enumerate(snap_T):
     cfgs = [test[T].configs[i * (len(test[T].configs) // 2)] for i in range(2)]
-    shown[T] = [float(ising.magnetization(c)) for c in cfgs]
+    shown[T] = [float(lattice.magnetization(c)) for c in cfgs]
     for i in range(2):
         plots.spin_image(axes[i, j], cfgs[i], title=f"T = {T:g}, m = {shown[T][i]:+.2f}", fontsize=9)
 fig.suptitle(plots.SPIN_LEGEND, fontsize=9)

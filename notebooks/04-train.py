@@ -82,12 +82,13 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from adsorbstudy import exact, ising, metrics, report
-from adsorbstudy import train as tr
-from adsorbstudy.models import build, hparams_from
-from adsorbstudy.runtime import pick_device, results_dir, use_cpu_threads
-from adsorbstudy.seeds import seed_for
-from adsorbstudy.store import save_npz
+from adsorbstudy.analysis import wording
+from adsorbstudy.generators import distributed, train as tr
+from adsorbstudy.generators.families import build, hparams_from
+from adsorbstudy.physics import exact, grids, observables
+from adsorbstudy.study.runtime import pick_device, results_dir, use_cpu_threads
+from adsorbstudy.study.seeds import seed_for
+from adsorbstudy.study.store import save_npz
 
 use_cpu_threads(threads)  # capped by the study runner's share of the cores under --jobs
 run_name = name or model
@@ -102,7 +103,7 @@ elif model in ("adsorption", "adsorption-nolateral"):
 else:
     steps_arg = None
 build(model, L, **hparams)  # validates the architecture against L before any work
-test_T = sorted(float(T) for T in sample_T) if sample_T else ising.test_grid(test_start, test_stop, test_step)
+test_T = sorted(float(T) for T in sample_T) if sample_T else grids.test_grid(test_start, test_stop, test_step)
 params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc_seed, "method": method,
           "mc_backend": mc_backend, "hparams": hparams,
           "train": dict(steps=steps, batch=batch, lr=lr, ema=ema, val_every=val_every,
@@ -117,7 +118,7 @@ params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc
 # with unchanged parameters reuses the checkpoint and does not train again.
 
 # %%
-rec = tr.train_run(run_name, params, profile, device=device, progress=True, launcher=launcher, nproc=nproc)
+rec = distributed.launch(run_name, params, profile, device=device, progress=True, launcher=launcher, nproc=nproc)
 display(Markdown(
     f"**{run_name}** ({model}, {rec['n_params']:,} parameters in the sampling network) was trained for "
     f"{rec['steps']} steps in {rec['train_seconds']:.1f} s on `{rec['device']}` "
@@ -208,7 +209,7 @@ else:
 # `plots.spin_image`, the convention of every chapter (stated in the figure title).
 
 # %%
-from adsorbstudy import plots
+from adsorbstudy.analysis import plots
 
 ens = tr.training_ensembles(params, profile, device=device, progress=False)
 grid_T = sorted(ens)
@@ -221,11 +222,11 @@ for j, T in enumerate(snap_T):
     for r, (src, cfgs) in enumerate((("model", gen), ("MC", mc))):
         for c in range(2):
             plots.spin_image(axes[r, 2 * j + c], cfgs[c], title=f"{src}, T = {T:.2f}" if c == 0 else None)
-    rows.append((T, metrics.thermo_stats(gen, T), metrics.thermo_stats(mc, T)))
+    rows.append((T, observables.thermo_stats(gen, T), observables.thermo_stats(mc, T)))
 fig.suptitle(f"{run_name} (top) and Monte Carlo (bottom), L = {L}; {plots.SPIN_LEGEND}",
              fontsize=9)
 plt.show()
-pm = lambda st, k: report.fmt_pm(st[k], st[k + "_err"])  # noqa: E731
+pm = lambda st, k: wording.fmt_pm(st[k], st[k + "_err"])  # noqa: E731
 table = "| T (J/k_B) | ⟨e⟩ model | ⟨e⟩ MC | ⟨\\|m\\|⟩ model | ⟨\\|m\\|⟩ MC |\n|---|---|---|---|---|\n" + "\n".join(
     f"| {T:.2f} | {pm(g, 'e')} | {pm(r, 'e')} | {pm(g, 'm_abs')} | {pm(r, 'm_abs')} |" for T, g, r in rows)
 display(Markdown("A first look at these training temperatures, with energy per spin (J) and |m| per spin, each "

@@ -34,7 +34,7 @@ test_step = 1.0            # (0, 5] test grid spacing, J/k_B
 n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature
 method = "auto"            # {auto, metropolis, wolff} Monte Carlo sampler of the reference ensembles
 mc_backend = "numba"       # {numba, torch} as in the Monte Carlo chapter (selects the cached ensembles)
-seed = 0                   # [0, 2147483647] root Monte Carlo seed (adsorbstudy.seeds: one stream per purpose)
+seed = 0                   # [0, 2147483647] root Monte Carlo seed (adsorbstudy.study.seeds: one stream per purpose)
 n_boot = 100               # [10, 10000] bootstrap resamples
 rmax = 0                   # [0, 1000] largest r of the G(r) fit; 0 = L/2
 trajectory_T = [1.8, 2.3, 2.8]  # [0.1, 20] temperatures of the generative-step trajectories
@@ -49,19 +49,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from adsorbstudy import exact, ising, metrics, plots, report, reweight
-from adsorbstudy.profile import load_profile
-from adsorbstudy.runtime import pick_device, repo_root, results_dir
-from adsorbstudy.seeds import seed_for
-from adsorbstudy.store import atomic_write, atomic_write_text, load_npz, save_npz, study_store
-from adsorbstudy.train import load_trained
+from adsorbstudy.analysis import comparisons, plots, reweight, tables, wording
+from adsorbstudy.generators.train import load_trained
+from adsorbstudy.physics import ensembles, exact, grids, lattice, montecarlo, observables
+from adsorbstudy.study.profile import load_profile, training_seeds
+from adsorbstudy.study.runtime import pick_device, repo_root, results_dir
+from adsorbstudy.study.seeds import seed_for
+from adsorbstudy.study.store import atomic_write, atomic_write_text, load_npz, save_npz, study_store
 
 store = study_store(profile)
 dev = pick_device(device)
 out = results_dir(profile)
-temps = ising.test_grid(test_start, test_stop, test_step)
+temps = grids.test_grid(test_start, test_stop, test_step)
 mc_device = None if mc_backend == "numba" else str(dev)
-train_T = ising.TRAIN_GRIDS[grid]
+train_T = grids.TRAIN_GRIDS[grid]
 train_range = (min(train_T), max(train_T))
 every = list(dict.fromkeys(models + seed_models + fine_models + subset_models))
 missing = [m for m in every if not (out / "models" / f"{m}.json").exists()]
@@ -70,9 +71,9 @@ if missing:
 specs = {m: json.loads((out / "models" / f"{m}.json").read_text()) for m in every}
 # Runs pooled as training seeds must differ in the seed only, and every run on the full test grid is
 # scored on the same number of samples per temperature.
-arms = report.check_poolable({m: specs[m] for m in dict.fromkeys(models + seed_models)})
+arms = comparisons.check_poolable({m: specs[m] for m in dict.fromkeys(models + seed_models)})
 if subset_models:
-    report.check_poolable({m: specs[m] for m in subset_models})
+    comparisons.check_poolable({m: specs[m] for m in subset_models})
 full = [m for m in every if m not in subset_models]
 n_eval = {specs[m]["n_samples_per_T"] for m in full}
 if len(n_eval) != 1:
@@ -96,9 +97,9 @@ print(f"L = {L}, {len(temps)} test temperatures {temps[0]}…{temps[-1]}, traini
 # model's samples were saved by its training chapter in `results/<profile>/samples/<model>.npz`.
 
 # %%
-mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed_for(seed, "mc-test"),
+mc = {T: ens.configs for T, ens in ensembles.cached_ensembles(store, L, temps, n_test, method=method, seed=seed_for(seed, "mc-test"),
                                                           device=mc_device).items()}
-samples = {m: report.load_samples(out / "samples" / f"{m}.npz") for m in every}
+samples = {m: tables.load_samples(out / "samples" / f"{m}.npz") for m in every}
 lost = {m: sorted(set(temps) - set(samples[m])) for m in full if set(temps) - set(samples[m])}
 if lost:
     raise ValueError(f"test grid: the samples of {lost} lack these temperatures; retrain with the same test grid")
@@ -110,23 +111,23 @@ samples = {m: {T: samples[m][T] for T in (subset_T if m in subset_models else te
 # A second, independent Monte Carlo ensemble of the models' sample size: the floor that finite
 # samples alone put under every distance in the table.
 n_floor = n_eval
-mc_floor = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_floor, method=method,
+mc_floor = {T: ens.configs for T, ens in ensembles.cached_ensembles(store, L, temps, n_floor, method=method,
                                                                 seed=seed_for(seed, "mc-independent"), device=mc_device).items()}
 # Both Monte Carlo ensembles are saved beside the models' samples, so every row of summary.csv
 # can be recomputed from results/<profile>/samples alone.
 for name, ens in (("MC", mc), ("MC-independent", mc_floor)):
-    save_npz(out / "samples" / f"{name}.npz", {report.temperature_key(T): ens[T] for T in temps})
-rows = report.summary_rows("MC", mc, mc, L, n_boot=n_boot, train_T=train_T)
-rows += report.summary_rows("MC-independent", mc_floor, mc, L, n_boot=n_boot, train_T=train_T)
+    save_npz(out / "samples" / f"{name}.npz", {tables.temperature_key(T): ens[T] for T in temps})
+rows = tables.summary_rows("MC", mc, mc, L, n_boot=n_boot, train_T=train_T)
+rows += tables.summary_rows("MC-independent", mc_floor, mc, L, n_boot=n_boot, train_T=train_T)
 for m in full:
-    rows += report.summary_rows(m, samples[m], mc, L, n_boot=n_boot, nfe=specs[m].get("nfe"),
+    rows += tables.summary_rows(m, samples[m], mc, L, n_boot=n_boot, nfe=specs[m].get("nfe"),
                                 seconds_per_1000=specs[m].get("seconds_per_1000"), train_T=train_T)
-report.write_summary_csv(out / "summary.csv", rows)
+tables.write_summary_csv(out / "summary.csv", rows)
 by_model = {name: [r for r in rows if r["model"] == name] for name in ["MC", "MC-independent", *full]}
-regions = {T: report.region_of(T, train_T) for T in temps}
+regions = {T: tables.region_of(T, train_T) for T in temps}
 display(Markdown(f"Wrote `summary.csv` with {len(rows)} rows ({len(full)} trained runs and MC × {len(temps)} temperatures; "
                  f"{n_eval} samples per temperature for every run). Test temperatures: "
-                 + "; ".join(f"{reg} {sum(r == reg for r in regions.values())}" for reg in report.CLAIM_REGIONS) + "."))
+                 + "; ".join(f"{reg} {sum(r == reg for r in regions.values())}" for reg in comparisons.CLAIM_REGIONS) + "."))
 
 # %% [markdown]
 # ## Energy, magnetization, specific heat and susceptibility
@@ -209,12 +210,12 @@ plt.show()
 # %%
 budget, arm_run = {}, {}
 for m in budget_models:
-    arm_run.setdefault(report.arm_of(specs[m]), m)
-    budget.setdefault(report.arm_of(specs[m]), []).append(
-        report.budget_curve(load_npz(out / "budget" / f"{m}.npz"), mc))
+    arm_run.setdefault(comparisons.arm_of(specs[m]), m)
+    budget.setdefault(comparisons.arm_of(specs[m]), []).append(
+        comparisons.budget_curve(load_npz(out / "budget" / f"{m}.npz"), mc))
 if budget:
-    fig, axes = plt.subplots(1, len(report.BUDGET_METRICS), figsize=(4.4 * len(report.BUDGET_METRICS), 3.6))
-    for ax, (key, label) in zip(axes, report.BUDGET_METRICS):
+    fig, axes = plt.subplots(1, len(comparisons.BUDGET_METRICS), figsize=(4.4 * len(comparisons.BUDGET_METRICS), 3.6))
+    for ax, (key, label) in zip(axes, comparisons.BUDGET_METRICS):
         for arm_name, curves in budget.items():
             steps_b = curves[0]["step"]
             vals = np.array([c[key] for c in curves])
@@ -250,7 +251,7 @@ corr_T = [T for T in (below, T_eta, above) if T is not None]
 r_max = rmax or L // 2
 loaded = {m: load_trained(m, profile, device=str(dev)) for m in models}
 # T_c is not on the test grid: sample it directly, every model with the sampler of its test-grid samples
-mc_tc = ising.cached_ensembles(store, L, [T_eta], n_tc, method="wolff", seed=seed_for(seed, "mc-eta"), device=None)[T_eta].configs
+mc_tc = ensembles.cached_ensembles(store, L, [T_eta], n_tc, method="wolff", seed=seed_for(seed, "mc-eta"), device=None)[T_eta].configs
 at_tc = {"MC": mc_tc} | {m: loaded[m].sample(n_tc, T_eta, seed=seed_for(seed, "sample-eta"), steps=specs[m].get("sample_steps")).numpy()
                          for m in models}
 
@@ -264,7 +265,7 @@ def ensemble_at(name, T):
 def eta_fit(configs):
     """η, ξ with bootstrap errors; NaN where G(r) has too few significant points to fit."""
     try:
-        return metrics.eta_bootstrap(configs, rmax=r_max, n_boot=min(n_boot, 100), seed=0)
+        return observables.eta_bootstrap(configs, rmax=r_max, n_boot=min(n_boot, 100), seed=0)
     except ValueError:
         return {"eta": float("nan"), "eta_err": float("nan"), "xi": float("nan"), "xi_err": float("nan")}
 
@@ -274,14 +275,14 @@ fig, axes = plt.subplots(1, len(corr_T), figsize=(4.2 * len(corr_T), 3.6), squee
 for ax, T in zip(axes[0], corr_T):
     for name in ["MC", *models]:
         configs = ensemble_at(name, T)
-        r, G, G_err = metrics.correlation(configs)
+        r, G, G_err = observables.correlation(configs)
         fit = eta_fit(configs)
         corr_rows.append({"model": name, "T": T, **fit})
         style = (dict(fmt="o", color="k", mfc="white", ms=4, capsize=2) if name == "MC"
                  else dict(fmt=".-", ms=4, color=plots.color_of(name)))
         keep = G > 2 * G_err  # the points the fit uses; the others are not significantly positive
         ax.errorbar(r[keep], G[keep], yerr=G_err[keep],
-                    label=f"{name}: η = {report.fmt_pm(fit['eta'], fit['eta_err'])}", **style)
+                    label=f"{name}: η = {wording.fmt_pm(fit['eta'], fit['eta_err'])}", **style)
     ax.set_xscale("log"), ax.set_yscale("log")
     ax.set_xlabel("distance r [lattice units]"), ax.set_ylabel("G(r) = ⟨σ_0 σ_r⟩")
     ax.set_title(f"T = {T:.3f}" + (" = T_c" if T == T_eta else "")), ax.legend(fontsize=7)
@@ -290,7 +291,7 @@ keep_figure(fig, "fidelity-correlation.png")
 plt.show()
 eta_at = {row["model"]: row for row in corr_rows if row["T"] == T_eta}
 display(Markdown("\n".join([f"| ensemble | η at T_c = {T_eta:.4f} | ξ [lattice units] |", "|---|---|---|"] + [
-    f"| {m} | {report.fmt_pm(r['eta'], r['eta_err'])} | {report.fmt_pm(r['xi'], r['xi_err'])} |"
+    f"| {m} | {wording.fmt_pm(r['eta'], r['eta_err'])} | {wording.fmt_pm(r['xi'], r['xi_err'])} |"
     for m, r in eta_at.items()])))
 
 # %% [markdown]
@@ -305,7 +306,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 for ax, sym in zip(axes, (False, True)):
     plots.shade_training(ax, train_range)
     for name, ens in [("MC", mc), *((m, samples[m]) for m in models)]:
-        h = np.array([metrics.hamming(ens[T], flip_symmetric=sym, seed=0) for T in temps])
+        h = np.array([observables.hamming(ens[T], flip_symmetric=sym, seed=0) for T in temps])
         style = (dict(fmt="o", color="k", mfc="white", ms=4, capsize=2) if name == "MC"
                  else dict(fmt=".-", color=plots.color_of(name)))
         ax.errorbar(temps, h[:, 0], yerr=h[:, 1], label=name, **style)
@@ -328,15 +329,15 @@ picks = [temps[0], min(temps, key=lambda T: abs(T - exact.TC)), temps[-1]]
 fig, axes = plt.subplots(2, 3, figsize=(12, 6))
 for j, T in enumerate(picks):
     ens_T = {"MC": mc[T]} | {m: samples[m][T] for m in models}
-    e_all = np.concatenate([ising.energy(c) for c in ens_T.values()])
+    e_all = np.concatenate([lattice.energy(c) for c in ens_T.values()])
     # energies are multiples of 4/N apart: bins of exactly that width, shared by every ensemble
     step = 4.0 / L**2
     e_bins = np.arange(e_all.min() - step / 2, e_all.max() + step, max(step, (e_all.max() - e_all.min()) / 40))
     m_bins = np.linspace(-1, 1, 2 * min(L * L // 2, 25) + 2)
     for name, cfgs in ens_T.items():
         kw = dict(histtype="step", lw=1.6 if name == "MC" else 1.0, color=plots.color_of(name), label=name)
-        axes[0, j].hist(ising.energy(cfgs), bins=e_bins, density=True, **kw)
-        axes[1, j].hist(ising.magnetization(cfgs), bins=m_bins, density=True, **kw)
+        axes[0, j].hist(lattice.energy(cfgs), bins=e_bins, density=True, **kw)
+        axes[1, j].hist(lattice.magnetization(cfgs), bins=m_bins, density=True, **kw)
     axes[0, j].set_title(f"T = {T:.2f}")
     axes[0, j].set_xlabel("energy per spin e [J]"), axes[1, j].set_xlabel("magnetization per spin m")
     axes[0, j].set_ylabel("density"), axes[1, j].set_ylabel("density")
@@ -377,7 +378,7 @@ for j, T in enumerate(trajectory_T):
         lab = f"{m} ({int(x.max())} steps)"
         axes[0, j].plot(x + 1, tr["e"], color=plots.color_of(m), label=lab)
         axes[1, j].plot(x + 1, tr["m_abs"], color=plots.color_of(m), label=lab)
-    rel = ising.metropolis_relaxation(L, T, n_trajectory, n_steps, seed=seed_for(seed, "mc-relaxation"))
+    rel = montecarlo.metropolis_relaxation(L, T, n_trajectory, n_steps, seed=seed_for(seed, "mc-relaxation"))
     xs = np.asarray(rel["sweeps"], float) + 1
     for row, key in ((0, "e"), (1, "m_abs")):
         axes[row, j].plot(xs, rel[key], "k--", lw=1, label="Metropolis (1 step = 1 sweep)")
@@ -386,7 +387,7 @@ for j, T in enumerate(trajectory_T):
     e_x, _ = exact.finite_size(L, np.array([T]))
     axes[0, j].axhline(float(np.ravel(e_x)[0]), color="0.4", lw=0.8, ls=":", label="exact ⟨e⟩ (torus)")
     if T in mc:
-        axes[1, j].axhline(float(np.abs(ising.magnetization(mc[T])).mean()), color="0.4", lw=0.8, ls=":",
+        axes[1, j].axhline(float(np.abs(lattice.magnetization(mc[T])).mean()), color="0.4", lw=0.8, ls=":",
                            label="MC ⟨|m|⟩ (test ensemble)")
     axes[0, j].set_title(f"T = {T:.2f}")
     for row in (0, 1):
@@ -439,7 +440,7 @@ plt.show()
 extras = {"MC-independent": {"kind": "MC", "sampler": "Monte Carlo, independent stream"}}
 inside = np.array([train_range[0] - 1e-9 <= T <= train_range[1] + 1e-9 for T in temps])
 for m in every:
-    extras[m] = {"kind": specs[m]["kind"], "arm": report.arm_of(specs[m]),
+    extras[m] = {"kind": specs[m]["kind"], "arm": comparisons.arm_of(specs[m]),
                  "seed": specs[m].get("training", {}).get("config", {}).get("seed"),
                  "sampler": specs[m].get("sampler"), "nonconverged": specs[m].get("nonconverged"),
                  "pixel_solves": specs[m].get("pixel_solves"), "tol": specs[m].get("tol"),
@@ -451,12 +452,12 @@ for m in every:
             if sel.any():
                 extras[m][f"kl_bound_{region}"] = float(np.mean(kl[m][sel, 0]))
                 extras[m][f"kl_bound_{region}_err"] = float(np.sqrt(np.sum(kl[m][sel, 1] ** 2)) / sel.sum())
-v = report.verdict(rows, train_T, extras=extras)
+v = comparisons.verdict(rows, train_T, extras=extras)
 v |= {"L": L, "profile": profile, "n_test": n_test, "n_eval": n_eval, "T_eta": T_eta,
       "kl_uniform_inside": float(np.mean(uniform[inside])) if inside.any() else None,
       "eta_mc": {k: eta_at["MC"][k] for k in ("eta", "eta_err")},
       # training seeds per kind of the paper profile, so the results page can state them without typing them
-      "paper_seeds": report.training_seeds(load_profile("paper"))}
+      "paper_seeds": training_seeds(load_profile("paper"))}
 mismatch = {m: e["grid"] for m, e in extras.items() if e.get("grid") not in (None, grid) and m not in fine_models}
 if mismatch:
     raise ValueError(f"grid: the shaded training range is the {grid!r} grid, but these runs trained on another: {mismatch}")
@@ -464,7 +465,7 @@ coarse_only = {"models": {m: e for m, e in v["models"].items() if m not in fine_
 # the matched DDPM has as many noise levels as the adsorption generator has layers
 matched = f"ddpm-{specs['adsorption']['hparams']['K']}" if "adsorption" in specs else None
 PAIRS = [("adsorption", "adsorption-nolateral"), ("adsorption", matched), ("adsorption", "ddpm-1000")]
-v["claims"] = [c | {"scope": "whole test grid"} for c in report.claims(coarse_only, PAIRS)]
+v["claims"] = [c | {"scope": "whole test grid"} for c in comparisons.claims(coarse_only, PAIRS)]
 
 # The ancestral DDPM-1000 is sampled on a subset of the test grid only (its 1000 network evaluations per
 # sample). Its comparison scores every compared run on those temperatures with the same number of samples.
@@ -473,30 +474,30 @@ if subset_models:
     if len(n_sub) != 1 or next(iter(n_sub)) > n_eval:
         raise ValueError(f"subset_models: need one sample count ≤ {n_eval} for every subset run; got {sorted(n_sub)}")
     n_sub = n_sub.pop()
-    partners = [m for m in dict.fromkeys(models + seed_models) if report.arm_of(specs[m]) == "adsorption"]
+    partners = [m for m in dict.fromkeys(models + seed_models) if comparisons.arm_of(specs[m]) == "adsorption"]
     cut = lambda ens: {T: ens[T][:n_sub] for T in subset_T}
-    sub_rows = report.summary_rows("MC", {T: mc[T] for T in subset_T}, mc, L, n_boot=n_boot, train_T=train_T)
-    sub_rows += report.summary_rows("MC-independent", cut(mc_floor), mc, L, n_boot=n_boot, train_T=train_T)
+    sub_rows = tables.summary_rows("MC", {T: mc[T] for T in subset_T}, mc, L, n_boot=n_boot, train_T=train_T)
+    sub_rows += tables.summary_rows("MC-independent", cut(mc_floor), mc, L, n_boot=n_boot, train_T=train_T)
     for m in partners + subset_models:
-        sub_rows += report.summary_rows(m, cut(samples[m]), mc, L, n_boot=n_boot, nfe=specs[m].get("nfe"),
+        sub_rows += tables.summary_rows(m, cut(samples[m]), mc, L, n_boot=n_boot, nfe=specs[m].get("nfe"),
                                         seconds_per_1000=specs[m].get("seconds_per_1000"), train_T=train_T)
-    report.write_summary_csv(out / "summary-subset.csv", sub_rows)
-    v_sub = report.verdict(sub_rows, train_T, extras={m: extras[m] for m in partners + subset_models}
+    tables.write_summary_csv(out / "summary-subset.csv", sub_rows)
+    v_sub = comparisons.verdict(sub_rows, train_T, extras={m: extras[m] for m in partners + subset_models}
                            | {"MC-independent": extras["MC-independent"]})
     v["subset"] = {"T": subset_T, "n": n_sub, "models": v_sub["models"]}
     v["claims"] += [c | {"scope": f"at T = {', '.join(f'{t:g}' for t in subset_T)} only"}
-                    for c in report.claims(v_sub, [("adsorption", "ddpm-1000")])]
+                    for c in comparisons.claims(v_sub, [("adsorption", "ddpm-1000")])]
 if budget:
-    trends = [report.budget_trend(budget[a], budget[b], key, a, b)
-              for a, b in PAIRS if a in budget and b in budget for key, _ in report.BUDGET_METRICS]
+    trends = [comparisons.budget_trend(budget[a], budget[b], key, a, b)
+              for a, b in PAIRS if a in budget and b in budget for key, _ in comparisons.BUDGET_METRICS]
     first = next(iter(budget.values()))[0]
     v["budget"] = {"T": first["T"], "n": first["n"], "trends": trends,
                    "curves": {arm_name: curves for arm_name, curves in budget.items()}}
-v = report.write_verdict(out / "verdict.json", v)  # the later chapters' entries stay until they rerun
-display(Markdown(report.verdict_table(v)))
-display(Markdown(report.claims_markdown(v["claims"])))
+v = comparisons.write_verdict(out / "verdict.json", v)  # the later chapters' entries stay until they rerun
+display(Markdown(wording.verdict_table(v)))
+display(Markdown(wording.claims_markdown(v["claims"])))
 if budget:
-    display(Markdown(report.budget_markdown(v["budget"])))
+    display(Markdown(wording.budget_markdown(v["budget"])))
 figs = [("generated/figures/fidelity-thermo.png", f"e, ⟨|m|⟩, C and χ of every model against Monte Carlo "
          f"(circles, ±1σ), the exact torus at L = {L} and Onsager; training range shaded.")]
 if pair:
@@ -511,6 +512,6 @@ if budget:
     figs.append(("generated/figures/fidelity-budget.png", "Fidelity against optimizer steps at fixed test "
                  "temperatures: seed means and seed-to-seed spread of every arm."))
 if kl:
-    figs.append(("generated/figures/fidelity-kl.png", report.KL_TEXT + " per spin from the "
+    figs.append(("generated/figures/fidelity-kl.png", wording.KL_TEXT + " per spin from the "
                  "ELBO on held-out Monte Carlo configurations and the exact ln Z of the torus."))
-_ = atomic_write_text(repo_root() / "book" / "generated" / "verdict.md", report.verdict_markdown(v, figs))
+_ = atomic_write_text(repo_root() / "book" / "generated" / "verdict.md", wording.verdict_markdown(v, figs))

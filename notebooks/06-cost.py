@@ -34,7 +34,7 @@ n_cost = 64                # [8, 100000] samples per temperature and sampler (al
 n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature (reference)
 method = "auto"            # {auto, metropolis, wolff} Monte Carlo sampler of the reference and Monte Carlo row ensembles
 mc_backend = "numba"       # {numba, torch} as in the Monte Carlo chapter
-seed = 0                   # [0, 2147483647] root seed; the reference, the Monte Carlo row and the samples draw their own streams (adsorbstudy.seeds)
+seed = 0                   # [0, 2147483647] root seed; the reference, the Monte Carlo row and the samples draw their own streams (adsorbstudy.study.seeds)
 n_boot = 200               # [2, 100000] bootstrap resamples of the W1 error bars
 scaling_L = [16, 32, 64, 128]  # [8, 1024] lattice sides (4·2^m) of the cost-against-L comparison at T_c
 scaling_models = ["adsorption", "adsorption-K10", "ddpm", "gan"]  # str each: trained runs whose networks are timed against L
@@ -64,11 +64,12 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from adsorbstudy import exact, ising, metrics, report, scaling
-from adsorbstudy.runtime import pick_device, repo_root, results_dir
-from adsorbstudy.seeds import seed_for
-from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
-from adsorbstudy.train import load_trained
+from adsorbstudy.analysis import comparisons, scaling, wording
+from adsorbstudy.generators.train import load_trained
+from adsorbstudy.physics import ensembles, exact, montecarlo, observables
+from adsorbstudy.study.runtime import pick_device, repo_root, results_dir
+from adsorbstudy.study.seeds import seed_for
+from adsorbstudy.study.store import atomic_write, atomic_write_json, atomic_write_text, study_store
 
 
 def cpu_model() -> str:
@@ -100,14 +101,14 @@ print("machine:", hardware)
 # %%
 e_exact = {T: float(np.ravel(exact.finite_size(L, np.array([T]))[0])[0]) for T in cost_T}
 mc_device = None if mc_backend == "numba" else str(dev)
-ref_ens = ising.cached_ensembles(store, L, cost_T, n_test, method=method, seed=seed_for(seed, "mc-test"), device=mc_device)
+ref_ens = ensembles.cached_ensembles(store, L, cost_T, n_test, method=method, seed=seed_for(seed, "mc-test"), device=mc_device)
 # cached_ensembles keys temperatures rounded to 6 decimals, in the order given: re-key by cost_T
 ref = {T: e.configs for T, e in zip(cost_T, ref_ens.values())}
 
 
 def fidelity(ens):
     """energy_fidelity of {T: configs} against e_exact and the reference ensembles (mean over cost_T)."""
-    return metrics.energy_fidelity(ens, e_exact, ref, n_boot=n_boot, seed=seed)
+    return observables.energy_fidelity(ens, e_exact, ref, n_boot=n_boot, seed=seed)
 
 
 rows = []
@@ -132,10 +133,10 @@ for m in models:
                      **fidelity(ens), "tau_int": float("nan"), "tau_reliable": ""})
 
 # Monte Carlo, scored like a generator: an independent ensemble of n_cost configurations per T
-mc_ens = ising.cached_ensembles(store, L, cost_T, n_cost, method=method, seed=seed_for(seed, "mc-cost"), device=mc_device)
+mc_ens = ensembles.cached_ensembles(store, L, cost_T, n_cost, method=method, seed=seed_for(seed, "mc-cost"), device=mc_device)
 mc_fid = fidelity({T: e.configs for T, e in zip(cost_T, mc_ens.values())})
 # and costed per (method, T): an effectively independent configuration of one chain costs 2 τ_int sweeps
-scan = ising.tau_scan(L, cost_T, methods=("metropolis", "wolff"), seed=seed_for(seed, "mc-cost-tau"), n_chains=32, progress=False)
+scan = ensembles.tau_scan(L, cost_T, methods=("metropolis", "wolff"), seed=seed_for(seed, "mc-cost-tau"), n_chains=32, progress=False)
 for meth, d in scan.items():
     for T, s_ind, tau, ok in zip(d["T"], d["seconds_per_independent"], d["tau_int"], d["reliable"]):
         rows.append({"sampler": f"MC {meth}", "model": "MC", "kind": "mc", "T": float(T), "nfe": float("nan"),
@@ -154,7 +155,7 @@ atomic_write_text(cost_csv, buf.getvalue())
 
 def pm(v, e):
     """``v ± e`` as everywhere in the book (report.fmt_pm: two significant digits on the error)."""
-    return report.fmt_pm(v, e)
+    return wording.fmt_pm(v, e)
 
 
 def t_cell(r):
@@ -174,7 +175,7 @@ table = "\n".join([
     f"| {'–' if not np.isfinite(r['nfe']) else int(r['nfe'])} | {r['seconds_per_1000']:.3g} "
     f"| {pm(r['d_e'], r['d_e_err'])} | {pm(r['w1_e'], r['w1_e_err'])} |" for r in rows])
 display(Markdown(table))
-auto_note = f": Wolff below T = {ising.AUTO_WOLFF_BELOW:g}, Metropolis above" if method == "auto" else ""
+auto_note = f": Wolff below T = {montecarlo.AUTO_WOLFF_BELOW:g}, Metropolis above" if method == "auto" else ""
 tau_note = (f"Monte Carlo τ_int (sweeps) at T = {', '.join(f'{T:g}' for T in cost_T)}: " + "; ".join(
     f"{meth} {', '.join(f'{t:.2f}' + ('' if ok else ' (unreliable: series < 50 τ_int)') for t, ok in zip(d['tau_int'], d['reliable']))}"
     for meth, d in scan.items())
@@ -353,14 +354,14 @@ _ = atomic_write_text(repo_root() / "book" / "generated" / "cost.md", "\n".join(
 from tqdm.auto import tqdm
 
 # --- Monte Carlo: τ_int(L) at T_c (chapter 03's cached scan) and sweep times measured now
-lscan = ising.cached_tau_size_scan(store, tau_L, exact.TC, replicas=tau_replicas, n_chains=tau_chains,
+lscan = ensembles.cached_tau_size_scan(store, tau_L, exact.TC, replicas=tau_replicas, n_chains=tau_chains,
                                    seed=seed_for(seed, "mc-tau-size"))
 mc_L = sorted(set(lscan["metropolis"]["L"]) | set(scaling_L))
 sc_rows, sc_fits = [], {}
 for meth in ("metropolis", "wolff"):
     d = lscan[meth]
     tau = scaling.tau_at(mc_L, d["L"], d["tau_int"], d["tau_err"])
-    sweep = np.array([ising.time_sweeps(meth, Ls, exact.TC, tau_chains, seed=seed) for Ls in mc_L])
+    sweep = np.array([montecarlo.time_sweeps(meth, Ls, exact.TC, tau_chains, seed=seed) for Ls in mc_L])
     cost, err = scaling.mc_cost(sweep, tau["tau_int"], tau["tau_err"])
     ok = np.array(tau["measured"])
     sc_fits[f"MC {meth}"] = scaling.fit_cost(np.array(mc_L)[ok], cost[ok], err[ok])
@@ -433,7 +434,7 @@ gen_fits = {k: v for k, v in sc_fits.items() if not k.startswith("MC")}
 mc_fits = {k: v for k, v in sc_fits.items() if k.startswith("MC")}
 scaling_summary = scaling.verdict_entry(gen_fits, mc_fits, crossings, L, scaling_L, lscan["metropolis"]["L"])
 atomic_write_json(out / "scaling.json", scaling_summary)
-report.update_verdict(out / "verdict.json", "scaling", scaling_summary)
+comparisons.update_verdict(out / "verdict.json", "scaling", scaling_summary)
 
 # %% [markdown]
 # The figure: cost per (effectively) independent sample at T_c against L, both axes logarithmic.
@@ -522,7 +523,7 @@ def crossing_text(c):
 exp_rows = ["| sampler | fitted a (cost ∝ L^a) | cost at L = " + f"{max(scaling_L)} [s] | local slopes |", "|---|---|---|---|"]
 for name, f in sc_fits.items():
     at = [r["cost_seconds"] for r in sc_rows if r["sampler"] == name and r["L"] == max(scaling_L)]
-    exp_rows.append(f"| {name} | {report.fmt_pm(f['p'], f['p_err'])} | {at[0]:.3g} | "
+    exp_rows.append(f"| {name} | {wording.fmt_pm(f['p'], f['p_err'])} | {at[0]:.3g} | "
                     f"{', '.join(f'{v:.2f}' for v in f['local_slopes'])} |")
 cross_rows = ["| generator | against | KL per spin [nats] | where the generator costs less per (effective) sample |",
               "|---|---|---|---|"]
@@ -539,8 +540,8 @@ kl_note = ("; ".join(f"{lab}: KL = {kl:.3g} nats per spin from {src}" for lab, (
 zm, zw = mc_fits["MC metropolis"]["z"], mc_fits["MC wolff"]["z"]
 scaling_text = (
     f"Timed at T_c on L = {', '.join(map(str, scaling_L))} ({scaling_pixels} pixels per batch), τ_int measured at "
-    f"L = {', '.join(map(str, lscan['metropolis']['L']))} (z = {report.fmt_pm(*zm)} Metropolis, "
-    f"{report.fmt_pm(*zw)} Wolff); machine: {hardware}. {extr_note}{kl_note}. "
+    f"L = {', '.join(map(str, lscan['metropolis']['L']))} (z = {wording.fmt_pm(*zm)} Metropolis, "
+    f"{wording.fmt_pm(*zw)} Wolff); machine: {hardware}. {extr_note}{kl_note}. "
     "**All crossovers are extrapolations** of the fitted power laws beyond the timed sizes, and of the "
     f"models' fidelity, which was measured only at L = {L}; a generator counted per sample (KL = 0) is "
     "biased, so only the reweighted adsorption generator's effective-sample rows compare like with like.")
@@ -560,6 +561,6 @@ _ = atomic_write_text(repo_root() / "book" / "generated" / "scaling.md", "\n".jo
 # had uncommitted changes then, as the study runner recorded them for each notebook run.
 
 # %%
-from adsorbstudy.provenance import provenance_markdown
+from adsorbstudy.study.provenance import provenance_markdown
 
 display(Markdown(provenance_markdown(out / "provenance.json")))

@@ -49,7 +49,7 @@ sweeps = [1, 4, 16, 64]    # [0, 100000] Metropolis sweeps of the hybrid arm
 n_test = 200               # [10, 1000000] Monte Carlo configurations per test temperature (as the fidelity chapter)
 method = "auto"            # {auto, metropolis, wolff} Monte Carlo sampler of the reference ensembles
 mc_backend = "numba"       # {numba, torch} as in the Monte Carlo chapter (selects the cached ensembles)
-seed = 0                   # [0, 2147483647] root Monte Carlo seed (streams by purpose: adsorbstudy.seeds)
+seed = 0                   # [0, 2147483647] root Monte Carlo seed (streams by purpose: adsorbstudy.study.seeds)
 sample_seed = 70000        # [0, 2147483647] seed of this chapter's generated samples, IMH and sweeps
 n_heldout = 64             # [1, 100000] held-out Monte Carlo configurations per T for the KL bound
 threads = 0                # [0, 64] torch CPU threads; 0 = torch's default
@@ -61,21 +61,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from adsorbstudy import exact, ising, plots, report, reweight
-from adsorbstudy.runtime import pick_device, repo_root, results_dir, use_cpu_threads
-from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
-from adsorbstudy.train import load_trained
+from adsorbstudy.analysis import comparisons, plots, reweight, tables
+from adsorbstudy.generators.train import load_trained
+from adsorbstudy.physics import ensembles, exact, grids
+from adsorbstudy.study.runtime import pick_device, repo_root, results_dir, use_cpu_threads
+from adsorbstudy.study.store import atomic_write, atomic_write_json, atomic_write_text, study_store
 
 use_cpu_threads(threads)  # capped by the study runner's share of the cores under --jobs
 store = study_store(profile)
 dev = pick_device(device)
 out = results_dir(profile)
-grid_T = ising.test_grid(test_start, test_stop, test_step)
+grid_T = grids.test_grid(test_start, test_stop, test_step)
 temps = sorted({round(float(T), 2) for T in exact_T}) or grid_T
 off = [T for T in temps if T not in grid_T]
 if off:
     raise ValueError(f"exact_T: {off} are not on the test grid {grid_T}; pick test temperatures")
-train_T = ising.TRAIN_GRIDS[grid]
+train_T = grids.TRAIN_GRIDS[grid]
 train_range = (min(train_T), max(train_T))
 inside = {T: train_range[0] - 1e-9 <= T <= train_range[1] + 1e-9 for T in temps}
 every = list(dict.fromkeys(models + hybrid_models))
@@ -90,7 +91,7 @@ figdir = repo_root() / "book" / "generated" / "figures"
 N = L * L
 
 
-from adsorbstudy.seeds import seed_for
+from adsorbstudy.study.seeds import seed_for
 
 exact_runs = list(dict.fromkeys(models + hybrid_models))
 
@@ -118,7 +119,7 @@ print(f"L = {L}, temperatures {temps} (inside the training range {train_range}: 
 
 # %%
 mc_device = None if mc_backend == "numba" else str(dev)
-mc = {T: ens.configs for T, ens in ising.cached_ensembles(store, L, temps, n_test, method=method, seed=seed_for(seed, "mc-test"),
+mc = {T: ens.configs for T, ens in ensembles.cached_ensembles(store, L, temps, n_test, method=method, seed=seed_for(seed, "mc-test"),
                                                           device=mc_device).items()}
 mc_stats = {T: reweight.weighted_stats(mc[T], T) for T in temps}
 
@@ -129,7 +130,7 @@ mc_stats = {T: reweight.weighted_stats(mc[T], T) for T in temps}
 # $\log p_\theta$ and $\log q$ in the same pass as the draws. The same samples give the raw
 # estimate, the SNIS estimate, an IMH chain (proposals in the order drawn) and the hybrid arm (each
 # sample relaxed by $n$ Metropolis sweeps). Errors are delta-method errors of the self-normalised
-# estimators (the IMH ones inflated by $2\tau_\mathrm{int}$); see `adsorbstudy.reweight`.
+# estimators (the IMH ones inflated by $2\tau_\mathrm{int}$); see `adsorbstudy.analysis.reweight`.
 
 # %%
 rows = []
@@ -141,7 +142,7 @@ for m in models:
         rows += reweight.corrected_rows(m, s, lw, T, mc_stats[T], secs, sweeps=sweeps, seed=run_seed(m, i), kl=kl)
     del model
 for m in hybrid_models:
-    saved = report.load_samples(out / "samples" / f"{m}.npz")
+    saved = tables.load_samples(out / "samples" / f"{m}.npz")
     lost = [T for T in temps if T not in saved]
     if lost:
         raise ValueError(f"hybrid_models: the saved samples of {m!r} lack T = {lost}; retrain with the same test grid")
@@ -274,8 +275,8 @@ for meth in ("metropolis", "wolff"):
     need = [T for T in temps if T not in known]
     if need:
         tau_seed = seed_for(seed, "mc-exact-tau")
-        extra = store.json("exact_tau_scan", {"L": L, "T": need, "method": meth, "seed": tau_seed, "version": ising.VERSION},
-                           lambda: ising.tau_scan(L, need, methods=(meth,), seed=tau_seed, n_chains=32, progress=False))
+        extra = store.json("exact_tau_scan", {"L": L, "T": need, "method": meth, "seed": tau_seed, "version": ensembles.VERSION},
+                           lambda: ensembles.tau_scan(L, need, methods=(meth,), seed=tau_seed, n_chains=32, progress=False))
         known |= {round(float(T), 2): s for T, s in zip(extra[meth]["T"], extra[meth]["seconds_per_independent"])}
     mc_cost[meth] = [known[T] for T in temps]
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -333,7 +334,7 @@ plt.show()
 
 # %%
 text = reweight.exact_markdown(rows, summary, models, L, n_exact, train_range)
-report.update_verdict(out / "verdict.json", "exact", {"L": L, "n_exact": n_exact, "temperatures": temps, "models": summary})
+comparisons.update_verdict(out / "verdict.json", "exact", {"L": L, "n_exact": n_exact, "temperatures": temps, "models": summary})
 _ = atomic_write_text(repo_root() / "book" / "generated" / "exact.md",
                       f"Rendered from `results/{profile}/exact.csv` and `exact.json`.\n\n" + text + "\n")
 display(Markdown(text))

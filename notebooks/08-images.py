@@ -55,11 +55,12 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from adsorbstudy import images as im
-from adsorbstudy import plots, report
-from adsorbstudy.report import fmt_pm
-from adsorbstudy.runtime import pick_device, repo_root, results_dir, use_cpu_threads
-from adsorbstudy.store import atomic_write, atomic_write_json, atomic_write_text, study_store
+from adsorbstudy.analysis import comparisons, plots
+from adsorbstudy.analysis.wording import fmt_pm
+from adsorbstudy.physics.lattice import to_spins
+from adsorbstudy.study.runtime import pick_device, repo_root, results_dir, use_cpu_threads
+from adsorbstudy.study.store import atomic_write, atomic_write_json, atomic_write_text, study_store
+from adsorbstudy.tasks import digits as im
 
 use_cpu_threads(threads)  # capped by the study runner's share of the cores under --jobs
 if 0.0 not in guidance_weights:
@@ -137,7 +138,7 @@ for text in ("three", "  Seven ", "0", "twelve"):
 # %% [markdown]
 # ## The judge
 #
-# A small convolutional classifier (`adsorbstudy.images.DigitClassifier`), trained on the real
+# A small convolutional classifier (`adsorbstudy.tasks.digits.DigitClassifier`), trained on the real
 # binarised training split, judges every generator. Its accuracy on the real test split is the
 # ceiling of prompt accuracy. Its 64 penultimate-layer features define the Fréchet distance, and the
 # distance between the real training and the real test split is the floor a perfect generator would
@@ -171,7 +172,7 @@ display(Markdown(
 unet = dict(base=base, depth=depth, emb_dim=emb_dim, p_uncond=p_uncond)
 specs = {"adsorption": unet | {"K": K}, "adsorption-nolateral": unet | {"K": K}, "ddpm": unet,
          "gan": dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip)}
-train_data = {k: (im.to_spins(data[k][0]), data[k][1]) for k in ("train", "val")}
+train_data = {k: (to_spins(data[k][0]), data[k][1]) for k in ("train", "val")}
 sub = np.sort(np.random.default_rng(split_seed).permutation(len(split["train"]))[:n_elbo_train])
 elbo_train = (data["train"][0][sub], data["train"][1][sub])
 runs = {}
@@ -364,7 +365,7 @@ plt.show()
 #
 # `results/<profile>/images.csv` holds one row per model, training seed and guidance weight (the
 # guidance sweep under the name `<model>@sweep`) and the reference rows; the sentences below are
-# generated from it by `adsorbstudy.images.verdict_entries` and `verdict_markdown`, which also write
+# generated from it by `adsorbstudy.tasks.digits.verdict_entries` and `verdict_markdown`, which also write
 # `results/<profile>/images_verdict.json` for the results page.
 
 # %%
@@ -372,7 +373,7 @@ im.write_images_csv(out / "images.csv", all_rows)
 rows_read = im.read_images_csv(out / "images.csv")
 v = im.verdict_entries(rows_read)
 atomic_write_json(out / "images_verdict.json", v)
-report.update_verdict(out / "verdict.json", "images", v)  # beside the Ising verdict, whichever chapter ends first
+comparisons.update_verdict(out / "verdict.json", "images", v)  # beside the Ising verdict, whichever chapter ends first
 text = im.verdict_markdown(v)
 atomic_write_text(repo_root() / "book" / "generated" / "images-verdict.md", text + "\n")
 display(Markdown(text))

@@ -44,7 +44,7 @@ def _one_torch_thread():
 def metropolis(L, T, n, sweeps=300, seed=0):
     """Checkerboard Metropolis on n independent L×L tori (J = 1): int8 (n, L, L) ±1.
 
-    A few-line numpy sampler, independent of ``adsorbstudy.ising``, that makes training data for
+    A few-line numpy sampler, independent of ``adsorbstudy.physics.montecarlo``, that makes training data for
     the model tests (ordered start below T_c with a random global sign, random start above).
     """
     import numpy as np

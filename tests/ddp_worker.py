@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adsorbstudy import distributed as dist
-from adsorbstudy.models import build
-from adsorbstudy.runtime import seed_everything
-from adsorbstudy.train import fit
+from adsorbstudy.generators import distributed as dist
+from adsorbstudy.generators.families import build
+from adsorbstudy.generators.train import fit
+from adsorbstudy.study.runtime import seed_everything
 
 torch.set_num_threads(1)
 job = json.loads(open(sys.argv[1]).read())
@@ -27,7 +27,7 @@ model = build(job["kind"], job["L"], **job["hparams"])
 if job.get("record"):
     from test_ddp import record_training_frames
 
-    from adsorbstudy import train
+    from adsorbstudy.generators import train
 
     frames, saves, save = record_training_frames(model), [], train._save
     train._save = lambda path, obj: (saves.append(Path(path).name), save(path, obj))[1]

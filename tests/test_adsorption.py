@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy import isotherm
-from adsorbstudy.models import build
-from adsorbstudy.models.adsorption import (AdsorptionGenerator, bernoulli_kl_logits, solve_equilibrium,
-                                           solve_equilibrium_logits)
-from adsorbstudy.train import fit
+from adsorbstudy.generators.adsorption import (AdsorptionGenerator, bernoulli_kl_logits, solve_equilibrium,
+                                               solve_equilibrium_logits)
+from adsorbstudy.generators.families import build
+from adsorbstudy.generators.train import fit
+from adsorbstudy.physics import isotherm
 from conftest import metropolis
 
 

@@ -114,7 +114,7 @@ def test_paper_profile_estimate_counts_the_profiles_work():
     assert (ads["steps"], ads["nfe_per_sample"], ads["n_T"]) == (46875, 100, 31)
     assert ads["sample_config_nfe"] == 1000 * 31 * 100 + 9 * 3 * 256 * 100
     assert rows["04-train-ddpm"]["nfe_per_sample"] == 1000
-    from adsorbstudy.profile import load_profile
+    from adsorbstudy.study.profile import load_profile
 
     default = {r["run"]: r for r in ppe.work("default")}
     p = {r.name: r.parameters for r in load_profile("default").runs}

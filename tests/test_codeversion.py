@@ -1,4 +1,4 @@
-"""The registry of code versions (adsorbstudy.codeversion): a change to the source behind a cached
+"""The registry of code versions (adsorbstudy.study.codeversion): a change to the source behind a cached
 artifact without a version bump is caught, a cosmetic or unrelated change is not."""
 import json
 import re
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adsorbstudy import codeversion as cv
+from adsorbstudy.study import codeversion as cv
 
-PKG = Path(cv.__file__).resolve().parent
+PKG = Path(cv.__file__).resolve().parents[1]
 
 
 def test_the_registry_matches_the_source():
@@ -50,15 +50,15 @@ def flagged(pkg_dir) -> set[str]:
 
 
 @pytest.mark.parametrize("where, header, indent, producers", [
-    ("ising.py", "def _metro_lanes(", 4, {"ising"}),            # a numba kernel, reached through the samplers
-    ("ising.py", "def temperature_seed(", 4, {"ising"}),
-    ("exact.py", "TC = ", None, {"ising"}),                      # a constant of another module the kernels use
-    ("train.py", "def _lr_at(", 4, {"train"}),                  # the learning-rate schedule of the loop
-    ("runtime.py", "def seed_everything(", 4, {"train"}),
-    ("models/ddpm.py", "def loss(", 8, {"ddpm"}),                # a method: the whole class counts
-    ("models/gan.py", "class Critic(", 4, {"gan"}),
-    ("nn.py", "class UNet(", 4, {"adsorption", "ddpm"}),         # the shared trunk: both U-Net families
-    ("nn.py", "def spins_energy_mabs(", 4, {"adsorption", "ddpm", "gan"}),
+    ("physics/montecarlo.py", "def _metro_lanes(", 4, {"ising"}),            # a numba kernel, reached through the samplers
+    ("physics/ensembles.py", "def temperature_seed(", 4, {"ising"}),
+    ("physics/exact.py", "TC = ", None, {"ising"}),                      # a constant of another module the kernels use
+    ("generators/train.py", "def _lr_at(", 4, {"train"}),                  # the learning-rate schedule of the loop
+    ("study/runtime.py", "def seed_everything(", 4, {"train"}),
+    ("generators/ddpm.py", "def loss(", 8, {"ddpm"}),                # a method: the whole class counts
+    ("generators/gan.py", "class Critic(", 4, {"gan"}),
+    ("generators/blocks.py", "class UNet(", 4, {"adsorption", "ddpm"}),         # the shared trunk: both U-Net families
+    ("generators/blocks.py", "def spins_energy_mabs(", 4, {"adsorption", "ddpm", "gan"}),
 ])
 def test_a_code_change_behind_an_artifact_is_flagged_for_its_producers_only(pkg, where, header, indent, producers):
     if indent is None:
@@ -69,9 +69,11 @@ def test_a_code_change_behind_an_artifact_is_flagged_for_its_producers_only(pkg,
 
 
 @pytest.mark.parametrize("where, header", [
-    ("plots.py", "def "), ("metrics.py", "def "), ("report.py", "def "), ("exact.py", "def onsager_energy("),
-    ("ising.py", "def metropolis_relaxation("), ("train.py", "def sample_grid("), ("store.py", "def atomic_write("),
-    ("runtime.py", "def repo_root("),
+    ("analysis/plots.py", "def "), ("physics/observables.py", "def "), ("analysis/comparisons.py", "def "),
+    ("physics/exact.py", "def onsager_energy("),
+    ("physics/montecarlo.py", "def metropolis_relaxation("), ("generators/train.py", "def sample_grid("),
+    ("study/store.py", "def atomic_write("),
+    ("study/runtime.py", "def repo_root("),
 ])
 def test_code_that_no_cached_artifact_depends_on_is_not_flagged(pkg, where, header):
     poke(pkg / where, header)
@@ -79,33 +81,33 @@ def test_code_that_no_cached_artifact_depends_on_is_not_flagged(pkg, where, head
 
 
 def test_comments_formatting_and_docstrings_do_not_count(pkg):
-    f = pkg / "ising.py"
-    text = f.read_text()
-    text = text.replace("def _metro_lanes(", "# a comment\n\n\ndef _metro_lanes(", 1)
-    text = re.sub(r'(def temperature_seed\(.*\n\s+""")', r"\1A rewritten docstring. ", text, count=1)
+    f, g = pkg / "physics" / "montecarlo.py", pkg / "physics" / "ensembles.py"
+    text = f.read_text().replace("def _metro_lanes(", "# a comment\n\n\ndef _metro_lanes(", 1)
     text = text.replace("    return out\n", "    return (out)   # same code\n")
     f.write_text(text)
-    assert f.read_text() != (PKG / "ising.py").read_text()
+    g.write_text(re.sub(r'(def temperature_seed\(.*\n\s+""")', r"\1A rewritten docstring. ", g.read_text(), count=1))
+    assert f.read_text() != (PKG / "physics" / "montecarlo.py").read_text()
+    assert g.read_text() != (PKG / "physics" / "ensembles.py").read_text()
     assert cv.problems(pkg) == []
 
 
 def test_the_message_names_what_changed_and_what_to_do_and_update_enforces_the_bump(pkg):
-    poke(pkg / "models" / "ddpm.py", "def loss(", 8)
+    poke(pkg / "generators" / "ddpm.py", "def loss(", 8)
     (msg,) = cv.problems(pkg)
-    assert msg.startswith("source of ddpm (checkpoints of the DDPM") and "adsorbstudy.models.ddpm:DDPM" in msg
-    from adsorbstudy.models import ddpm
+    assert msg.startswith("source of ddpm (checkpoints of the DDPM") and "adsorbstudy.generators.ddpm:DDPM" in msg
+    from adsorbstudy.generators import ddpm
 
     v = ddpm.VERSION  # the shipped version; the test bumps it by one
-    assert f"bump adsorbstudy.models.ddpm.VERSION (now {v}) and update the registry (`adsorbstudy versions --update`)" in msg
+    assert f"bump adsorbstudy.generators.ddpm.VERSION (now {v}) and update the registry (`adsorbstudy versions --update`)" in msg
     with pytest.raises(cv.CodeVersionError, match="source of ddpm changed but the version did not"):
         cv.update(pkg)
-    edit(pkg / "models" / "ddpm.py", rf"^VERSION = {v}$", f"VERSION = {v + 1}")
-    assert cv.problems(pkg) == [f"adsorbstudy.models.ddpm.VERSION is {v + 1} but the registry records {v}: update the "
+    edit(pkg / "generators" / "ddpm.py", rf"^VERSION = {v}$", f"VERSION = {v + 1}")
+    assert cv.problems(pkg) == [f"adsorbstudy.generators.ddpm.VERSION is {v + 1} but the registry records {v}: update the "
                                 "registry (`adsorbstudy versions --update`)"]
     assert cv.update(pkg) == ["ddpm"]
     assert cv.problems(pkg) == [] and json.loads((pkg / cv.REGISTRY).read_text())["producers"]["ddpm"]["version"] == v + 1
     # a refactor that keeps the numbers: recorded without a bump only when said so
-    poke(pkg / "train.py", "def _lr_at(")
+    poke(pkg / "generators" / "train.py", "def _lr_at(")
     with pytest.raises(cv.CodeVersionError, match="--same-numbers train"):
         cv.update(pkg)
     assert cv.update(pkg, same_numbers=("train",)) == ["train"] and cv.problems(pkg) == []
@@ -113,11 +115,11 @@ def test_the_message_names_what_changed_and_what_to_do_and_update_enforces_the_b
 
 def test_a_bare_module_reference_counts_the_whole_module(pkg):
     """``mod`` passed around (not ``mod.attr``) may reach any of its names: the walk takes it whole."""
-    poke(pkg / "train.py", "def _lr_at(")
-    edit(pkg / "train.py", r"^    _poked = 1$", "    _poked = plots_mod")
-    edit(pkg / "train.py", r"^from \.models import", "from . import plots as plots_mod\nfrom .models import")
+    poke(pkg / "generators" / "train.py", "def _lr_at(")
+    edit(pkg / "generators" / "train.py", r"^    _poked = 1$", "    _poked = plots_mod")
+    edit(pkg / "generators" / "train.py", r"^from \.families import", "from ..analysis import plots as plots_mod\nfrom .families import")
     cv.update(pkg, same_numbers=("train",))
-    poke(pkg / "plots.py", "def ")
+    poke(pkg / "analysis" / "plots.py", "def ")
     assert flagged(pkg) == {"train"}
 
 
@@ -125,9 +127,11 @@ def test_chapters_import_closure_on_the_real_notebooks(pkg):
     """What each chapter's stamp depends on: the modules it imports, directly or through others."""
     nbs = {p.stem: p.read_text() for p in sorted((PKG.parent / "notebooks").glob("0*.py"))}
     mods = {k: set(cv.imported_modules(src, pkg)) for k, src in nbs.items()}
-    assert mods["01-derive-eq6"] == {"adsorbstudy", "adsorbstudy.isotherm"}
-    assert {"adsorbstudy.train", "adsorbstudy.nn", "adsorbstudy.models.gan", "adsorbstudy.ising"} <= mods["04-train"]
-    assert "adsorbstudy.plots" in mods["03-ising-monte-carlo"] and "adsorbstudy.plots" not in mods["01-derive-eq6"]
+    assert mods["01-derive-eq6"] == {"adsorbstudy", "adsorbstudy.physics", "adsorbstudy.physics.isotherm",
+                                    "adsorbstudy.physics.eq6_kernels"}
+    assert {"adsorbstudy.generators.train", "adsorbstudy.generators.blocks", "adsorbstudy.generators.gan",
+            "adsorbstudy.physics.montecarlo"} <= mods["04-train"]
+    assert "adsorbstudy.analysis.plots" in mods["03-ising-monte-carlo"] and "adsorbstudy.analysis.plots" not in mods["01-derive-eq6"]
     for k, m in mods.items():  # the runner, the command line and this module are no chapter's dependency
-        assert not m & {"adsorbstudy.study", "adsorbstudy.cli", "adsorbstudy.codeversion"}, k
+        assert not m & {"adsorbstudy.study.runner", "adsorbstudy.study.cli", "adsorbstudy.study.codeversion"}, k
     assert cv.imported_modules("this is not python (", pkg) is None  # the caller then takes every module

@@ -27,12 +27,11 @@ import pytest
 import torch
 import yaml
 
-from adsorbstudy import distributed as dist
-from adsorbstudy import train as tr
-from adsorbstudy.models import build
-from adsorbstudy.profile import ProfileError, load_profile, validate_profile
-from adsorbstudy.runtime import seed_everything
-from adsorbstudy.store import FORCE_ENV, params_key, study_store
+from adsorbstudy.generators import distributed as dist, train as tr
+from adsorbstudy.generators.families import build
+from adsorbstudy.study.profile import load_profile, ProfileError, validate_profile
+from adsorbstudy.study.runtime import seed_everything
+from adsorbstudy.study.store import FORCE_ENV, params_key, study_store
 from conftest import ROOT
 
 TINY = {"adsorption": dict(K=5, base=4, depth=1, emb_dim=8), "ddpm": dict(base=4, depth=2, emb_dim=8)}
@@ -153,12 +152,12 @@ def test_dying_rank_fails_the_run_by_name_and_the_resumed_run_matches(study_root
     monkeypatch.delenv(FORCE_ENV, raising=False)
     monkeypatch.setenv("ADSORBSTUDY_ROOT", str(study_root))
     # uninterrupted DDP run (profile a)
-    rec = tr.train_run("m", RUN, "a", device="cpu", progress=False, launcher="torchrun", nproc=2)
+    rec = dist.launch("m", RUN, "a", device="cpu", progress=False, launcher="torchrun", nproc=2)
     assert rec["processes"] == 2 and rec["steps"] == 6
     # rank 1 dies after step 3 (profile b): the launcher fails naming the run, the checkpoint of step 2 is intact
     monkeypatch.setenv(dist.FAULT_ENV, "1:3")
     with pytest.raises(dist.DistributedRunError, match=r"training run 'm' \(profile b\).*exit status [1-9].*step 2"):
-        tr.train_run("m", RUN, "b", device="cpu", progress=False, launcher="torchrun", nproc=2)
+        dist.launch("m", RUN, "b", device="cpu", progress=False, launcher="torchrun", nproc=2)
     last = study_store("b").root / "checkpoints" / params_key(tr.checkpoint_key(RUN)) / "last.pt"
     ck = torch.load(last, weights_only=True)
     assert ck["step"] == 2 and not ck["done"]
@@ -167,7 +166,7 @@ def test_dying_rank_fails_the_run_by_name_and_the_resumed_run_matches(study_root
     shutil.copytree(study_root / "artifacts" / "b", study_root / "artifacts" / "c")  # the same interrupted run
     # the rerun resumes from step 2 and ends with the uninterrupted run's weights
     monkeypatch.delenv(dist.FAULT_ENV)
-    tr.train_run("m", RUN, "b", device="cpu", progress=False, launcher="torchrun", nproc=2)
+    dist.launch("m", RUN, "b", device="cpu", progress=False, launcher="torchrun", nproc=2)
     a = torch.load(study_store("a").path("models", tr.checkpoint_key(RUN), "pt"), weights_only=True)["model"]
     b = torch.load(study_store("b").path("models", tr.checkpoint_key(RUN), "pt"), weights_only=True)["model"]
     for k in a:

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy.models import build
-from adsorbstudy.models.ddpm import DDPM, ddim_timesteps, linear_schedule
-from adsorbstudy.nn import n_params
+from adsorbstudy.generators.blocks import n_params
+from adsorbstudy.generators.ddpm import ddim_timesteps, DDPM, linear_schedule
+from adsorbstudy.generators.families import build
 from conftest import metropolis
 
 

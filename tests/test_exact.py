@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from adsorbstudy import exact
+from adsorbstudy.physics import exact
 
 T_GRID = np.array([0.6, 1.0, 1.5, 2.0, 2.2, exact.TC, 2.3, 2.5, 3.0, 4.0, 7.0])
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy.models import build
-from adsorbstudy.models.gan import WGAN
-from adsorbstudy.train import fit
+from adsorbstudy.generators.families import build
+from adsorbstudy.generators.gan import WGAN
+from adsorbstudy.generators.train import fit
 from conftest import metropolis
 
 
@@ -141,8 +141,8 @@ def test_hparams_from_takes_each_familys_own_arguments():
     """``models.hparams_from`` maps a training run's parameters to its family's constructor: the built
     model carries exactly those values, the other families' keys are left out, and the GAN's heads span
     the training grid's range (seed 004's grids: 1.6 … 3.4 J/k_B)."""
-    from adsorbstudy.ising import TRAIN_GRIDS
-    from adsorbstudy.models import KINDS, hparams_from
+    from adsorbstudy.generators.families import hparams_from, KINDS
+    from adsorbstudy.physics.grids import TRAIN_GRIDS
 
     p = dict(K=7, base=4, depth=2, emb_dim=6, n_steps=50, ngf=5, ndf=3, n_critic=2, clip=0.03, heads=3,
              lambda_m=2.5, grid="coarse", seed=11, lr=0.1)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy import images as im
-from adsorbstudy.models import build
-from adsorbstudy.store import Store
+from adsorbstudy.generators.families import build
+from adsorbstudy.physics.lattice import to_spins
+from adsorbstudy.study.store import Store
+from adsorbstudy.tasks import digits as im
 
 
 def name_seed(request) -> int:
@@ -37,7 +38,7 @@ def trained(digits, tmp_path_factory):
     x, y, split = digits
     torch.set_num_threads(1)
     seed = zlib.crc32(b"trained-adsorption") % 10_000
-    data = {k: (im.to_spins(x[split[k]]), y[split[k]]) for k in ("train", "val")}
+    data = {k: (to_spins(x[split[k]]), y[split[k]]) for k in ("train", "val")}
     hp = dict(base=16, depth=2, emb_dim=32, K=10, p_uncond=0.2)
     cfg = dict(steps=200, batch=64, lr=3e-3, val_every=100, ckpt_every=200, seed=seed)
     store = Store(tmp_path_factory.mktemp("img-store"))
@@ -275,7 +276,7 @@ def test_elbo_bits_beats_noise_and_matches_nll_bound(trained, digits):
     x, y, split = digits
     xt, yt = x[split["test"]][:60], y[split["test"]][:60]
     bits = im.elbo_bits(model, xt, yt, seed=3)
-    nats = model.nll_bound(im.to_spins(xt), yt, seed=3)
+    nats = model.nll_bound(to_spins(xt), yt, seed=3)
     assert np.allclose(bits, nats / math.log(2))
     assert bits.mean() < 1.0  # better than a coin flip per pixel
 

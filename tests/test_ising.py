@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy import exact, ising
-from adsorbstudy.metrics import thermo_stats
-from adsorbstudy.store import Store
+from adsorbstudy.physics import autocorr, ensembles, exact, grids, lattice, montecarlo
+from adsorbstudy.physics.observables import thermo_stats
+from adsorbstudy.study.store import Store
 
 SAMPLERS = [("metropolis", None), ("wolff", None), ("metropolis", "cpu")]  # None: numba kernels
 
@@ -41,21 +41,21 @@ def _handmade(L=8):
 
 def test_observables_on_handmade_configurations():
     configs, e, m = _handmade()
-    np.testing.assert_allclose(ising.energy(configs), e, atol=1e-15)
-    np.testing.assert_allclose(ising.magnetization(configs), m, atol=1e-15)
+    np.testing.assert_allclose(lattice.energy(configs), e, atol=1e-15)
+    np.testing.assert_allclose(lattice.magnetization(configs), m, atol=1e-15)
     # single configuration (L, L) gives a scalar
-    assert float(ising.energy(configs[2])) == 2.0
+    assert float(lattice.energy(configs[2])) == 2.0
 
 
 def test_observables_accept_torch_and_match_numpy():
     configs, e, m = _handmade()
     t = torch.as_tensor(configs)
-    assert isinstance(ising.energy(t), torch.Tensor)
-    np.testing.assert_allclose(ising.energy(t).numpy(), e, atol=1e-6)
-    np.testing.assert_allclose(ising.magnetization(t.float()).numpy(), m, atol=1e-6)
+    assert isinstance(lattice.energy(t), torch.Tensor)
+    np.testing.assert_allclose(lattice.energy(t).numpy(), e, atol=1e-6)
+    np.testing.assert_allclose(lattice.magnetization(t.float()).numpy(), m, atol=1e-6)
     rng = np.random.default_rng(0)
     x = (2 * rng.integers(0, 2, size=(20, 6, 6)) - 1).astype(np.int8)
-    np.testing.assert_allclose(ising.energy(torch.as_tensor(x)).double().numpy(), ising.energy(x), atol=1e-6)
+    np.testing.assert_allclose(lattice.energy(torch.as_tensor(x)).double().numpy(), lattice.energy(x), atol=1e-6)
 
 
 def test_energy_is_a_bond_sum_counted_once():
@@ -67,7 +67,7 @@ def test_energy_is_a_bond_sum_counted_once():
         for a in range(L):
             for b in range(L):
                 E -= s[a, b] * (s[(a + 1) % L, b] + s[a, (b + 1) % L])
-        assert ising.energy(s.astype(np.int8)) == pytest.approx(E / L**2)
+        assert lattice.energy(s.astype(np.int8)) == pytest.approx(E / L**2)
 
 
 def _brute_totals(s):
@@ -86,17 +86,17 @@ def test_one_bond_sum_for_numpy_torch_and_every_sampler_recorder():
     for shape in [(3, 2, 2), (4, 3, 5), (5, 6, 6), (2, 1, 7)]:
         s = (2 * rng.integers(0, 2, size=shape) - 1).astype(np.int8)
         want = np.array([_brute_totals(c) for c in s])
-        E, M = ising.lattice_totals(s)
+        E, M = lattice.lattice_totals(s)
         np.testing.assert_array_equal(np.stack([E, M], 1), want)
         N = shape[1] * shape[2]
         t = torch.as_tensor(s)
-        np.testing.assert_array_equal(torch.round(ising.energy(t) * N).numpy().astype(np.int64), want[:, 0])
-        np.testing.assert_array_equal(torch.round(ising.magnetization(t) * N).numpy().astype(np.int64), want[:, 1])
-        from adsorbstudy.nn import spins_energy_mabs
+        np.testing.assert_array_equal(torch.round(lattice.energy(t) * N).numpy().astype(np.int64), want[:, 0])
+        np.testing.assert_array_equal(torch.round(lattice.magnetization(t) * N).numpy().astype(np.int64), want[:, 1])
+        from adsorbstudy.generators.blocks import spins_energy_mabs
         e_m = spins_energy_mabs(t)
         assert e_m == pytest.approx((want[:, 0].mean() / N, np.abs(want[:, 1]).mean() / N), abs=1e-12)
-    for sampler in (ising.NumbaMetropolis(6, 2.5, 5, seed=1), ising.NumbaWolff(6, 2.0, 3, seed=2),
-                    ising.TorchMetropolis(6, 2.5, 3, seed=3)):
+    for sampler in (montecarlo.NumbaMetropolis(6, 2.5, 5, seed=1), montecarlo.NumbaWolff(6, 2.0, 3, seed=2),
+                    montecarlo.TorchMetropolis(6, 2.5, 3, seed=3)):
         E, M = sampler.run(3, record=True)
         want = np.array([_brute_totals(c) for c in sampler.configs()])
         np.testing.assert_array_equal(np.stack([E[-1], M[-1]], 1), want)
@@ -106,7 +106,7 @@ def test_one_bond_sum_for_numpy_torch_and_every_sampler_recorder():
 @pytest.mark.parametrize("method,device", SAMPLERS)
 def test_samplers_match_enumeration_L4(method, device):
     for T in (1.5, 2.27, 3.5):
-        ens = ising.sample_ensemble(4, T, 12000, method, seed=11, device=device)
+        ens = ensembles.sample_ensemble(4, T, 12000, method, seed=11, device=device)
         assert ens.configs.shape == (12000, 4, 4) and ens.configs.dtype == np.int8
         assert set(np.unique(ens.configs)) == {-1, 1}
         st = thermo_stats(ens.configs, T)
@@ -119,7 +119,7 @@ def test_samplers_match_enumeration_L4(method, device):
 @pytest.mark.parametrize("method,device", SAMPLERS)
 def test_samplers_match_finite_size_L16(method, device):
     for T in (1.8, exact.TC, 3.0):
-        ens = ising.sample_ensemble(16, T, 3000, method, seed=5, device=device)
+        ens = ensembles.sample_ensemble(16, T, 3000, method, seed=5, device=device)
         st = thermo_stats(ens.configs, T)
         e, c = exact.finite_size(16, T)
         assert abs(st["e"] - e) < 4 * st["e_err"], (method, T, st["e"], st["e_err"], float(e))
@@ -130,8 +130,8 @@ def test_samplers_match_finite_size_L16(method, device):
 
 
 def test_wolff_decorrelates_faster_than_metropolis_at_tc():
-    met = ising.sample_ensemble(16, exact.TC, 200, "metropolis", seed=3)
-    wol = ising.sample_ensemble(16, exact.TC, 200, "wolff", seed=3)
+    met = ensembles.sample_ensemble(16, exact.TC, 200, "metropolis", seed=3)
+    wol = ensembles.sample_ensemble(16, exact.TC, 200, "wolff", seed=3)
     # Metropolis τ_int(|m|) at Tc grows like L^2.17 (≈ 10 sweeps at L = 16); Wolff's stays O(1)
     assert met.tau_int > 3 * wol.tau_int
     assert wol.extra["flips_per_sweep"] >= 1 and 0.2 < wol.extra["mean_cluster_fraction"] < 0.9
@@ -140,9 +140,9 @@ def test_wolff_decorrelates_faster_than_metropolis_at_tc():
 # --------------------------------------------------------------------------- determinism
 @pytest.mark.parametrize("method,device", SAMPLERS)
 def test_same_seed_same_configurations(method, device):
-    a = ising.sample_ensemble(8, 2.4, 100, method, seed=7, device=device)
-    b = ising.sample_ensemble(8, 2.4, 100, method, seed=7, device=device)
-    c = ising.sample_ensemble(8, 2.4, 100, method, seed=8, device=device)
+    a = ensembles.sample_ensemble(8, 2.4, 100, method, seed=7, device=device)
+    b = ensembles.sample_ensemble(8, 2.4, 100, method, seed=7, device=device)
+    c = ensembles.sample_ensemble(8, 2.4, 100, method, seed=8, device=device)
     assert np.array_equal(a.configs, b.configs)
     assert a.tau_int == b.tau_int and a.spacing == b.spacing
     assert not np.array_equal(a.configs, c.configs)
@@ -154,7 +154,7 @@ def test_result_independent_of_thread_count():
         out = []
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
-            out.append([ising.sample_ensemble(8, 2.3, 300, m, seed=2).configs for m in ("metropolis", "wolff")])
+            out.append([ensembles.sample_ensemble(8, 2.3, 300, m, seed=2).configs for m in ("metropolis", "wolff")])
     finally:
         numba.set_num_threads(old)
     for x, y in zip(*out):
@@ -170,56 +170,56 @@ def test_integrated_autocorr_time_of_ar1():
     eps = rng.normal(size=(n, chains))
     for t in range(1, n):
         x[t] = phi * x[t - 1] + eps[t]
-    tau, reliable = ising.integrated_autocorr_time(x)
+    tau, reliable = autocorr.integrated_autocorr_time(x)
     assert tau == pytest.approx((1 + phi) / (2 * (1 - phi)), rel=0.05)
     assert reliable
-    tau_w, _ = ising.integrated_autocorr_time(rng.normal(size=5000))
+    tau_w, _ = autocorr.integrated_autocorr_time(rng.normal(size=5000))
     assert tau_w == pytest.approx(0.5, abs=0.05)
-    assert ising.integrated_autocorr_time(np.ones(100)) == (0.5, True)
+    assert autocorr.integrated_autocorr_time(np.ones(100)) == (0.5, True)
 
 
 # --------------------------------------------------------------------------- grids and caching
 def test_training_and_test_grids():
-    coarse = ising.TRAIN_GRIDS["coarse"]
+    coarse = grids.TRAIN_GRIDS["coarse"]
     assert coarse == [1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0, 3.2, 3.4]
-    fine = ising.TRAIN_GRIDS["fine"]
+    fine = grids.TRAIN_GRIDS["fine"]
     extra = [2.05, 2.1, 2.15, 2.25, 2.3, 2.35, 2.45, 2.5]
     assert fine == sorted(coarse + extra) and len(fine) == 18
-    assert ising.test_grid(1.0, 4.0, 0.2) == [round(1.0 + 0.2 * k, 2) for k in range(16)]
-    assert len(ising.test_grid(1.0, 4.0, 0.1)) == 31
+    assert grids.test_grid(1.0, 4.0, 0.2) == [round(1.0 + 0.2 * k, 2) for k in range(16)]
+    assert len(grids.test_grid(1.0, 4.0, 0.1)) == 31
     with pytest.raises(ValueError, match="step"):
-        ising.test_grid(1.0, 4.0, 0)
+        grids.test_grid(1.0, 4.0, 0)
     with pytest.raises(ValueError, match="stop"):
-        ising.test_grid(2.0, 1.0, 0.1)
+        grids.test_grid(2.0, 1.0, 0.1)
 
 
 def test_cached_ensembles_reuse_and_per_temperature_seed(tmp_path, monkeypatch):
     store = Store(tmp_path)
-    first = ising.cached_ensembles(store, 8, [2.0, 3.0], 64, seed=4, progress=False)
+    first = ensembles.cached_ensembles(store, 8, [2.0, 3.0], 64, seed=4, progress=False)
     assert set(first) == {2.0, 3.0}
     assert first[2.0].method == "wolff" and first[3.0].method == "metropolis"
 
     def boom(*a, **k):
         raise AssertionError("recomputed a cached ensemble")
 
-    monkeypatch.setattr(ising, "sample_ensemble", boom)
-    again = ising.cached_ensembles(store, 8, [2.0, 3.0], 64, seed=4, progress=False)
+    monkeypatch.setattr(ensembles, "sample_ensemble", boom)
+    again = ensembles.cached_ensembles(store, 8, [2.0, 3.0], 64, seed=4, progress=False)
     for T in (2.0, 3.0):
         assert np.array_equal(first[T].configs, again[T].configs)
         assert first[T].tau_int == again[T].tau_int and first[T].spacing == again[T].spacing
         assert again[T].configs.dtype == np.int8
     monkeypatch.undo()
     # a temperature's ensemble does not depend on which other temperatures were asked for
-    alone = ising.cached_ensembles(Store(tmp_path / "other"), 8, [3.0], 64, seed=4, progress=False)
+    alone = ensembles.cached_ensembles(Store(tmp_path / "other"), 8, [3.0], 64, seed=4, progress=False)
     assert np.array_equal(alone[3.0].configs, first[3.0].configs)
-    assert ising.temperature_seed(4, 2.0) != ising.temperature_seed(4, 3.0)
-    assert ising.temperature_seed(4, 2.0) != ising.temperature_seed(5, 2.0)
+    assert ensembles.temperature_seed(4, 2.0) != ensembles.temperature_seed(4, 3.0)
+    assert ensembles.temperature_seed(4, 2.0) != ensembles.temperature_seed(5, 2.0)
 
 
 # --------------------------------------------------------------------------- relaxation
 def test_metropolis_relaxation():
     L, n_sweeps = 16, 60
-    out = ising.metropolis_relaxation(L, 5.0, 200, n_sweeps, seed=1)
+    out = montecarlo.metropolis_relaxation(L, 5.0, 200, n_sweeps, seed=1)
     for k in ("e", "m_abs", "e_err", "m_abs_err"):
         assert out[k].shape == (n_sweeps + 1,)
     # random start: e = 0 and |m| ~ sqrt(2/(πN)) on average
@@ -229,7 +229,7 @@ def test_metropolis_relaxation():
     e_exact, _ = exact.finite_size(L, 5.0)
     tail, tail_err = out["e"][20:].mean(), out["e_err"][20:].mean() / math.sqrt(4)
     assert abs(tail - e_exact) < 4 * tail_err + 1e-3
-    cold = ising.metropolis_relaxation(L, 1.5, 50, 50, seed=1)
+    cold = montecarlo.metropolis_relaxation(L, 1.5, 50, 50, seed=1)
     assert cold["e"][-1] < -1.7 and np.all(np.diff(cold["e"][:10]) < 0)
 
 
@@ -247,22 +247,22 @@ def test_metropolis_relaxation():
 ])
 def test_bad_input_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        ising.sample_ensemble(**kwargs)
+        ensembles.sample_ensemble(**kwargs)
 
 
 def test_bad_input_other_entry_points(tmp_path):
     with pytest.raises(ValueError, match="method must"):
-        ising.cached_ensembles(Store(tmp_path), 8, [2.0], 10, method="sw", progress=False)
+        ensembles.cached_ensembles(Store(tmp_path), 8, [2.0], 10, method="sw", progress=False)
     with pytest.raises(ValueError, match="T must"):
-        ising.cached_ensembles(Store(tmp_path), 8, [2.0, -1.0], 10, progress=False)
+        ensembles.cached_ensembles(Store(tmp_path), 8, [2.0, -1.0], 10, progress=False)
     with pytest.raises(ValueError, match="n_starts"):
-        ising.metropolis_relaxation(8, 2.0, 0, 10)
-    with pytest.raises(ValueError, match="configs must"):
-        ising.energy(np.ones(5))
+        montecarlo.metropolis_relaxation(8, 2.0, 0, 10)
+    with pytest.raises(ValueError, match="spins must"):
+        lattice.energy(np.ones(5))
 
 
 def test_tau_scan_and_ensemble_array_protocol():
-    scan = ising.tau_scan(8, [2.27, 4.0], seed=1, n_chains=16, samples_per_chain=2, progress=False,
+    scan = ensembles.tau_scan(8, [2.27, 4.0], seed=1, n_chains=16, samples_per_chain=2, progress=False,
                           min_seconds=0.01)
     for m in ("metropolis", "wolff"):
         d = scan[m]
@@ -271,17 +271,17 @@ def test_tau_scan_and_ensemble_array_protocol():
         np.testing.assert_allclose(d["seconds_per_independent"], 2 * np.array(d["tau_int"]) * d["seconds_per_sweep"])
     # Metropolis slows down at Tc relative to T = 4
     assert scan["metropolis"]["tau_int"][0] > scan["metropolis"]["tau_int"][1]
-    ens = ising.sample_ensemble(6, 3.0, 10, "metropolis", seed=0)
+    ens = ensembles.sample_ensemble(6, 3.0, 10, "metropolis", seed=0)
     assert np.asarray(ens) is ens.configs and ens.L == 6
-    assert ising.resolve_method("auto", 2.0) == "wolff" and ising.resolve_method("auto", 3.0) == "metropolis"
+    assert montecarlo.resolve_method("auto", 2.0) == "wolff" and montecarlo.resolve_method("auto", 3.0) == "metropolis"
     with pytest.raises(ValueError, match="methods"):
-        ising.tau_scan(8, [2.0], methods=("glauber",), progress=False)
+        ensembles.tau_scan(8, [2.0], methods=("glauber",), progress=False)
 
 
 def test_tau_size_scan_shows_critical_slowing_down_of_metropolis():
     # at T_c Metropolis τ_int grows roughly like L^2: from L = 4 to L = 16 it must grow by far more
     # than the replica error, while Wolff's stays of order one sweep
-    scan = ising.tau_size_scan([16, 4], ising.TC, replicas=2, n_chains=16,
+    scan = ensembles.tau_size_scan([16, 4], montecarlo.TC, replicas=2, n_chains=16,
                                seed=3, progress=False)
     for m, d in scan.items():
         assert d["L"] == [4, 16] and all(len(d[k]) == 2 for k in ("tau_runs", "tau_int", "tau_err", "reliable"))
@@ -293,4 +293,4 @@ def test_tau_size_scan_shows_critical_slowing_down_of_metropolis():
     assert met["tau_int"][1] - met["tau_int"][0] > 3 * (met["tau_err"][0] + met["tau_err"][1])
     assert wol["tau_int"][1] < met["tau_int"][1] / 3
     with pytest.raises(ValueError, match="replicas"):
-        ising.tau_size_scan([4], 2.27, replicas=1, progress=False)
+        ensembles.tau_size_scan([4], 2.27, replicas=1, progress=False)

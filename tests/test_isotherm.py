@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import expit, logit
 
-from adsorbstudy import isotherm as iso
+from adsorbstudy.physics import isotherm as iso
 
 
 def _h(xb, eps_s, eps_a, zb):

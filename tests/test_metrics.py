@@ -6,8 +6,8 @@ import pytest
 import torch
 from scipy.special import comb
 
-from adsorbstudy import metrics
-from adsorbstudy.ising import energy, magnetization
+from adsorbstudy.physics import observables
+from adsorbstudy.physics.lattice import energy, magnetization
 
 
 def _all_states(L):
@@ -23,7 +23,7 @@ def _random(n, L, seed=0):
 def test_thermo_stats_on_the_uniform_ensemble_is_exact():
     # every state of the 4×4 torus exactly once = the infinite-temperature ensemble
     L, N, T = 4, 16, 3.0
-    st = metrics.thermo_stats(_all_states(L), T, n_boot=50)
+    st = observables.thermo_stats(_all_states(L), T, n_boot=50)
     assert st["n"] == 2**N
     assert st["e"] == pytest.approx(0, abs=1e-12)
     # the 2N bond variables are pairwise independent: Var(E) = 2N
@@ -40,7 +40,7 @@ def test_thermo_stats_point_values_and_bootstrap_errors():
     x = _random(4000, 6, seed=3)
     x[:1500] = 1                                     # a mixture so e and m really fluctuate
     T = 2.0
-    st = metrics.thermo_stats(x, T, n_boot=400, seed=1)
+    st = observables.thermo_stats(x, T, n_boot=400, seed=1)
     e, m = energy(x), magnetization(x)
     assert st["e"] == pytest.approx(e.mean())
     assert st["m_abs"] == pytest.approx(np.abs(m).mean())
@@ -54,14 +54,14 @@ def test_thermo_stats_point_values_and_bootstrap_errors():
         assert 0 < st[k + "_err"] < abs(st[k])
     # invariant under flipping any configuration; torch input gives the same numbers
     flip = np.where(np.arange(len(x))[:, None, None] % 3 == 0, -x, x)
-    assert metrics.thermo_stats(flip, T, n_boot=400, seed=1) == st
-    assert metrics.thermo_stats(torch.as_tensor(x), T, n_boot=400, seed=1) == st
+    assert observables.thermo_stats(flip, T, n_boot=400, seed=1) == st
+    assert observables.thermo_stats(torch.as_tensor(x), T, n_boot=400, seed=1) == st
 
 
 def test_thermo_stats_ordered_ensemble():
     x = np.ones((10, 5, 5), np.int8)
     x[::2] *= -1
-    st = metrics.thermo_stats(x, 1.0, n_boot=20)
+    st = observables.thermo_stats(x, 1.0, n_boot=20)
     assert st["e"] == -2 and st["m_abs"] == 1 and st["C"] == 0 and st["chi"] == 0
     assert st["U4"] == pytest.approx(2 / 3)
     assert st["e_err"] == 0
@@ -73,18 +73,18 @@ def test_correlation_on_handmade_configurations():
     up = np.ones((L, L), np.int8)
     checker = np.where((i + j) % 2 == 0, 1, -1).astype(np.int8)
     stripes = np.where(i % 2 == 0, 1, -1).astype(np.int8)
-    r, G, G_err = metrics.correlation(up[None])
+    r, G, G_err = observables.correlation(up[None])
     np.testing.assert_array_equal(r, [1, 2, 3, 4])
     np.testing.assert_allclose(G, 1)
-    _, G, _ = metrics.correlation(checker[None])
+    _, G, _ = observables.correlation(checker[None])
     np.testing.assert_allclose(G, (-1.0) ** r)
-    _, G, _ = metrics.correlation(np.stack([stripes, -stripes]))
+    _, G, _ = observables.correlation(np.stack([stripes, -stripes]))
     np.testing.assert_allclose(G, (1 + (-1.0) ** r) / 2)
 
 
 def test_correlation_brute_force_and_errors():
     x = _random(30, 6, seed=5)
-    r, G, G_err = metrics.correlation(x)
+    r, G, G_err = observables.correlation(x)
     L = 6
     for k, d in enumerate(r):
         tot, cnt = 0.0, 0
@@ -95,7 +95,7 @@ def test_correlation_brute_force_and_errors():
                     cnt += 2
         assert G[k] == pytest.approx(tot / cnt)
     big = _random(3000, 8, seed=6)
-    _, G, G_err = metrics.correlation(big)
+    _, G, G_err = observables.correlation(big)
     assert np.all(np.abs(G) < 4 * G_err)              # independent spins: no correlation
     assert G_err[0] == pytest.approx(1 / math.sqrt(2 * 64 * 3000), rel=0.2)
 
@@ -109,34 +109,34 @@ def test_fit_eta_xi_recovers_synthetic_parameters():
     pulls_eta = []
     for k in range(30):
         G = G0 + sig * rng.normal(size=r.size)
-        fit = metrics.fit_eta_xi(r, G, sig)
+        fit = observables.fit_eta_xi(r, G, sig)
         pulls_eta.append((fit["eta"] - eta) / fit["eta_err"])
     assert fit["A"] == pytest.approx(A, rel=0.05)
     assert abs(np.mean(pulls_eta)) < 0.6 and 0.5 < np.std(pulls_eta) < 1.6   # errors are calibrated
     assert fit["xi"] == pytest.approx(xi, abs=4 * fit["xi_err"])
     # pure power law: no exponential decay
     G = r**-0.25
-    fit = metrics.fit_eta_xi(r, G, 1e-3 * G)
+    fit = observables.fit_eta_xi(r, G, 1e-3 * G)
     assert fit["eta"] == pytest.approx(0.25, abs=1e-9) and fit["kappa"] == pytest.approx(0, abs=1e-9)
     # rmax restricts the points used
-    assert metrics.fit_eta_xi(r, G0, sig, rmax=10)["n_points"] == 10
+    assert observables.fit_eta_xi(r, G0, sig, rmax=10)["n_points"] == 10
 
 
 def test_fit_eta_xi_bad_input():
     r = np.arange(1, 6, dtype=float)
     with pytest.raises(ValueError, match="at least 4 points"):
-        metrics.fit_eta_xi(r, np.array([1, 0.5, -0.1, 0.0, 0.01]), np.full(5, 0.05))
+        observables.fit_eta_xi(r, np.array([1, 0.5, -0.1, 0.0, 0.01]), np.full(5, 0.05))
     with pytest.raises(ValueError, match="same length"):
-        metrics.fit_eta_xi(r, r[:3], r)
+        observables.fit_eta_xi(r, r[:3], r)
     with pytest.raises(ValueError, match="rmax"):
-        metrics.fit_eta_xi(r, r, r, rmax=2)
+        observables.fit_eta_xi(r, r, r, rmax=2)
 
 
 def test_hamming_exact_cases_and_brute_force():
     a = _random(1, 6, seed=1)[0]
     pair = np.stack([a, -a])
-    assert metrics.hamming(pair, flip_symmetric=False)[0] == 1.0
-    assert metrics.hamming(pair, flip_symmetric=True)[0] == 0.0
+    assert observables.hamming(pair, flip_symmetric=False)[0] == 1.0
+    assert observables.hamming(pair, flip_symmetric=True)[0] == 0.0
     x = _random(25, 5, seed=2)
     x[:5] = 1
     for sym in (False, True):
@@ -146,52 +146,52 @@ def test_hamming_exact_cases_and_brute_force():
                 d = np.mean(x[p] != x[q])
                 tot += min(d, 1 - d) if sym else d
                 cnt += 1
-        mean, err = metrics.hamming(x, flip_symmetric=sym)
+        mean, err = observables.hamming(x, flip_symmetric=sym)
         assert mean == pytest.approx(tot / cnt, abs=1e-6) and err > 0
     # random ensembles: raw distance 1/2, subsampling of pairs is seeded and close to the full value
     big = _random(600, 8, seed=3)
-    full, full_err = metrics.hamming(big, flip_symmetric=False)
-    sub, sub_err = metrics.hamming(big, flip_symmetric=False, max_pairs=5000, seed=1)
+    full, full_err = observables.hamming(big, flip_symmetric=False)
+    sub, sub_err = observables.hamming(big, flip_symmetric=False, max_pairs=5000, seed=1)
     assert abs(full - 0.5) < 4 * full_err and abs(sub - full) < 4 * sub_err
-    assert metrics.hamming(big, False, max_pairs=5000, seed=1) == (sub, sub_err)
+    assert observables.hamming(big, False, max_pairs=5000, seed=1) == (sub, sub_err)
     with pytest.raises(ValueError, match="at least 2"):
-        metrics.hamming(big[:1], False)
+        observables.hamming(big[:1], False)
 
 
 def test_w1_and_w1_e_m():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=500), rng.normal(1.0, 1.0, size=500)
-    assert metrics.w1(a, b) == pytest.approx(np.abs(np.sort(a) - np.sort(b)).mean(), rel=1e-12)
-    assert metrics.w1(a, a + 0.3) == pytest.approx(0.3, rel=1e-12)
+    assert observables.w1(a, b) == pytest.approx(np.abs(np.sort(a) - np.sort(b)).mean(), rel=1e-12)
+    assert observables.w1(a, a + 0.3) == pytest.approx(0.3, rel=1e-12)
     x = _random(200, 6, seed=4)
     x[:50] = 1
-    d = metrics.w1_e_m(x, x[::-1])
+    d = observables.w1_e_m(x, x[::-1])
     assert d == {"w1_e": 0.0, "w1_m": 0.0}
-    assert metrics.w1_e_m(x, -x)["w1_m"] == 0.0   # |m| per configuration
+    assert observables.w1_e_m(x, -x)["w1_m"] == 0.0   # |m| per configuration
     up = np.ones((10, 6, 6), np.int8)
     checker = np.where(np.indices((6, 6)).sum(0) % 2 == 0, 1, -1).astype(np.int8)
-    d = metrics.w1_e_m(up, np.repeat(checker[None], 10, axis=0))
+    d = observables.w1_e_m(up, np.repeat(checker[None], 10, axis=0))
     assert d["w1_e"] == pytest.approx(4.0) and d["w1_m"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="lattice shape"):
-        metrics.w1_e_m(x, _random(10, 4))
+        observables.w1_e_m(x, _random(10, 4))
     with pytest.raises(ValueError, match="at least one sample"):
-        metrics.w1([], [1.0])
+        observables.w1([], [1.0])
 
 
 @pytest.mark.parametrize("bad", [np.zeros((3, 4, 4)), np.full((3, 4, 4), 2), np.ones((4, 4)), np.ones((0, 4, 4))])
-def test_bad_configs_raise(bad):
-    with pytest.raises(ValueError, match="configs"):
-        metrics.thermo_stats(bad, 2.0)
-    with pytest.raises(ValueError, match="configs"):
-        metrics.correlation(bad)
+def test_bad_spins_raise(bad):
+    with pytest.raises(ValueError, match="spins"):
+        observables.thermo_stats(bad, 2.0)
+    with pytest.raises(ValueError, match="spins"):
+        observables.correlation(bad)
 
 
 def test_bad_temperature_and_nboot_raise():
     x = np.ones((3, 4, 4))
     with pytest.raises(ValueError, match="T must"):
-        metrics.thermo_stats(x, 0.0)
+        observables.thermo_stats(x, 0.0)
     with pytest.raises(ValueError, match="n_boot"):
-        metrics.thermo_stats(x, 1.0, n_boot=1)
+        observables.thermo_stats(x, 1.0, n_boot=1)
 
 
 
@@ -243,16 +243,16 @@ def test_eta_bootstrap_matches_independent_pair_sum_and_curve_fit():
     x = np.where(sm > 0, 1, -1).astype(np.int8)
     r_ind, g = _pair_sum_G(x)
     G, G_err = g.mean(0), g.std(0, ddof=1) / math.sqrt(len(g))
-    r, G_lib, G_err_lib = metrics.correlation(x)
+    r, G_lib, G_err_lib = observables.correlation(x)
     np.testing.assert_array_equal(r, r_ind)
     np.testing.assert_allclose(G_lib, G, rtol=0, atol=1e-12)
     np.testing.assert_allclose(G_err_lib, G_err, rtol=1e-9, atol=1e-15)
     assert np.all(np.diff(G) < 0) and G[-1] > 2 * G_err[-1]   # a decaying, fittable G(r)
 
     eta, eta_err, kappa = _curve_fit_eta(r_ind, G, G_err)
-    boot = metrics.eta_bootstrap(x, n_boot=100, seed=1)
+    boot = observables.eta_bootstrap(x, n_boot=100, seed=1)
     assert boot["eta"] == pytest.approx(eta, rel=1e-6) and boot["kappa"] == pytest.approx(kappa, rel=1e-6)
-    assert metrics.fit_eta_xi(r_ind, G, G_err)["eta_err"] == pytest.approx(eta_err, rel=1e-6)
+    assert observables.fit_eta_xi(r_ind, G, G_err)["eta_err"] == pytest.approx(eta_err, rel=1e-6)
     # the bootstrap spread: the same resamples (eta_bootstrap draws rng.integers(0, n, n) per replicate from
     # default_rng(seed)), each with the pair-sum G(r) and the curve_fit
     etas = []
@@ -265,7 +265,7 @@ def test_eta_bootstrap_matches_independent_pair_sum_and_curve_fit():
     assert len(etas) == 100 - boot["n_failed"]
     assert boot["eta_err"] == pytest.approx(np.std(etas, ddof=1), rel=1e-6)
     with pytest.raises(ValueError, match="n_boot"):
-        metrics.eta_bootstrap(x, n_boot=1)
+        observables.eta_bootstrap(x, n_boot=1)
 
 
 # ----------------------------------------------------------------- energy_fidelity
@@ -303,7 +303,7 @@ def test_energy_fidelity_exact_boltzmann_sample_scores_the_noise_floor():
     S, E, P = _boltzmann_4x4()
     ex = {T: float(P[T] @ E) for T in _EF_T}
     n = 400
-    r = metrics.energy_fidelity(_exact_draw(S, P, n, 1), ex, _exact_draw(S, P, n, 2), n_boot=200, seed=0)
+    r = observables.energy_fidelity(_exact_draw(S, P, n, 1), ex, _exact_draw(S, P, n, 2), n_boot=200, seed=0)
     assert set(r) == {"d_e", "d_e_err", "w1_e", "w1_e_err"}
     # the propagated error is the exact standard error of the mean of the two ⟨e⟩ within sampling noise
     var = [P[T] @ (E - ex[T]) ** 2 for T in _EF_T]
@@ -312,7 +312,7 @@ def test_energy_fidelity_exact_boltzmann_sample_scores_the_noise_floor():
     floor = _w1_floor(E, P, n, n)
     assert 0 < r["w1_e"] < 2 * floor
     # over independent repeats, the mean W1 is the CLT floor and its spread is what the bootstrap estimates
-    reps = [metrics.energy_fidelity(_exact_draw(S, P, n, 10 + 2 * k), ex, _exact_draw(S, P, n, 11 + 2 * k),
+    reps = [observables.energy_fidelity(_exact_draw(S, P, n, 10 + 2 * k), ex, _exact_draw(S, P, n, 11 + 2 * k),
                                     n_boot=2)["w1_e"] for k in range(40)]
     assert np.mean(reps) == pytest.approx(floor, rel=0.2)
     assert 0.5 < r["w1_e_err"] / np.std(reps, ddof=1) < 2
@@ -322,7 +322,7 @@ def test_energy_fidelity_exact_boltzmann_sample_scores_the_noise_floor():
         w = np.exp(-16 * (E - E.min()) / T)
         P2[T] = w / w.sum()
     wrong = {lab: S[np.random.default_rng(5).choice(len(S), size=n, p=P2[T])] for T, lab in zip((2.0, 3.0), _EF_T)}
-    bad = metrics.energy_fidelity(wrong, ex, _exact_draw(S, P, n, 2), n_boot=50)
+    bad = observables.energy_fidelity(wrong, ex, _exact_draw(S, P, n, 2), n_boot=50)
     assert bad["d_e"] > 10 * bad["d_e_err"]
     assert bad["w1_e"] > 5 * floor
     assert bad["w1_e"] - r["w1_e"] > 5 * math.hypot(bad["w1_e_err"], r["w1_e_err"])
@@ -335,7 +335,7 @@ def test_energy_fidelity_all_up_against_a_hot_ensemble_is_exact():
     e_ref = energy(ref)
     up = np.ones((64, 4, 4), dtype=np.int8)          # e = −2 exactly, no spread
     ex = float(P[T] @ E)
-    r = metrics.energy_fidelity({T: up}, {T: ex}, {T: ref}, n_boot=400, seed=1)
+    r = observables.energy_fidelity({T: up}, {T: ex}, {T: ref}, n_boot=400, seed=1)
     assert r["d_e"] == pytest.approx(abs(-2 - ex), rel=1e-12)
     assert r["d_e_err"] == 0
     # every reference energy is ≥ −2, so W1 to the point mass at −2 is ⟨e_ref⟩ + 2, and its bootstrap
@@ -343,7 +343,7 @@ def test_energy_fidelity_all_up_against_a_hot_ensemble_is_exact():
     assert r["w1_e"] == pytest.approx(e_ref.mean() + 2, rel=1e-12)
     assert r["w1_e_err"] == pytest.approx(e_ref.std(ddof=1) / math.sqrt(len(e_ref)), rel=0.2)
     # torch input, and the same seed, give identical numbers
-    assert metrics.energy_fidelity({T: torch.as_tensor(up)}, {T: ex}, {T: torch.as_tensor(ref)},
+    assert observables.energy_fidelity({T: torch.as_tensor(up)}, {T: ex}, {T: torch.as_tensor(ref)},
                                    n_boot=400, seed=1) == r
 
 
@@ -351,19 +351,19 @@ def test_energy_fidelity_bad_input_raises():
     x = _random(8, 4)
     good = ({2.0: x}, {2.0: -1.0}, {2.0: x})
     with pytest.raises(ValueError, match="ensembles"):
-        metrics.energy_fidelity({}, *good[1:])
+        observables.energy_fidelity({}, *good[1:])
     with pytest.raises(ValueError, match="e_exact"):
-        metrics.energy_fidelity(good[0], {3.0: -1.0}, good[2])
+        observables.energy_fidelity(good[0], {3.0: -1.0}, good[2])
     with pytest.raises(ValueError, match="reference"):
-        metrics.energy_fidelity(good[0], good[1], {2.0: _random(8, 6)})
+        observables.energy_fidelity(good[0], good[1], {2.0: _random(8, 6)})
     with pytest.raises(ValueError, match="e_exact"):
-        metrics.energy_fidelity(good[0], {2.0: float("nan")}, good[2])
+        observables.energy_fidelity(good[0], {2.0: float("nan")}, good[2])
     with pytest.raises(ValueError, match="at least 2"):
-        metrics.energy_fidelity({2.0: x[:1]}, *good[1:])
+        observables.energy_fidelity({2.0: x[:1]}, *good[1:])
     with pytest.raises(ValueError, match="n_boot"):
-        metrics.energy_fidelity(*good, n_boot=1)
+        observables.energy_fidelity(*good, n_boot=1)
     with pytest.raises(ValueError, match="T must be"):
-        metrics.energy_fidelity({-1.0: x}, {-1.0: -1.0}, {-1.0: x})
+        observables.energy_fidelity({-1.0: x}, {-1.0: -1.0}, {-1.0: x})
 
 
 # ----------------------------------------------------------------- bootstrap errors of W1
@@ -379,33 +379,33 @@ def test_w1_bootstrap_matches_brute_force_resampling():
 
     a = energy(_biased(60, 4, 0.6, 1))
     b = energy(_biased(90, 4, 0.5, 2))
-    reps = metrics.w1_bootstrap(a, b, 30, np.random.default_rng(5))
+    reps = observables.w1_bootstrap(a, b, 30, np.random.default_rng(5))
     rng = np.random.default_rng(5)
     ia, ib = rng.integers(0, 60, size=(30, 60)), rng.integers(0, 90, size=(30, 90))
     brute = [wasserstein_distance(a[i], b[j]) for i, j in zip(ia, ib)]
     np.testing.assert_allclose(reps, brute, rtol=0, atol=1e-12)
-    d = metrics.w1_e_m_bootstrap(_biased(60, 4, 0.6, 1), _biased(90, 4, 0.5, 2), n_boot=30, seed=5)
+    d = observables.w1_e_m_bootstrap(_biased(60, 4, 0.6, 1), _biased(90, 4, 0.5, 2), n_boot=30, seed=5)
     assert d["w1_e_err"] == pytest.approx(np.std(brute, ddof=1), rel=1e-9)
-    assert d["w1_e"] == metrics.w1(a, b)
+    assert d["w1_e"] == observables.w1(a, b)
 
 
 def test_w1_bootstrap_error_is_the_sampling_spread_and_shrinks_like_one_over_sqrt_n():
     L, p_a, p_b = 6, 0.62, 0.55
-    errs = {n: metrics.w1_e_m_bootstrap(_biased(n, L, p_a, 1), _biased(n, L, p_b, 2), n_boot=300, seed=0)
+    errs = {n: observables.w1_e_m_bootstrap(_biased(n, L, p_a, 1), _biased(n, L, p_b, 2), n_boot=300, seed=0)
             for n in (200, 800)}
     for key in ("w1_e", "w1_m"):
         # four times the samples: half the error
         assert 1.5 < errs[200][f"{key}_err"] / errs[800][f"{key}_err"] < 2.7, key
         # the bootstrap error matches the spread of W1 over fresh independent sample pairs
-        fresh = [metrics.w1_e_m(_biased(200, L, p_a, 10 + 2 * k), _biased(200, L, p_b, 11 + 2 * k))[key]
+        fresh = [observables.w1_e_m(_biased(200, L, p_a, 10 + 2 * k), _biased(200, L, p_b, 11 + 2 * k))[key]
                  for k in range(60)]
         assert 0.78 < errs[200][f"{key}_err"] / np.std(fresh, ddof=1) < 1.3, key  # one-sided resampling: ≈ 0.7
     with pytest.raises(ValueError, match="n_boot"):
-        metrics.w1_e_m_bootstrap(_biased(10, 4, 0.5, 0), _biased(10, 4, 0.5, 1), n_boot=1)
+        observables.w1_e_m_bootstrap(_biased(10, 4, 0.5, 0), _biased(10, 4, 0.5, 1), n_boot=1)
 
 
 def test_fit_power_law_recovers_a_known_exponent_and_its_error():
-    from adsorbstudy.metrics import fit_power_law
+    from adsorbstudy.physics.observables import fit_power_law
 
     L = np.array([8.0, 16, 32, 64])
     exact = fit_power_law(L, 3.0 * L ** -0.25, 1e-6 * np.ones(4))

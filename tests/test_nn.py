@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from adsorbstudy.nn import UNet, sinusoidal_embedding, temperatures_tensor
+from adsorbstudy.generators.blocks import sinusoidal_embedding, temperatures_tensor, UNet
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +118,7 @@ def test_parameter_count_is_the_hand_computed_formula(in_ch, out_ch, base, depth
     # parameters, a skip convolution where the widths match, a wrong width of the up blocks' skip
     # concatenation): the count is compared with the formula written out above, not with another
     # model built from the same U-Net class.
-    from adsorbstudy.nn import n_params
+    from adsorbstudy.generators.blocks import n_params
 
     net = UNet(in_ch, out_ch, base=base, depth=depth, emb_dim=emb_dim, n_classes=n_classes, temperature=temperature)
     assert n_params(net) == unet_param_formula(in_ch, out_ch, base, depth, emb_dim, n_classes, temperature)
@@ -151,7 +151,7 @@ def test_bad_input_raises():
 
 
 def test_generator_base_requires_nfe_for():
-    from adsorbstudy.nn import GeneratorBase
+    from adsorbstudy.generators.blocks import GeneratorBase
 
     class NoNfe(GeneratorBase):
         pass

@@ -161,8 +161,8 @@ def test_results_files_schema_and_recomputation(built):
 
     import numpy as np
 
-    from adsorbstudy import ising, metrics
-    from adsorbstudy.report import SUMMARY_COLUMNS, load_samples, read_summary_csv, temperature_key
+    from adsorbstudy.analysis.tables import load_samples, read_summary_csv, SUMMARY_COLUMNS, temperature_key
+    from adsorbstudy.physics import lattice, observables
 
     root, _ = built
     res = root / "results" / "smoke"
@@ -182,8 +182,8 @@ def test_results_files_schema_and_recomputation(built):
         for r in (r for r in rows if r["model"] == m):
             cfg = samples[r["T"]]
             assert cfg.dtype == np.int8 and set(np.unique(cfg)) <= {-1, 1} and r["n"] == len(cfg)
-            assert np.isclose(ising.energy(cfg).mean(), r["e"], rtol=0, atol=1e-12)
-            assert np.isclose(np.abs(ising.magnetization(cfg)).mean(), r["m_abs"], rtol=0, atol=1e-12)
+            assert np.isclose(lattice.energy(cfg).mean(), r["e"], rtol=0, atol=1e-12)
+            assert np.isclose(np.abs(lattice.magnetization(cfg)).mean(), r["m_abs"], rtol=0, atol=1e-12)
             # C and χ by their definitions (per spin, k_B = 1), from energies and magnetizations computed here
             e, mag = _e_m_numpy(cfg)
             N, T = cfg.shape[1] * cfg.shape[2], r["T"]
@@ -203,7 +203,7 @@ def test_results_files_schema_and_recomputation(built):
                 # scatter by ~10 % and ~4 %; a factor of 2 either way is a wrong error, not noise
                 assert 0.5 < ratio < 2, (m, T, k, r[f"{k}_err"], boot[k])
                 err_ratios[k].append(ratio)
-            w = metrics.w1_e_m(cfg, mc[r["T"]])
+            w = observables.w1_e_m(cfg, mc[r["T"]])
             assert np.isclose(w["w1_e"], r["w1_e"], rtol=0, atol=1e-12) and np.isclose(w["w1_m"], r["w1_m"], rtol=0, atol=1e-12)
             if m != "MC":
                 assert r["w1_e_err"] > 0 and r["w1_m_err"] >= 0, (m, r["T"])
@@ -293,7 +293,7 @@ def test_results_page_renders_the_verdict_file(built):
     every decisive comparison with both models and samplers named, the budget trends, η and the KL bounds."""
     import json
 
-    from adsorbstudy.report import fmt_pm, sampler_name
+    from adsorbstudy.analysis.wording import fmt_pm, sampler_name
 
     root, _ = built
     v = json.loads((root / "results" / "smoke" / "verdict.json").read_text())
@@ -342,7 +342,7 @@ def test_cost_table_renders_cost_csv(built):
     import numba
     import torch
 
-    from adsorbstudy.report import fmt_pm
+    from adsorbstudy.analysis.wording import fmt_pm
 
     root, _ = built
     with open(root / "results" / "smoke" / "cost.csv", newline="") as f:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from adsorbstudy import plots
+from adsorbstudy.analysis import plots
 
 
 def _rgb(im, value):

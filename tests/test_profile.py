@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import yaml
 
-from adsorbstudy.profile import CROSS_CHECKS, ProfileError, load_profile, notebook_params, validate_profile
+from adsorbstudy.study.profile import CROSS_CHECKS, load_profile, notebook_params, ProfileError, validate_profile
 from conftest import ROOT, run_cli
 
 

@@ -7,31 +7,32 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy import exact, ising, metrics, report
+from adsorbstudy.analysis import comparisons, tables, wording
+from adsorbstudy.physics import ensembles, exact, grids, lattice, observables
 
 
 # --------------------------------------------------------------------------- regions of the test grid
 def test_region_of_splits_seen_unseen_outside():
-    train = ising.TRAIN_GRIDS["coarse"]
-    assert report.region_of(2.2, train) == "seen"
-    assert report.region_of(2.3, train) == "unseen"           # between 2.2 and 2.4: never trained on
-    assert report.region_of(1.5, train) == "outside" and report.region_of(3.5, train) == "outside"
-    assert report.region_of(1.6 + 1e-9, train) == "seen"      # rounding of the grid does not matter
+    train = grids.TRAIN_GRIDS["coarse"]
+    assert tables.region_of(2.2, train) == "seen"
+    assert tables.region_of(2.3, train) == "unseen"           # between 2.2 and 2.4: never trained on
+    assert tables.region_of(1.5, train) == "outside" and tables.region_of(3.5, train) == "outside"
+    assert tables.region_of(1.6 + 1e-9, train) == "seen"      # rounding of the grid does not matter
     with pytest.raises(ValueError, match="train_T"):
-        report.region_of(2.0, [])
+        tables.region_of(2.0, [])
 
 
 @pytest.mark.parametrize("profile", ["smoke", "default"])
 def test_profiles_test_unseen_temperatures(profile):
     """Catches a test grid that coincides with the training grid (interpolation never tested)."""
-    from adsorbstudy.profile import load_profile
+    from adsorbstudy.study.profile import load_profile
 
     p = load_profile(profile)
     fid = next(r for r in p.runs if r.notebook == "05-fidelity")
     d = fid.parameters  # the profile's defaults merged in
-    temps = ising.test_grid(d["test_start"], d["test_stop"], d["test_step"])
+    temps = grids.test_grid(d["test_start"], d["test_stop"], d["test_step"])
     grid = fid.parameters.get("grid", "coarse")
-    regions = {report.region_of(T, ising.TRAIN_GRIDS[grid]) for T in temps}
+    regions = {tables.region_of(T, grids.TRAIN_GRIDS[grid]) for T in temps}
     assert regions == {"seen", "unseen", "outside"}
 
 
@@ -50,22 +51,22 @@ def _spec(seed=0, **change):
 
 
 def test_check_poolable_accepts_seed_replicates_and_names_any_other_difference():
-    groups = report.check_poolable({"a": _spec(0), "a-s1": _spec(1), "d": _spec(0, kind="ddpm")})
+    groups = comparisons.check_poolable({"a": _spec(0), "a-s1": _spec(1), "d": _spec(0, kind="ddpm")})
     assert groups == {"adsorption": ["a", "a-s1"], "ddpm-1000": ["d"]}
     with pytest.raises(ValueError, match=r"'a' and 'a-s1'.*hparams\.K"):
-        report.check_poolable({"a": _spec(0), "a-s1": _spec(1, hparams__K=10)})
+        comparisons.check_poolable({"a": _spec(0), "a-s1": _spec(1, hparams__K=10)})
     with pytest.raises(ValueError, match=r"config\.steps"):
-        report.check_poolable({"a": _spec(0), "a-s1": _spec(1, training__config__steps=300)})
+        comparisons.check_poolable({"a": _spec(0), "a-s1": _spec(1, training__config__steps=300)})
     with pytest.raises(ValueError, match="n_samples_per_T"):
-        report.check_poolable({"a": _spec(0), "a-s1": _spec(1, n_samples_per_T=200)})
+        comparisons.check_poolable({"a": _spec(0), "a-s1": _spec(1, n_samples_per_T=200)})
     with pytest.raises(ValueError, match="repeat a training seed"):
-        report.check_poolable({"a": _spec(0), "a-again": _spec(0)})
+        comparisons.check_poolable({"a": _spec(0), "a-again": _spec(0)})
 
 
 def test_arm_separates_the_two_ddpms():
-    assert report.arm_of({"kind": "ddpm", "hparams": {"n_steps": 50}}) == "ddpm-50"
-    assert report.arm_of({"kind": "ddpm", "hparams": {}}) == "ddpm-1000"
-    assert report.arm_of({"kind": "adsorption-nolateral"}) == "adsorption-nolateral"
+    assert comparisons.arm_of({"kind": "ddpm", "hparams": {"n_steps": 50}}) == "ddpm-50"
+    assert comparisons.arm_of({"kind": "ddpm", "hparams": {}}) == "ddpm-1000"
+    assert comparisons.arm_of({"kind": "adsorption-nolateral"}) == "adsorption-nolateral"
 
 
 def test_claims_refuse_unequal_sample_counts():
@@ -74,12 +75,12 @@ def test_claims_refuse_unequal_sample_counts():
     v = {"models": {"a0": {"arm": "adsorption", "n": 300, "seen": reg}, "a1": {"arm": "adsorption", "n": 300, "seen": reg},
                     "d0": {"arm": "ddpm-50", "n": 200, "seen": reg}, "d1": {"arm": "ddpm-50", "n": 200, "seen": reg}}}
     with pytest.raises(ValueError, match="n_samples"):
-        report.claims(v, [("adsorption", "ddpm-50")])
+        comparisons.claims(v, [("adsorption", "ddpm-50")])
     for m in ("d0", "d1"):
         v["models"][m]["n"] = 300
-    cs = report.claims(v, [("adsorption", "ddpm-50")])
+    cs = comparisons.claims(v, [("adsorption", "ddpm-50")])
     assert [c["region"] for c in cs] == ["seen"] * 3 and cs[0]["n"] == 300
-    md = report.claims_markdown(cs)
+    md = wording.claims_markdown(cs)
     assert "300 samples per temperature" in md and "| seen (1 T) |" in md and "no difference" in md
 
 
@@ -96,30 +97,30 @@ def _curves(values_by_seed, steps=(250, 500, 750)):
     ([[0.10, 0.08, 0.05], [0.20, 0.09, 0.06]], [[0.15, 0.10, 0.055], [0.16, 0.11, 0.05]], "no gap"),
 ])
 def test_budget_trend_outcomes(a, b, outcome):
-    t = report.budget_trend(_curves(a), _curves(b), "d_e", "a", "b")
+    t = comparisons.budget_trend(_curves(a), _curves(b), "d_e", "a", "b")
     assert t["outcome"] == outcome
     assert t["first_step"] == 250 and t["last_step"] == 750
     assert math.isclose(t["gap_last"], np.mean([x[-1] for x in a]) - np.mean([x[-1] for x in b]))
-    assert "a vs b" in report.budget_markdown({"T": [2.0], "n": 64, "trends": [t]})
+    assert "a vs b" in wording.budget_markdown({"T": [2.0], "n": 64, "trends": [t]})
 
 
 def test_budget_trend_one_seed_makes_no_claim():
-    t = report.budget_trend(_curves([[0.1, 0.1, 0.1]]), _curves([[0.5, 0.5, 0.5]]), "d_e", "a", "b")
+    t = comparisons.budget_trend(_curves([[0.1, 0.1, 0.1]]), _curves([[0.5, 0.5, 0.5]]), "d_e", "a", "b")
     assert t["outcome"] == "no claim"
 
 
 def test_budget_curve_known_numbers():
     """All-up frames have e = −2 exactly and |m| = 1: the distances to a reference are known in closed form."""
-    ref = ising.sample_ensemble(8, 3.0, 200, method="wolff", seed=5).configs
+    ref = ensembles.sample_ensemble(8, 3.0, 200, method="wolff", seed=5).configs
     up = np.ones((40, 8, 8), np.int8)
-    c = report.budget_curve({"step=000000100_T=3.00": ref[:40], "step=000000200_T=3.00": up}, {3.0: ref})
-    e_ref, m_ref = ising.energy(ref), np.abs(ising.magnetization(ref))
+    c = comparisons.budget_curve({"step=000000100_T=3.00": ref[:40], "step=000000200_T=3.00": up}, {3.0: ref})
+    e_ref, m_ref = lattice.energy(ref), np.abs(lattice.magnetization(ref))
     assert c["step"] == [100, 200] and c["T"] == [3.0] and c["n"] == 40
     assert math.isclose(c["d_e"][1], abs(-2.0 - e_ref.mean())) and math.isclose(c["d_m_abs"][1], 1 - m_ref.mean())
     # W1 of a point mass at −2 against the reference distribution is the mean distance to −2
     assert math.isclose(c["w1_e"][1], np.mean(np.abs(e_ref + 2.0)))
     with pytest.raises(ValueError, match="budget_T"):
-        report.budget_curve({"step=000000100_T=2.00": up}, {3.0: ref})
+        comparisons.budget_curve({"step=000000100_T=2.00": up}, {3.0: ref})
 
 
 # --------------------------------------------------------------------------- the Binder cumulant
@@ -132,24 +133,24 @@ def test_binder_cumulant_reproduces_exact_enumeration():
     N = L * L
     codes = np.arange(2**N)
     spins = (2 * ((codes[:, None] >> np.arange(N)) & 1) - 1).astype(np.int8).reshape(-1, L, L)
-    E = ising.energy(spins) * N
+    E = lattice.energy(spins) * N
     rng = np.random.default_rng(np.frombuffer(b"binder-U4", np.uint8))
     for T in (1.8, 2.5, 3.5):
         p = np.exp(-(E - E.min()) / T)
         idx = rng.choice(len(p), size=20000, p=p / p.sum())
-        st = metrics.thermo_stats(spins[idx], T, n_boot=200, seed=1)
+        st = observables.thermo_stats(spins[idx], T, n_boot=200, seed=1)
         want = float(exact.enumerate_exact(L, T)["U4"])
         assert abs(st["U4"] - want) < 4 * st["U4_err"], (T, st["U4"], st["U4_err"], want)
         assert st["U4_err"] < 0.02
     # the summary row carries the same U4, with the region of its temperature
-    (row,) = report.summary_rows("x", {3.5: spins[idx]}, {3.5: spins[idx]}, L, n_boot=200, seed=1, train_T=[3.5])
+    (row,) = tables.summary_rows("x", {3.5: spins[idx]}, {3.5: spins[idx]}, L, n_boot=200, seed=1, train_T=[3.5])
     assert row["U4"] == pytest.approx(st["U4"]) and row["U4_err"] == pytest.approx(st["U4_err"])
     assert row["region"] == "seen"
 
 
 # --------------------------------------------------------------------------- the matched DDPM
 def test_matched_ddpm_schedule_is_the_rescaled_linear_one():
-    from adsorbstudy.models.ddpm import DDPM, linear_schedule
+    from adsorbstudy.generators.ddpm import DDPM, linear_schedule
 
     b1000 = linear_schedule(1000)
     assert float(b1000[0]) == pytest.approx(1e-4) and float(b1000[-1]) == pytest.approx(0.02)
@@ -172,7 +173,7 @@ def test_matched_ddpm_schedule_is_the_rescaled_linear_one():
 
 def test_matched_ddpm_trains_on_its_own_chain():
     """Catches a loss that draws t from 1..1000 for a 50-step model (an index error in the schedule)."""
-    from adsorbstudy.models.ddpm import DDPM
+    from adsorbstudy.generators.ddpm import DDPM
 
     m = DDPM(8, base=4, depth=1, emb_dim=8, n_steps=50)
     spins = torch.ones(16, 8, 8)
@@ -184,11 +185,11 @@ def test_matched_ddpm_trains_on_its_own_chain():
 def test_gan_validation_score_is_the_critics_wasserstein_estimate():
     """The GAN is selected by E[D(x_MC)] − E[D(G(z))] on held-out frames, computed here by hand: catches a
     score built from e or |m| (the evaluation observables)."""
-    from adsorbstudy.models.gan import NOISE, WGAN
+    from adsorbstudy.generators.gan import NOISE, WGAN
 
     torch.manual_seed(0)
     gan = WGAN(8, ngf=4, ndf=4, heads=3, t_min=1.6, t_max=3.4)
-    x = torch.as_tensor(ising.sample_ensemble(8, 2.0, 24, method="wolff", seed=3).configs).to(torch.float32)
+    x = torch.as_tensor(ensembles.sample_ensemble(8, 2.0, 24, method="wolff", seed=3).configs).to(torch.float32)
     T = torch.tensor([1.6] * 12 + [3.0] * 12)
     got = gan.val_loss(x, T, torch.Generator().manual_seed(7))
     g = torch.Generator().manual_seed(7)
@@ -207,11 +208,11 @@ def test_gan_validation_score_is_the_critics_wasserstein_estimate():
 def test_snapshots_hold_the_weights_of_their_step(tmp_path):
     """The last snapshot is the final model (validated only at the end, so it is also the kept one);
     catches snapshots written before the optimizer step or at the wrong steps."""
-    from adsorbstudy import train as tr
-    from adsorbstudy.models import build
+    from adsorbstudy.generators import train as tr
+    from adsorbstudy.generators.families import build
 
-    data = {2.0: ising.sample_ensemble(8, 2.0, 20, method="wolff", seed=1).configs,
-            3.0: ising.sample_ensemble(8, 3.0, 20, method="wolff", seed=2).configs}
+    data = {2.0: ensembles.sample_ensemble(8, 2.0, 20, method="wolff", seed=1).configs,
+            3.0: ensembles.sample_ensemble(8, 3.0, 20, method="wolff", seed=2).configs}
     model = build("adsorption", 8, K=4, base=4, depth=1, emb_dim=8)
     cfg = dict(steps=6, batch=8, lr=0.01, val_every=6, ckpt_every=3, snapshot_every=2, seed=0)
     tr.fit(model, data, cfg, tmp_path, progress=False)
@@ -237,23 +238,23 @@ def test_later_entries_survive_the_fidelity_write_in_either_order(tmp_path):
         path = tmp_path / order / "verdict.json"
         path.parent.mkdir()
         if order == "later first":
-            report.update_verdict(path, "images", {"acc": 0.9})
-        report.write_verdict(path, {"models": {"a": 1}})
+            comparisons.update_verdict(path, "images", {"acc": 0.9})
+        comparisons.write_verdict(path, {"models": {"a": 1}})
         if order == "fidelity first":
-            report.update_verdict(path, "images", {"acc": 0.9})
-        report.update_verdict(path, "exact", {"bar": True})
+            comparisons.update_verdict(path, "images", {"acc": 0.9})
+        comparisons.update_verdict(path, "exact", {"bar": True})
         finals.append(json.loads(path.read_text()))
     assert finals[0] == finals[1] == {"models": {"a": 1}, "images": {"acc": 0.9}, "exact": {"bar": True}}
-    report.write_verdict(path, {"models": {"a": 2}})          # a rerun of the fidelity chapter replaces its own part
+    comparisons.write_verdict(path, {"models": {"a": 2}})          # a rerun of the fidelity chapter replaces its own part
     assert json.loads(path.read_text()) == {"models": {"a": 2}, "images": {"acc": 0.9}, "exact": {"bar": True}}
     with pytest.raises(ValueError, match="allowed: exact, scaling, images"):
-        report.update_verdict(path, "models", {})
-    assert set(report.LATER_KEYS) == {"exact", "scaling", "images"}
+        comparisons.update_verdict(path, "models", {})
+    assert set(comparisons.LATER_KEYS) == {"exact", "scaling", "images"}
 
 
 def test_exact_markdown_states_the_bar_from_the_rows():
     """Catches a statement that reports the raw estimate's z as SNIS's, or a bar judged on the wrong side."""
-    from adsorbstudy import reweight
+    from adsorbstudy.analysis import reweight
 
     rows = []
     for T, z in ((2.0, 1.0), (3.0, 2.5), (1.2, 9.0)):

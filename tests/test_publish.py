@@ -124,7 +124,7 @@ def test_configure_book_reads_github_actions_and_leaves_unknown_alone(tmp_path, 
 
 def test_launch_links_open_the_notebook_that_made_each_chapter(monkeypatch):
     """Every generated chapter of every profile maps to the notebook its run executes."""
-    from adsorbstudy.profile import available_profiles, load_profile
+    from adsorbstudy.study.profile import available_profiles, load_profile
 
     monkeypatch.setenv("ADSORBSTUDY_ROOT", str(ROOT))
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -142,7 +142,7 @@ def test_api_page_is_in_the_toc_and_documents_importable_modules():
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     assert "book/api" in files
     mods = re.findall(r"^\.\. automodule:: (\S+)", (ROOT / "book" / "api.md").read_text(), flags=re.M)
-    assert "adsorbstudy.train" in mods and "adsorbstudy.distributed" in mods
+    assert "adsorbstudy.generators.train" in mods and "adsorbstudy.generators.distributed" in mods
     for m in mods:
         assert importlib.import_module(m).__doc__, m
 

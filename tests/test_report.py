@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from adsorbstudy.report import (SUMMARY_COLUMNS, claim_line, claims, compare, fmt_pm, read_summary_csv,
-                                temperature_response, training_seeds, verdict, verdict_markdown, verdict_table, write_summary_csv)
+from adsorbstudy.analysis.comparisons import claims, compare, temperature_response, verdict
+from adsorbstudy.analysis.tables import read_summary_csv, SUMMARY_COLUMNS, write_summary_csv
+from adsorbstudy.analysis.wording import claim_line, fmt_pm, verdict_markdown, verdict_table
 
 
 def rows():
@@ -100,11 +101,11 @@ def test_compare_respects_seed_spread():
 def test_metric_pipeline_on_synthetic_ensembles():
     """An MC ensemble scores as indistinguishable from an independent MC ensemble at the same T;
     a mode-collapsed one (one configuration repeated) has zero flip-symmetric diversity and a large W1."""
-    from adsorbstudy import ising, metrics
+    from adsorbstudy.physics import ensembles, observables
 
     T, L = 2.5, 8
-    a = ising.sample_ensemble(L, T, 400, method="wolff", seed=1).configs
-    b = ising.sample_ensemble(L, T, 400, method="wolff", seed=2).configs
+    a = ensembles.sample_ensemble(L, T, 400, method="wolff", seed=1).configs
+    b = ensembles.sample_ensemble(L, T, 400, method="wolff", seed=2).configs
     collapsed = np.repeat(a[:1], 400, axis=0)
     same = summary_rows_for(a, a, T, L)
     indep = summary_rows_for(b, a, T, L)
@@ -114,13 +115,13 @@ def test_metric_pipeline_on_synthetic_ensembles():
     # independent samples of one distribution: W1 of e is a few standard errors of the mean energy at most
     assert indep["w1_e"] < 0.05 and abs(indep["e"] - same["e"]) < 4 * math.hypot(indep["e_err"], same["e_err"])
     assert bad["w1_e"] > 5 * indep["w1_e"] and bad["C"] == 0
-    h_mc, _ = metrics.hamming(a, flip_symmetric=True)
-    h_bad, _ = metrics.hamming(collapsed, flip_symmetric=True)
+    h_mc, _ = observables.hamming(a, flip_symmetric=True)
+    h_bad, _ = observables.hamming(collapsed, flip_symmetric=True)
     assert h_bad == 0 and h_mc > 0.2
 
 
 def summary_rows_for(configs, reference, T, L):
-    from adsorbstudy.report import summary_rows
+    from adsorbstudy.analysis.tables import summary_rows
 
     (row,) = summary_rows("x", {T: configs}, {T: reference}, L, n_boot=50)
     return row
@@ -169,7 +170,7 @@ def test_verdict_markdown_renders_seed_counts_from_the_file():
 
 
 def test_training_seeds_counts_the_fidelity_runs_by_kind():
-    from adsorbstudy.profile import validate_profile
+    from adsorbstudy.study.profile import training_seeds, validate_profile
 
     def train(model, name=None):
         return {"notebook": "04-train", "name": f"t-{name or model}",

@@ -1,4 +1,4 @@
-"""Exact correction of the adsorption generator (adsorbstudy.reweight, DESIGN §3 "Trajectory likelihood").
+"""Exact correction of the adsorption generator (adsorbstudy.analysis.reweight, DESIGN §3 "Trajectory likelihood").
 
 The trajectory log-probabilities are checked by enumerating every trajectory of an L = 2 model
 (4 sites, K = 2: 2¹² trajectories); the KL bound against the exact model marginal; SNIS, ln Z and
@@ -19,8 +19,10 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import chisquare
 
-from adsorbstudy import exact, ising, reweight, train
-from adsorbstudy.models import build
+from adsorbstudy.analysis import reweight
+from adsorbstudy.generators import train
+from adsorbstudy.generators.families import build
+from adsorbstudy.physics import exact, lattice
 
 ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)
@@ -44,7 +46,7 @@ def state_index(spins: np.ndarray) -> np.ndarray:
 
 def boltzmann(L: int, T: float) -> np.ndarray:
     """π over all states from the library's own energy function (total energy N·e)."""
-    lw = -L * L * ising.energy(all_spins(L)) / T
+    lw = -L * L * lattice.energy(all_spins(L)) / T
     return np.exp(lw - logsumexp(lw))
 
 
@@ -96,7 +98,7 @@ def test_enumerated_trajectories_sum_to_one_and_weights_to_z(kind):
     assert abs(math.exp(logsumexp(lp.numpy())) - 1) < 1e-10
     spins = (2 * paths[:, 0] - 1).to(torch.int8).numpy()
     lw = reweight.log_weights(spins, lp, lq, T)
-    logZ = logsumexp(-L * L * ising.energy(all_spins(L)) / T)  # the library's own energy, enumerated
+    logZ = logsumexp(-L * L * lattice.energy(all_spins(L)) / T)  # the library's own energy, enumerated
     assert abs(math.exp(logsumexp(lp.numpy() + lw) - logZ) - 1) < 1e-10
     # the same with the ideal Bernoulli (the ELBO's model)
     lpi, _ = m.trajectory_log_prob(paths, T, sampled=False)
@@ -137,7 +139,7 @@ def test_kl_bound_is_the_exact_path_kl_and_bounds_the_marginal_kl():
     assert bound == pytest.approx(target, abs=1e-10)
     assert bound >= kl_exact / N - 1e-12 and kl_exact > 0
     # the two classic slips give other numbers, by far more than the tolerance above
-    e = ising.energy(configs)
+    e = lattice.energy(configs)
     lnZ = float(exact.log_partition(L, T))
     wrong_z = pi @ (neg_elbo / N - e / T - lnZ)
     wrong_t = pi @ (neg_elbo / N - e * T - lnZ / N)
@@ -188,26 +190,26 @@ def test_snis_reproduces_exact_l4_and_raw_does_not(trained_l4, T):
 
 def test_weighted_stats_equal_weights_match_metrics():
     """Equal weights: the same point values as metrics.thermo_stats, and σ/√n for e."""
-    from adsorbstudy import metrics
+    from adsorbstudy.physics import observables
 
     x = np.where(np.random.default_rng(seed_of("eq")).random((300, 4, 4)) < 0.6, 1, -1).astype(np.int8)
     a = reweight.weighted_stats(x, 2.0)
-    b = metrics.thermo_stats(x, 2.0, n_boot=50)
+    b = observables.thermo_stats(x, 2.0, n_boot=50)
     for k in reweight.OBSERVABLES:
         assert a[k] == pytest.approx(b[k], rel=1e-12)
-    assert a["e_err"] == pytest.approx(ising.energy(x).std() / math.sqrt(300), rel=1e-12)
+    assert a["e_err"] == pytest.approx(lattice.energy(x).std() / math.sqrt(300), rel=1e-12)
     assert reweight.weighted_stats(x, 2.0, np.zeros(300))["C"] == pytest.approx(a["C"], rel=1e-12)
 
 
 def test_delta_method_errors_match_the_bootstrap():
     """Equal weights: every delta-method error agrees with metrics' bootstrap error (independent method)."""
-    from adsorbstudy import metrics
+    from adsorbstudy.physics import observables
 
     rng = np.random.default_rng(seed_of("delta"))
     p_up = rng.uniform(0.5, 1.0, size=(2000, 1, 1))           # from ordered to random: ⟨e⟩ and ⟨m⟩ far from 0
     x = np.where(rng.random((2000, 6, 6)) < p_up, 1, -1).astype(np.int8)
     a = reweight.weighted_stats(x, 2.0)
-    b = metrics.thermo_stats(x, 2.0, n_boot=400, seed=seed_of("boot"))
+    b = observables.thermo_stats(x, 2.0, n_boot=400, seed=seed_of("boot"))
     for k in reweight.OBSERVABLES:
         assert a[f"{k}_err"] == pytest.approx(b[f"{k}_err"], rel=0.2), k
 
@@ -280,7 +282,7 @@ def test_hybrid_moves_towards_boltzmann_and_zero_is_identity(device):
     out = reweight.hybrid(x, T, sweeps=(0, 1, 64), seed=seed_of("h"), device=device)
     assert np.array_equal(out[0][0], x)
     ex = float(exact.enumerate_exact(L, T)["e"])
-    d = {n: abs(ising.energy(c).mean() - ex) for n, (c, _) in out.items()}
+    d = {n: abs(lattice.energy(c).mean() - ex) for n, (c, _) in out.items()}
     assert d[1] < 0.8 * d[0] and d[64] < d[1]
     st = reweight.weighted_stats(out[64][0], T)
     assert abs(st["e"] - ex) < 4 * st["e_err"]

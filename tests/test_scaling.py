@@ -1,4 +1,4 @@
-"""adsorbstudy.scaling: power-law fits, crossovers, Monte Carlo cost arithmetic and generator timing."""
+"""adsorbstudy.analysis.scaling: power-law fits, crossovers, Monte Carlo cost arithmetic and generator timing."""
 import math
 import zlib
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy import scaling
-from adsorbstudy.models import build
+from adsorbstudy.analysis import scaling
+from adsorbstudy.generators.families import build
 
 
 def _rng(name: str) -> np.random.Generator:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adsorbstudy.seeds import PURPOSES, seed_for, seed_sequence
+from adsorbstudy.study.seeds import PURPOSES, seed_for, seed_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def test_no_code_derives_a_seed_by_offset():
         text = path.read_text()
         lines = text.splitlines()
         hits += [f"{path.relative_to(ROOT)}:{n}: {lines[n - 1].strip()}" for n in _seed_offsets(ast.parse(text))]
-    assert not hits, "seed offsets (use adsorbstudy.seeds.seed_for):\n" + "\n".join(hits)
+    assert not hits, "seed offsets (use adsorbstudy.study.seeds.seed_for):\n" + "\n".join(hits)
 
 
 def test_every_registered_purpose_is_used_and_every_used_purpose_is_registered():

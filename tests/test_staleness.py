@@ -19,9 +19,8 @@ PKG = Path(adsorbstudy.__file__).resolve().parent
 def test_changing_the_code_behind_a_checkpoint_retrains_it(tmp_path, monkeypatch):
     """A tiny DDPM through train_run: reused while nothing changes; retrained after a bump of its family's
     version, of the training loop's, or of the Monte Carlo's; not after a bump of another family's."""
-    from adsorbstudy import ising
-    from adsorbstudy import train as tr
-    from adsorbstudy.models import ddpm, gan
+    from adsorbstudy.generators import ddpm, gan, train as tr
+    from adsorbstudy.physics import ensembles
 
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "params").mkdir()
@@ -43,7 +42,7 @@ def test_changing_the_code_behind_a_checkpoint_retrains_it(tmp_path, monkeypatch
     assert train() == first  # another family's code: this checkpoint stays valid
     keys = {first[0]}
     for module, name, bumped in ((ddpm, "VERSION", ddpm.VERSION + 1), (tr, "TRAIN_VERSION", tr.TRAIN_VERSION + 1),
-                                 (ising, "VERSION", ising.VERSION + "-bumped")):
+                                 (ensembles, "VERSION", ensembles.VERSION + "-bumped")):
         monkeypatch.setattr(module, name, bumped)
         key, n = train()
         assert n == len(keys) + 1 and key not in keys, f"a bump of {module.__name__}.{name} did not retrain"
@@ -59,8 +58,8 @@ NB = textwrap.dedent('''
 
     # %%
     import os
-    from adsorbstudy import {module}
-    from adsorbstudy.runtime import results_dir
+    from adsorbstudy.physics import {module}
+    from adsorbstudy.study.runtime import results_dir
 
     results_dir(profile).mkdir(parents=True, exist_ok=True)
     assert {module}.__file__.startswith(os.environ["ADSORBSTUDY_ROOT"]), {module}.__file__  # the edited copy
@@ -107,8 +106,8 @@ def test_a_chapter_reruns_when_a_module_it_imports_changes_and_only_then(study_c
     assert res.returncode == 0, res.stdout + res.stderr
     assert executed(root) == ["10-iso", "20-exact"]
     # an unrelated module (no chapter imports plots), and a docstring and a comment in an imported one
-    poke(pkg / "plots.py", "def ")
-    exact = pkg / "exact.py"
+    poke(pkg / "analysis" / "plots.py", "def ")
+    exact = pkg / "physics" / "exact.py"
     exact.write_text(exact.read_text().replace('def onsager_energy(T):\n    """', 'def onsager_energy(T):\n    """Edited. ', 1)
                      + "\n# a comment\n")
     res = cli(["study", "--profile", "fx"], root)
@@ -118,26 +117,27 @@ def test_a_chapter_reruns_when_a_module_it_imports_changes_and_only_then(study_c
     res = cli(["study", "--profile", "fx"], root)
     assert res.returncode == 0 and executed(root) == ["20-exact"], res.stdout + res.stderr
     # code that 10-iso imports: it reruns, and so does 20-exact, which needs it (the default rule)
-    poke(pkg / "isotherm.py", "def spinodal(")
+    poke(pkg / "physics" / "isotherm.py", "def spinodal(")
     res = cli(["study", "--profile", "fx"], root)
     assert res.returncode == 0 and executed(root) == ["10-iso", "20-exact"], res.stdout + res.stderr
 
 
 def test_the_runner_refuses_a_producer_changed_without_its_version(study_copy):
     root, pkg = study_copy, study_copy / "adsorbstudy"
-    poke(pkg / "ising.py", "def _metro_lanes(")
+    poke(pkg / "physics" / "montecarlo.py", "def _metro_lanes(")
     res = cli(["study", "--profile", "fx"], root)
     assert res.returncode == 2 and res.stdout == "", res.stdout + res.stderr
     (line,) = res.stderr.strip().splitlines()
     assert line.startswith("adsorbstudy: error: source of ising (Monte Carlo ensembles") and \
-        "adsorbstudy.ising:_metro_lanes" in line and "bump adsorbstudy.ising.VERSION" in line, line
+        "adsorbstudy.physics.montecarlo:_metro_lanes" in line and "bump adsorbstudy.physics.ensembles.VERSION" in line, line
     assert not (root / "artifacts").exists()  # before any work
     assert cli(["versions"], root).returncode == 2
     assert cli(["versions", "--update"], root).returncode == 2  # no bump: refused
-    from adsorbstudy import ising
+    from adsorbstudy.physics import ensembles
 
-    bumped = ising.VERSION + "-bumped"  # whatever the shipped version is
-    (pkg / "ising.py").write_text((pkg / "ising.py").read_text().replace(f'VERSION = "{ising.VERSION}"', f'VERSION = "{bumped}"'))
+    bumped = ensembles.VERSION + "-bumped"  # whatever the shipped version is
+    ens = pkg / "physics" / "ensembles.py"
+    ens.write_text(ens.read_text().replace(f'VERSION = "{ensembles.VERSION}"', f'VERSION = "{bumped}"'))
     res = cli(["versions", "--update"], root)
     assert res.returncode == 0 and "updated ising" in res.stdout, res.stdout + res.stderr
     res = cli(["study", "--profile", "fx"], root)
@@ -146,7 +146,7 @@ def test_the_runner_refuses_a_producer_changed_without_its_version(study_copy):
 
 # --------------------------------------------------------------------------- provenance
 def test_provenance_records_the_commit_and_a_dirty_tree(fixture_root):
-    from adsorbstudy.provenance import provenance_markdown
+    from adsorbstudy.study.provenance import provenance_markdown
 
     root = fixture_root
     git = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True, check=True).stdout  # noqa: E731

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from adsorbstudy.store import FORCE_ENV, Store, force_since, params_key
+from adsorbstudy.study.store import FORCE_ENV, force_since, params_key, Store
 
 
 def test_keys_are_canonical():

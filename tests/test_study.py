@@ -15,7 +15,7 @@ AFTER = textwrap.dedent('''
     tag = "x"            # str
 
     # %%
-    from adsorbstudy.runtime import results_dir
+    from adsorbstudy.study.runtime import results_dir
 
     results_dir(profile).mkdir(parents=True, exist_ok=True)
     (results_dir(profile) / "after.txt").write_text(tag)
@@ -111,7 +111,7 @@ TIMED = textwrap.dedent('''
 
     # %%
     import json, os, time
-    from adsorbstudy.runtime import cpu_threads, results_dir
+    from adsorbstudy.study.runtime import cpu_threads, results_dir
 
     t0 = time.time()
     time.sleep(nap)
@@ -130,7 +130,7 @@ def test_jobs_follow_dependencies_and_split_the_cores(fixture_root, monkeypatch)
     The order is read from the runner's own log, so it does not depend on how fast the kernels start."""
     import os
 
-    from adsorbstudy import study
+    from adsorbstudy.study import runner
 
     for nb in ("06-cost", "11-nap", "21-nap"):
         text = TIMED.replace("os.environ['NAME']", f"'{nb}-' + str(nap)")
@@ -144,11 +144,11 @@ def test_jobs_follow_dependencies_and_split_the_cores(fixture_root, monkeypatch)
           - {notebook: 21-nap, parameters: {nap: 0.5}}
           - {notebook: 06-cost, parameters: {nap: 0.5}}
     """))
-    monkeypatch.setattr(study, "NEEDS", {"11-nap": (), "21-nap": ("11-nap",)})
-    for var in ("ADSORBSTUDY_ROOT", "TQDM_DISABLE", study.RUN_ENV):  # run_study sets them for its kernels
+    monkeypatch.setattr(runner, "NEEDS", {"11-nap": (), "21-nap": ("11-nap",)})
+    for var in ("ADSORBSTUDY_ROOT", "TQDM_DISABLE", runner.RUN_ENV):  # run_study sets them for its kernels
         monkeypatch.setenv(var, os.environ.get(var, ""))
     log = []
-    results = study.run_study("fx", jobs=2, log=log.append)
+    results = runner.run_study("fx", jobs=2, log=log.append)
     assert [r.status for r in results] == ["ran"] * 4
 
     def at(name, what):
@@ -267,7 +267,7 @@ def test_use_cpu_threads_applies_the_runners_cap(monkeypatch):
     """The runner's share caps the request; without a share the request stands; 0 leaves torch alone."""
     import torch
 
-    from adsorbstudy import runtime
+    from adsorbstudy.study import runtime
 
     before = torch.get_num_threads()
     try:
@@ -290,14 +290,14 @@ def test_every_training_chapter_has_its_own_title(name):
     share ``model: ddpm``), and no ``{{ placeholder }}`` is left unfilled."""
     import jupytext
 
-    from adsorbstudy import study
-    from adsorbstudy.profile import load_profile
+    from adsorbstudy.study import runner
+    from adsorbstudy.study.profile import load_profile
 
     titles = []
     for run in load_profile(name).runs:
         if run.notebook == "04-train":
-            nb = jupytext.read(study.notebook_path(run.notebook))
-            study.fill_markdown(nb, study.markdown_values(run))
+            nb = jupytext.read(runner.notebook_path(run.notebook))
+            runner.fill_markdown(nb, runner.markdown_values(run))
             md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
             assert "{{" not in md, run.name
             titles.append(md.splitlines()[0])
@@ -308,13 +308,13 @@ def test_a_torchrun_run_and_the_cost_chapter_run_alone():
     """Under ``--jobs`` a training run under torchrun takes the node (``nproc: 0`` = every GPU), so the
     runner starts it alone, as it does the cost chapter; the GANs of the paper profile (one process)
     and the other chapters run beside others."""
-    from adsorbstudy import study
-    from adsorbstudy.profile import load_profile
+    from adsorbstudy.study import runner
+    from adsorbstudy.study.profile import load_profile
 
-    alone = {r.name: study.runs_alone(r) for r in load_profile("paper").runs}
+    alone = {r.name: runner.runs_alone(r) for r in load_profile("paper").runs}
     assert alone["04-train-adsorption"] and alone["04-train-ddpm"] and alone["06-cost"]
     assert not alone["04-train-gan"] and not alone["05-fidelity"] and not alone["03-ising-monte-carlo"]
-    smoke = {r.name: study.runs_alone(r) for r in load_profile("smoke").runs}
+    smoke = {r.name: runner.runs_alone(r) for r in load_profile("smoke").runs}
     assert [n for n, a in smoke.items() if a] == ["04-train-adsorption-fine", "06-cost"]
 
 
@@ -323,11 +323,11 @@ def test_the_real_profiles_dependencies(name):
     """``NEEDS`` on the real chapters: Monte Carlo before every training run, every training run before
     fidelity (05) and exact statistics (07), both before cost (06); the images chapter (08) and the
     physics chapters (01, 02) need nothing; no run needs a later one."""
-    from adsorbstudy import study
-    from adsorbstudy.profile import load_profile
+    from adsorbstudy.study import runner
+    from adsorbstudy.study.profile import load_profile
 
     runs = load_profile(name).runs
-    deps = study.dependencies(runs)
+    deps = runner.dependencies(runs)
     by_nb = {}
     for r in runs:
         by_nb.setdefault(r.notebook, []).append(r.name)
@@ -352,7 +352,7 @@ def test_cpu_profiles_give_every_run_one_torch_thread(name):
     reductions depend on it: the default profile with ``threads: 2`` trained different weights under
     ``--jobs 1`` (2 threads) than under ``--jobs 2`` (1 thread). Only ``threads: 1`` is the same for every N.
     (The paper profile, for a GPU, leaves torch's default.)"""
-    from adsorbstudy.profile import load_profile
+    from adsorbstudy.study.profile import load_profile
 
     for run in load_profile(name).runs:
         values = run.values()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import nbformat
 
-from adsorbstudy import runtime
-from adsorbstudy.study import PARAMETERS_CAPTION
+from adsorbstudy.study import runtime
+from adsorbstudy.study.runner import PARAMETERS_CAPTION
 from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def test_progress_output_of_an_executed_notebook_is_bounded(tmp_path, monkeypatc
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent("""
         import time
-        from adsorbstudy.runtime import progress_bar
+        from adsorbstudy.study.runtime import progress_bar
         bar = progress_bar(total=40, desc="loop")
         for _ in range(40):
             time.sleep(0.05)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from adsorbstudy import ising
-from adsorbstudy import train as tr
-from adsorbstudy.models import build
-from adsorbstudy.seeds import seed_for
-from adsorbstudy.store import FORCE_ENV, Store, params_key
-from adsorbstudy.train import TrainConfig, fit
+from adsorbstudy.generators import train as tr
+from adsorbstudy.generators.families import build
+from adsorbstudy.generators.train import fit, TrainConfig
+from adsorbstudy.physics import ensembles, grids
+from adsorbstudy.study.seeds import seed_for
+from adsorbstudy.study.store import FORCE_ENV, params_key, Store
 from conftest import metropolis
 
 
@@ -130,7 +130,7 @@ def mc_calls(data, tmp_path, monkeypatch):
         calls.append((L, tuple(temperatures), n, seed))
         return {T: Ens(data[1.5 if T < 2.27 else 3.5][:n]) for T in temperatures}
 
-    monkeypatch.setattr(ising, "cached_ensembles", fake_cached)
+    monkeypatch.setattr(ensembles, "cached_ensembles", fake_cached)
     return calls
 
 
@@ -141,7 +141,7 @@ RUN = {"kind": "adsorption", "L": 8, "grid": "coarse", "n_per_T": 20, "mc_seed":
 def test_train_run_writes_json_and_reuses_checkpoint(mc_calls, tmp_path):
     calls, params = mc_calls, RUN
     rec = tr.train_run("adsorb-test", params, "scratch", device="cpu", progress=False)
-    assert calls == [(8, tuple(ising.TRAIN_GRIDS["coarse"]), 20, seed_for(0, "mc-train"))]  # chapter 3's stream
+    assert calls == [(8, tuple(grids.TRAIN_GRIDS["coarse"]), 20, seed_for(0, "mc-train"))]  # chapter 3's stream
     js = json.loads((tmp_path / "results/scratch/models/adsorb-test.json").read_text())
     assert js == json.loads(json.dumps(rec))
     assert js["kind"] == "adsorption" and js["steps"] == 6 and js["hparams"]["K"] == 5

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adsorbstudy import exact, ising, metrics
-from adsorbstudy.validate import check_int, check_L, check_T, check_temperatures
+from adsorbstudy.physics import ensembles, exact, montecarlo, observables
+from adsorbstudy.study.validate import check_int, check_L, check_T, check_temperatures
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,14 +39,14 @@ def test_every_module_reports_a_bad_temperature_and_side_with_the_one_message():
     # the message comes from validate.py whatever the entry point: catches a module with its own check
     x = np.ones((2, 4, 4), np.int8)
     msgs = []
-    for f in (lambda: ising.sample_ensemble(4, -1.0, 10), lambda: metrics.thermo_stats(x, -1.0),
-              lambda: ising.metropolis_relaxation(4, -1.0, 2, 2)):
+    for f in (lambda: ensembles.sample_ensemble(4, -1.0, 10), lambda: observables.thermo_stats(x, -1.0),
+              lambda: montecarlo.metropolis_relaxation(4, -1.0, 2, 2)):
         with pytest.raises(ValueError) as e:
             f()
         msgs.append(str(e.value))
     assert len(set(msgs)) == 1 and msgs[0].startswith("T must be a finite temperature > 0")
     side = []
-    for f in (lambda: ising.sample_ensemble(1, 2.0, 10), lambda: exact.log_partition(1, 2.0)):
+    for f in (lambda: ensembles.sample_ensemble(1, 2.0, 10), lambda: exact.log_partition(1, 2.0)):
         with pytest.raises(ValueError) as e:
             f()
         side.append(str(e.value))

@@ -35,11 +35,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import (GeneratorBase, UNet, check_classes, check_n, check_steps_none, rand, randint, spins_energy_mabs,
-                  temperatures_tensor)
+from .blocks import (check_classes, check_n, check_steps_none, GeneratorBase, rand, randint, spins_energy_mabs,
+                     temperatures_tensor, UNet)
 
 #: Version of the code that determines this family's checkpoints (part of their cache key; see
-#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+#: adsorbstudy.study.codeversion). Bump it with any change that alters the trained numbers.
 VERSION = 2
 
 SCHEDULES = ("cosine", "linear")
@@ -352,13 +352,13 @@ class AdsorptionGenerator(GeneratorBase):
         return (self.K * self.kl_terms(spins, T, k, generator) / self.L ** 2).mean().to(torch.float32)
 
     @torch.no_grad()
-    def nll_bound(self, configs, T, seed: int = 0, batch: int = 256) -> np.ndarray:
+    def nll_bound(self, spins, T, seed: int = 0, batch: int = 256) -> np.ndarray:
         """−ELBO in nats per spin of given ±1 configurations (n, L, L) at temperature T (scalar or (n,)).
 
         Σ_{k=1..K} KL_k with one draw of s_k per (config, k) (an unbiased estimate of the bound)
         plus the prior term KL(q(s_K|s_0) ‖ Bern(1/2)) = 0 (ᾱ_K = 0). Returns (n,) float64.
         """
-        x = torch.as_tensor(np.asarray(configs)).to(torch.float32)
+        x = torch.as_tensor(np.asarray(spins)).to(torch.float32)
         if x.dim() != 3 or x.shape[1:] != (self.L, self.L):
             raise ValueError(f"configs must have shape (n, {self.L}, {self.L}); got {tuple(x.shape)}")
         Ts = self.cond_tensor(T, x.shape[0])
@@ -409,7 +409,7 @@ class AdsorptionGenerator(GeneratorBase):
         path = [s] if keep_path else None
         if keep is not None:
             keep.append((s[:, 0].cpu().to(torch.uint8), None))
-        from ..runtime import progress_bar
+        from ..study.runtime import progress_bar
         for kk in progress_bar(range(self.K, 0, -1), disable=not progress, desc="adsorption"):
             if record:
                 rec.append((self.K - kk, *spins_energy_mabs(2 * s[:, 0] - 1)))

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import metrics
-from .exact import TC
+from ..physics import observables
+from ..physics.exact import TC
 
 #: Pixels per timed batch: 256 samples at L = 16, the batch of ``benchmarks/sampling_throughput.py``.
 DEFAULT_PIXELS = 65536
@@ -89,7 +89,7 @@ def model_at_L(model, L: int):
     its weights do not fit another L: it is returned untrained (same widths, same cost per call).
     Returns (model in eval mode on ``model``'s device, transplanted: bool).
     """
-    from .models import build
+    from ..generators.families import build
 
     hp = dict(model.hparams)
     hp["L"] = int(L)
@@ -197,7 +197,7 @@ def tau_at(Ls, tau_L, tau, tau_err) -> dict:
     (``ising.tau_size_scan``; ≥ 2 sizes). Returns {"L", "tau_int", "tau_err", "measured" (bool)} lists and
     "fit" (the ``fit_power_law`` result: "p" is the dynamic exponent z).
     """
-    fit = metrics.fit_power_law(tau_L, tau, tau_err)
+    fit = observables.fit_power_law(tau_L, tau, tau_err)
     meas = {int(L): (float(t), float(e)) for L, t, e in zip(tau_L, tau, tau_err)}
     out = {"L": [], "tau_int": [], "tau_err": [], "measured": [], "fit": fit}
     for L in sorted({int(x) for x in Ls}):
@@ -221,7 +221,7 @@ def fit_cost(L, cost, cost_err=None) -> dict:
     """
     c = np.asarray(cost, float)
     e = np.zeros_like(c) if cost_err is None else np.nan_to_num(np.asarray(cost_err, float))
-    return metrics.fit_power_law(L, c, e)
+    return observables.fit_power_law(L, c, e)
 
 
 def _log_gap(lnA_g, p_g, lnA_m, p_m, kl, x):

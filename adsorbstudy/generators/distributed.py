@@ -1,18 +1,18 @@
 """Data-parallel training with PyTorch's own engine: ``torch.distributed`` + DistributedDataParallel.
 
-Launch. ``torchrun --nproc_per_node=N -m adsorbstudy.distributed --name NAME --profile P --params JSON``
+Launch. ``torchrun --nproc_per_node=N -m adsorbstudy.generators.distributed --name NAME --profile P --params JSON``
 (add ``--nnodes``/``--node_rank``/``--rdzv_endpoint`` for several machines) runs
-:func:`adsorbstudy.train.train_run` — the study's own code path — on N ranks. A 04-train run asks for
+:func:`adsorbstudy.generators.train.train_run` — the study's own code path — on N ranks. A 04-train run asks for
 it with the notebook parameters ``launcher: torchrun`` and ``nproc: N``; then
 :func:`launch_train_run` starts torchrun as a subprocess on this node and reads the checkpoint back.
 
-What DDP changes, and what it does not (``adsorbstudy.train.fit``):
+What DDP changes, and what it does not (``adsorbstudy.generators.train.fit``):
 
 - backend NCCL on CUDA (one GPU per rank, ``cuda:$LOCAL_RANK``), gloo on the CPU;
 - the global batch ``batch`` is preserved: each rank trains on ``batch / world`` frames per step
   (``batch`` must be divisible by the world size, else ValueError before any work);
 - sharding: every rank draws the global batch's indices and random streams (diffusion step k,
-  noise) from identically seeded generators and keeps its own slice (:class:`adsorbstudy.nn.RankSlice`),
+  noise) from identically seeded generators and keeps its own slice (:class:`adsorbstudy.generators.blocks.RankSlice`),
   so the ranks' slices together are exactly the batch and noise of a single process with the same
   seed. DDP averages the ranks' gradients; the single process averages over the whole batch. The two
   differ only in float32 summation order, which ``tests/test_ddp.py`` bounds (1e-6 absolute after 6 steps);
@@ -34,9 +34,13 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
 
 import torch
+
+from ..study.runtime import pick_device
+from ..study.store import file_lock, params_key, study_store
+from . import train as tr
+from .ranks import init, is_main, rank
 
 LAUNCHERS = ("none", "torchrun")
 #: Fault injection for the tests: ``"RANK:STEP"`` makes that rank exit with status 1 after that step.
@@ -45,70 +49,6 @@ FAULT_ENV = "ADSORBSTUDY_DDP_FAULT"
 
 class DistributedRunError(RuntimeError):
     """A torchrun training job failed; the message names the run, the exit status and the checkpoint."""
-
-
-def active() -> bool:
-    """True inside an initialized process group of more than one rank."""
-    return torch.distributed.is_available() and torch.distributed.is_initialized() \
-        and torch.distributed.get_world_size() > 1
-
-
-def rank() -> int:
-    return torch.distributed.get_rank() if active() else 0
-
-
-def world() -> int:
-    return torch.distributed.get_world_size() if active() else 1
-
-
-def is_main() -> bool:
-    """Rank 0 (or no process group): the process that writes files and shows progress."""
-    return rank() == 0
-
-
-def barrier() -> None:
-    if active():
-        torch.distributed.barrier()
-
-
-def local_device(device: torch.device) -> torch.device:
-    """``cuda:$LOCAL_RANK`` for a CUDA device under torchrun (one GPU per rank), else ``device``."""
-    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return device
-
-
-def init(device: torch.device) -> torch.device:
-    """Join the process group torchrun describes (``$RANK``, ``$WORLD_SIZE``, ``$MASTER_ADDR``...):
-    NCCL for CUDA, gloo for the CPU. Returns this rank's device."""
-    dev = local_device(device)
-    if "WORLD_SIZE" not in os.environ:
-        raise ValueError("adsorbstudy.distributed: $WORLD_SIZE is not set; start this module with torchrun")
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(minutes=30))
-    return dev
-
-
-def broadcast_flag(flag: bool) -> bool:
-    """Rank 0's value of ``flag`` on every rank (a decision that depends on a clock must be shared)."""
-    if not active():
-        return flag
-    t = torch.tensor([1 if flag else 0], dtype=torch.int64)
-    if torch.distributed.get_backend() == "nccl":
-        t = t.cuda()
-    torch.distributed.broadcast(t, 0)
-    return bool(t.item())
-
-
-def mean_over_ranks(x: float, device: torch.device) -> float:
-    """The mean of ``x`` over ranks (the global batch's loss from the ranks' slice losses)."""
-    if not active():
-        return x
-    t = torch.tensor([x], dtype=torch.float64, device=device)
-    torch.distributed.all_reduce(t)
-    return float(t.item()) / world()
 
 
 def check_launch(launcher: str, nproc: int) -> None:
@@ -148,7 +88,7 @@ def torchrun_command(name: str, params: dict, profile: str, device: str, nproc: 
     """The command :func:`launch_train_run` runs: torchrun (as ``python -m torch.distributed.run``, the
     interpreter of this process) on one node with ``nproc`` ranks, each running this module."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "adsorbstudy.distributed", "--name", name, "--profile", profile, "--device", device,
+            "-m", "adsorbstudy.generators.distributed", "--name", name, "--profile", profile, "--device", device,
             "--params", json.dumps(params, sort_keys=True)]
 
 
@@ -163,11 +103,6 @@ def launch_train_run(name: str, params: dict, profile: str, device: str = "auto"
     raises :class:`DistributedRunError` naming the run; the last checkpoint stays intact and a rerun
     resumes from it.
     """
-    from . import train as tr
-    from .store import file_lock, params_key, study_store
-
-    from .runtime import pick_device
-
     check_launch("torchrun", nproc)
     nproc = resolve_nproc(nproc, pick_device(device))
     tr.check_trainable(params, device, nproc)  # before any work
@@ -190,6 +125,18 @@ def launch_train_run(name: str, params: dict, profile: str, device: str = "auto"
     return tr.train_run(name, params, profile, device=device, progress=progress)
 
 
+def launch(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True,
+           launcher: str = "none", nproc: int = 1) -> dict:
+    """Train (or reuse) run ``name``: in this process with ``launcher="none"``
+    (:func:`adsorbstudy.generators.train.train_run`), or with ``nproc`` DistributedDataParallel ranks
+    on this machine with ``launcher="torchrun"`` (:func:`launch_train_run`; the U-Net models only). The
+    record is the same either way. The entry point of a 04-train run."""
+    check_launch(launcher, nproc)
+    if launcher == "torchrun":
+        return launch_train_run(name, params, profile, device=device, nproc=nproc, progress=progress)
+    return tr.train_run(name, params, profile, device=device, progress=progress)
+
+
 def _fault_callback():
     spec = os.environ.get(FAULT_ENV)
     if not spec:
@@ -205,10 +152,8 @@ def _fault_callback():
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of one torchrun rank: join the group, run ``train_run``, leave the group."""
-    from . import train as tr
-    from .runtime import pick_device
 
-    p = argparse.ArgumentParser(prog="python -m adsorbstudy.distributed", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m adsorbstudy.generators.distributed", description=__doc__.split("\n")[0])
     p.add_argument("--name", required=True, help="results name (results/<profile>/models/<name>.json)")
     p.add_argument("--profile", required=True, help="the profile whose artifact store holds data and checkpoints")
     p.add_argument("--params", required=True, help="the run's parameters as JSON (as the 04-train notebook builds them)")

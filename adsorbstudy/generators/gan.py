@@ -54,11 +54,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nn import GeneratorBase, TemperatureEmbedding, check_classes, check_n, randn, spins_energy_mabs
-from ..validate import check_L
+from ..study.validate import check_L
+from .blocks import check_classes, check_n, GeneratorBase, randn, spins_energy_mabs, TemperatureEmbedding
 
 #: Version of the code that determines this family's checkpoints (part of their cache key; see
-#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+#: adsorbstudy.study.codeversion). Bump it with any change that alters the trained numbers.
 VERSION = 2
 
 NOISE = 100
@@ -178,7 +178,7 @@ class WGAN(GeneratorBase):
         """Parameters of the generator (the network that samples); the critic is reported separately."""
         return sum(p.numel() for p in self.G.parameters())
 
-    # -- training (used by adsorbstudy.train) --------------------------------------
+    # -- training (used by adsorbstudy.generators.train) --------------------------------------
     def make_optimizers(self, lr: float, weight_decay: float) -> dict[str, torch.optim.Optimizer]:
         """AdamW for both nets with β = (0.5, 0.9) and no weight decay (the clip already bounds the critic)."""
         return {"G": torch.optim.AdamW(self.G.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=0.0),

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..nn import GeneratorBase, UNet, check_classes, check_n, randint, randn, spins_energy_mabs
+from .blocks import check_classes, check_n, GeneratorBase, randint, randn, spins_energy_mabs, UNet
 
 #: Version of the code that determines this family's checkpoints (part of their cache key; see
-#: adsorbstudy.codeversion). Bump it with any change that alters the trained numbers.
+#: adsorbstudy.study.codeversion). Bump it with any change that alters the trained numbers.
 VERSION = 2
 
 N_STEPS = 1000
@@ -120,7 +120,7 @@ class DDPM(GeneratorBase):
         dev = self.device
         x = randn((n, 1, self.L, self.L), g, dev)
         rec = []
-        from ..runtime import progress_bar
+        from ..study.runtime import progress_bar
         if steps is None:
             ts = list(range(self.n_steps, 0, -1))
             for i, t in enumerate(progress_bar(ts, disable=not progress, desc=f"DDPM-{self.n_steps}")):

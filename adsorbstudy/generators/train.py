@@ -9,7 +9,7 @@ uninterrupted run on the CPU (same seed, same config). The model with the lowest
 loss is kept (seed 004 kept the minimum-loss model).
 
 Under torchrun the same ``fit`` trains data-parallel with DistributedDataParallel (the U-Net
-models; see ``adsorbstudy.distributed``): same global batch, same random streams, rank 0 writes.
+models; see ``adsorbstudy.generators.distributed``): same global batch, same random streams, rank 0 writes.
 
 CUDA speed options (``TrainConfig.bf16``, ``TrainConfig.compile``): bf16 autocast of the network
 and ``torch.compile`` of the loss. On a CPU device both are refused with a one-line ValueError
@@ -19,7 +19,7 @@ weights under a key that says bf16 (or compiled), and a profile would mean diffe
 different machines.
 
 ``train_run(name, params, profile)`` is the study's entry point: MC data from
-``adsorbstudy.ising.cached_ensembles``, a checkpoint keyed by the parameters in the artifact
+``adsorbstudy.physics.ensembles.cached_ensembles``, a checkpoint keyed by the parameters in the artifact
 store (reused when present and intact), and ``results/<profile>/models/<name>.json``.
 """
 from __future__ import annotations
@@ -37,17 +37,17 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from . import distributed as dist
-from .models import KINDS, build
-from .nn import RankSlice
-from .runtime import pick_device, repo_root, results_dir, seed_everything
-from .seeds import seed_for
-from .validate import check_T
-from .store import atomic_write, atomic_write_json, file_lock, params_key, study_store
+from ..study.runtime import pick_device, repo_root, results_dir, seed_everything
+from ..study.seeds import seed_for
+from ..study.store import atomic_write, atomic_write_json, file_lock, params_key, study_store
+from ..study.validate import check_T
+from . import ranks
+from .blocks import RankSlice
+from .families import build, KINDS
 
 CKPT_VERSION = 1
 #: Version of the training loop's numbers (part of every checkpoint's cache key; see
-#: adsorbstudy.codeversion). Bump it with any change to train_run/fit that alters trained weights.
+#: adsorbstudy.study.codeversion). Bump it with any change to train_run/fit that alters trained weights.
 TRAIN_VERSION = 2
 
 
@@ -266,9 +266,9 @@ def _loss_fn(model, cfg: TrainConfig, dev: torch.device):
     and under bf16 autocast when asked for."""
     mod = _Loss(model)
     noise = None
-    if dist.active():
+    if ranks.active():
         mod = torch.nn.parallel.DistributedDataParallel(mod, device_ids=[dev.index] if dev.type == "cuda" else None)
-        noise = RankSlice(None, dist.rank(), dist.world())  # the global RNG, the global batch's draws
+        noise = RankSlice(None, ranks.rank(), ranks.world())  # the global RNG, the global batch's draws
     if cfg.compile:
         mod = torch.compile(mod)
 
@@ -287,7 +287,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     and their conditions (N,) (class labels for the images chapter, whose split is fixed elsewhere).
     Resumes from ``ckpt_dir/last.pt`` when present (written by the same config, else ValueError).
     ``callback(step, loss)`` runs after every step (tests use it to interrupt a run).
-    Inside a torchrun process group (``adsorbstudy.distributed``) it trains data-parallel: each rank
+    Inside a torchrun process group (``adsorbstudy.generators.distributed``) it trains data-parallel: each rank
     takes its ``cfg.batch / world`` slice of the global batch, DDP averages the gradients, and
     only rank 0 writes checkpoints and shows progress; the logged loss is the global batch's.
     On return the model holds the weights with the best validation loss (EMA weights when
@@ -300,7 +300,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     L = getattr(model, "L", None)
     dev = model.device
     check_cuda_options(cfg, dev, getattr(model, "kind", None))
-    rank, world = dist.rank(), dist.world()
+    rank, world = ranks.rank(), ranks.world()
     main = rank == 0
     if world > 1:
         check_data_parallel(model.kind, cfg.batch, world)
@@ -352,7 +352,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
                      "rng": torch.get_rng_state(), "data_rng": data_gen.get_state(),
                      "history": hist, "step": step, "done": done})
 
-    from .runtime import progress_bar
+    from ..study.runtime import progress_bar
     bar = progress_bar(total=cfg.steps, initial=step, disable=not progress, desc=f"train {getattr(model, 'kind', '')}")
     t0, base_seconds = time.perf_counter(), hist["seconds"]
     model.train()
@@ -372,7 +372,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opts["main"].step()
-            loss = dist.mean_over_ranks(float(lt.detach()), dev)
+            loss = ranks.mean_over_ranks(float(lt.detach()), dev)
         if ema is not None:
             _ema_update(ema, model, cfg.ema)
         step += 1
@@ -400,7 +400,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
             hist["final_val"] = v
             hist["seconds"] = base_seconds + time.perf_counter() - t0
             # rank 0's clock decides for every rank, so that all ranks stop at the same step
-            if dist.broadcast_flag(bool(cfg.max_seconds) and hist["seconds"] > cfg.max_seconds and step < cfg.steps):
+            if ranks.broadcast_flag(bool(cfg.max_seconds) and hist["seconds"] > cfg.max_seconds and step < cfg.steps):
                 stopped = "time"
         hist["steps"] = step
         if step % cfg.ckpt_every == 0 or step == cfg.steps or stopped:
@@ -447,7 +447,8 @@ def model_json_path(name: str, profile: str) -> Path:
 
 def training_ensembles(params: dict, profile: str, device: str = "auto", progress: bool = True) -> dict:
     """The MC training ensembles of a run, {T: Ensemble}, from the profile's store (computed if missing)."""
-    from .ising import TRAIN_GRIDS, cached_ensembles
+    from ..physics.ensembles import cached_ensembles
+    from ..physics.grids import TRAIN_GRIDS
 
     mc_dev = None if params.get("mc_backend", "numba") == "numba" else pick_device(device)
     kw = {"device": mc_dev} if mc_dev is not None else {}
@@ -475,13 +476,13 @@ def discard_stale_checkpoints(store, ckpt_dir: Path) -> list[Path]:
 
 
 def code_versions(kind: str) -> dict:
-    """The versions of the code behind a checkpoint of ``kind`` (``adsorbstudy.codeversion``): the training
+    """The versions of the code behind a checkpoint of ``kind`` (``adsorbstudy.study.codeversion``): the training
     loop, the model family and the Monte Carlo of its training data. Part of the checkpoint's key."""
-    from . import ising
-    from .models import adsorption, ddpm, gan
+    from ..physics import ensembles
+    from . import adsorption, ddpm, gan
 
     family = {"adsorption": adsorption, "adsorption-nolateral": adsorption, "ddpm": ddpm, "gan": gan, "gan-m": gan}
-    return {"train": TRAIN_VERSION, "model": family[kind].VERSION, "ising": ising.VERSION}
+    return {"train": TRAIN_VERSION, "model": family[kind].VERSION, "ising": ensembles.VERSION}
 
 
 def checkpoint_key(params: dict) -> dict:
@@ -501,10 +502,10 @@ def check_trainable(params: dict, device: str = "auto", nproc: int = 1) -> None:
 
 
 def train_run(name: str, params: dict, profile: str, device: str = "auto", progress: bool = True,
-              launcher: str = "none", nproc: int = 1, callback: Callable[[int, float], None] | None = None) -> dict:
+              callback: Callable[[int, float], None] | None = None) -> dict:
     """Train (or reuse) the model described by ``params`` and write ``results/<profile>/models/<name>.json``.
 
-    ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.ising.TRAIN_GRIDS``),
+    ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.physics.grids.TRAIN_GRIDS``),
     "n_per_T" (MC frames per temperature), "mc_seed", "method", "mc_backend" (as in the Monte Carlo
     chapter, so its cached ensembles are reused), "hparams" (model constructor arguments),
     "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` and of
@@ -513,50 +514,46 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     started are discarded and the model is trained again; an interrupted forced run resumes from
     the checkpoints it wrote itself. Returns the JSON record.
 
-    ``launcher="torchrun"`` trains with ``nproc`` DistributedDataParallel ranks on this machine
-    (``adsorbstudy.distributed.launch_train_run``; the U-Net models only); the record is the same.
-    Inside a torchrun process group (the ranks themselves) rank 0 writes the model and the JSON.
+    Inside a torchrun process group (the ranks, started by :mod:`adsorbstudy.generators.distributed`)
+    rank 0 writes the model and the JSON.
     ``callback`` is passed to :func:`fit`.
     """
-    dist.check_launch(launcher, nproc)
-    if launcher == "torchrun":
-        return dist.launch_train_run(name, params, profile, device=device, nproc=nproc, progress=progress)
-    check_trainable(params, device, dist.world())  # before MC / training
+    check_trainable(params, device, ranks.world())  # before MC / training
     cfg = TrainConfig.from_dict(params.get("train", {}))
     L = params["L"]
-    dev = dist.local_device(pick_device(device))
+    dev = ranks.local_device(pick_device(device))
     store = study_store(profile)
     key = checkpoint_key(params)
     final = store.path("models", key, "pt")
     # two runs with the same training parameters (e.g. one model sampled two ways) share a checkpoint:
     # under --jobs the second waits here for the first and then reuses its model
-    lock = (file_lock(store.root / "checkpoints" / f"{params_key(key)}.lock") if dist.world() == 1
+    lock = (file_lock(store.root / "checkpoints" / f"{params_key(key)}.lock") if ranks.world() == 1
             else contextlib.nullcontext())
     with lock:
         if store.valid(final):
             meta = json.loads(final.with_name(final.name.split(".")[0] + ".meta.json").read_text())
             info = meta["train"]
         else:
-            if not dist.is_main():  # rank 0 computes missing ensembles and discards stale checkpoints first
-                dist.barrier()
+            if not ranks.is_main():  # rank 0 computes missing ensembles and discards stale checkpoints first
+                ranks.barrier()
             ens = training_ensembles(params, profile, device, progress)
             data = {float(T): np.asarray(e.configs) for T, e in ens.items()}
             ckpt_dir = store.root / "checkpoints" / params_key(key)
-            if dist.is_main():
+            if ranks.is_main():
                 discard_stale_checkpoints(store, ckpt_dir)
-                dist.barrier()
+                ranks.barrier()
             seed_everything(cfg.seed)
             model = build(params["kind"], L, **params.get("hparams", {})).to(dev)
             hist = fit(model, data, cfg, ckpt_dir, progress=progress, **({"callback": callback} if callback else {}))
             info = {"seconds": hist["seconds"], "steps": hist["steps"], "best_val": hist["best_val"],
                     "best_step": hist["best_step"], "final_val": hist["final_val"], "stopped": hist["stopped"],
-                    "device": str(dev), "processes": dist.world(),
+                    "device": str(dev), "processes": ranks.world(),
                     "history": {k: hist[k] for k in ("step", "loss", "val_step", "val_loss")}}
-            if dist.is_main():
+            if ranks.is_main():
                 _save(final, {"model": model.state_dict()})
                 store.commit(final, key, train=info)
-            dist.barrier()
-    if not dist.is_main():
+            ranks.barrier()
+    if not ranks.is_main():
         return {}  # rank 0 writes the record
     model = build(params["kind"], L, **params.get("hparams", {}))
     record = {"name": name, "kind": params["kind"], "L": L, "hparams": model.hparams,
@@ -627,7 +624,7 @@ def sample_grid(model, temperatures, n: int, seed: int = 0, steps: int | None = 
                 progress: bool = True) -> tuple[dict[str, np.ndarray], float, dict]:
     """Sample ``n`` configurations at each temperature: ({f"T={T:.2f}": int8 (n, L, L)}, seconds per 1000
     samples (wall clock of the sampling calls only), summed sampler statistics)."""
-    from .runtime import progress_bar
+    from ..study.runtime import progress_bar
 
     out, secs, stats = {}, 0.0, {}
     for i, T in enumerate(progress_bar(list(temperatures), disable=not progress, desc="sampling test grid")):

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .ising import energy, magnetization
-from .validate import check_int, check_L, check_temperatures
+from ..physics.lattice import energy, magnetization
+from ..study.validate import check_int, check_L, check_temperatures
 
 PADDINGS = ("circular", "zeros")
 
@@ -161,7 +161,7 @@ class RankSlice:
     ``[rank·b, (rank+1)·b)`` are kept.
 
     Every rank thus consumes the same random numbers as a single process drawing for the global
-    batch, and the ranks' slices together are exactly that process's draws (``adsorbstudy.distributed``).
+    batch, and the ranks' slices together are exactly that process's draws (``adsorbstudy.generators.distributed``).
     """
 
     def __init__(self, generator: torch.Generator | None, rank: int, world: int):
@@ -252,7 +252,7 @@ def temperatures_tensor(T, n: int) -> torch.Tensor:
 
 def spins_energy_mabs(spins: torch.Tensor) -> tuple[float, float]:
     """Mean energy per spin (J = 1, each bond once, periodic) and mean |m| of spins (n, L, L) ±1,
-    from :func:`adsorbstudy.ising.energy` and ``magnetization`` (on the tensor's device, float64)."""
+    from :func:`adsorbstudy.physics.lattice.energy` and ``magnetization`` (on the tensor's device, float64)."""
     s = spins.to(torch.float64)
     return float(energy(s).mean()), float(magnetization(s).abs().mean())
 

@@ -40,15 +40,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-PKG_DIR = Path(__file__).resolve().parent
-REGISTRY = "code_versions.json"
+PKG_DIR = Path(__file__).resolve().parents[1]
+#: The registry, relative to the package directory.
+REGISTRY = "study/code_versions.json"
 UPDATE_COMMAND = "adsorbstudy versions --update"
 
 #: Items the walk does not follow: they decide where and whether an artifact is stored, not its numbers.
 #: (``train.code_versions`` gathers the versions for the key; the version constants themselves are
 #: never hashed, so a bump alone does not read as a change of source.)
-NOT_NUMBERS = ("adsorbstudy.store", "adsorbstudy.runtime:repo_root", "adsorbstudy.runtime:artifacts_dir",
-               "adsorbstudy.runtime:results_dir", "adsorbstudy.codeversion", "adsorbstudy.train:code_versions")
+NOT_NUMBERS = ("adsorbstudy.study.store", "adsorbstudy.study.runtime:repo_root",
+               "adsorbstudy.study.runtime:artifacts_dir", "adsorbstudy.study.runtime:results_dir",
+               "adsorbstudy.study.codeversion", "adsorbstudy.generators.train:code_versions")
 
 
 @dataclass(frozen=True)
@@ -62,19 +64,19 @@ class Producer:
 
 
 PRODUCERS: dict[str, Producer] = {
-    "ising": Producer("Monte Carlo ensembles and τ_int scans (ising.cached_ensembles, the chapter-03 scans)",
-                      "adsorbstudy.ising:VERSION",
-                      ("adsorbstudy.ising:cached_ensembles", "adsorbstudy.ising:tau_scan",
-                       "adsorbstudy.ising:tau_size_scan")),
+    "ising": Producer("Monte Carlo ensembles and τ_int scans (ensembles.cached_ensembles, the chapter-03 scans)",
+                      "adsorbstudy.physics.ensembles:VERSION",
+                      ("adsorbstudy.physics.ensembles:cached_ensembles", "adsorbstudy.physics.ensembles:tau_scan",
+                       "adsorbstudy.physics.ensembles:tau_size_scan")),
     "train": Producer("checkpoints: the training loop, its data split and the model dispatch (train.train_run)",
-                      "adsorbstudy.train:TRAIN_VERSION", ("adsorbstudy.train:train_run",)),
+                      "adsorbstudy.generators.train:TRAIN_VERSION", ("adsorbstudy.generators.train:train_run",)),
     "adsorption": Producer("checkpoints of the adsorption generators (network, ELBO, sampler)",
-                           "adsorbstudy.models.adsorption:VERSION",
-                           ("adsorbstudy.models.adsorption:AdsorptionGenerator",)),
-    "ddpm": Producer("checkpoints of the DDPM (network, loss, sampler)", "adsorbstudy.models.ddpm:VERSION",
-                     ("adsorbstudy.models.ddpm:DDPM",)),
-    "gan": Producer("checkpoints of the GANs (generator, critic, losses)", "adsorbstudy.models.gan:VERSION",
-                    ("adsorbstudy.models.gan:WGAN",)),
+                           "adsorbstudy.generators.adsorption:VERSION",
+                           ("adsorbstudy.generators.adsorption:AdsorptionGenerator",)),
+    "ddpm": Producer("checkpoints of the DDPM (network, loss, sampler)", "adsorbstudy.generators.ddpm:VERSION",
+                     ("adsorbstudy.generators.ddpm:DDPM",)),
+    "gan": Producer("checkpoints of the GANs (generator, critic, losses)", "adsorbstudy.generators.gan:VERSION",
+                    ("adsorbstudy.generators.gan:WGAN",)),
 }
 
 
@@ -234,7 +236,7 @@ class _Package:
             if isinstance(node, ast.Attribute):
                 chain, inner = _attr_chain(node)
                 if chain and chain[0] in m.imports and m.imports[chain[0]][1] is None:
-                    # `ising.cached_ensembles`, `adsorbstudy.models.gan._n_up`: the longest module prefix
+                    # `ising.cached_ensembles`, `adsorbstudy.generators.gan._n_up`: the longest module prefix
                     target, rest = m.imports[chain[0]][0], chain[1:]
                     while rest and self.is_module(f"{target}.{rest[0]}"):
                         target, rest = f"{target}.{rest[0]}", rest[1:]
@@ -377,7 +379,7 @@ def update(pkg_dir: Path | str = PKG_DIR, same_numbers: tuple[str, ...] = ()) ->
             f"{', '.join(PRODUCERS[k].version.replace(':', '.') for k in refused)} (the cached artifacts would be "
             f"stale), or, if the change keeps every number, pass --same-numbers {' '.join(refused)}")
     changed = [k for k in now if reg.get(k) != now[k]]
-    text = json.dumps({"about": "adsorbstudy.codeversion: per producer of cached artifacts, its version and a "
+    text = json.dumps({"about": "adsorbstudy.study.codeversion: per producer of cached artifacts, its version and a "
                                 "hash of its source; refresh with `" + UPDATE_COMMAND + "`",
                        "producers": now}, indent=1, sort_keys=True) + "\n"
     from .store import atomic_write_text

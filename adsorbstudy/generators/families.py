@@ -36,7 +36,7 @@ def hparams_from(params: dict) -> dict:
         return {k: params[k] for k in ("K", "base", "depth", "emb_dim")}
     if kind == "ddpm":
         return {k: params[k] for k in ("base", "depth", "emb_dim", "n_steps")}
-    from ..ising import TRAIN_GRIDS
+    from ..physics.grids import TRAIN_GRIDS
 
     train_T = TRAIN_GRIDS[params["grid"]]
     hp = {k: params[k] for k in ("ngf", "ndf", "n_critic", "clip", "heads")}

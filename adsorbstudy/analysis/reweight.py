@@ -1,7 +1,7 @@
 """Exact Boltzmann statistics from the adsorption generator's trajectory likelihood (DESIGN §3).
 
 Conventions: J = 1, k_B = 1, spins ±1 on the periodic L×L torus, N = L², energy E(s) = N·e(s)
-with every bond once (:func:`adsorbstudy.ising.energy`), π(s) = exp(−E(s)/T)/Z. Logarithms are
+with every bond once (:func:`adsorbstudy.physics.lattice.energy`), π(s) = exp(−E(s)/T)/Z. Logarithms are
 natural (nats).
 
 The generator draws a whole trajectory s_K → … → s_0 with a known probability p_θ(s_{0:K}); the
@@ -40,22 +40,14 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from scipy.special import logsumexp
 
-from . import exact, ising
-from .report import read_csv, write_csv
-from .seeds import seed_for
-from .validate import check_T
+from ..physics import autocorr, exact, lattice, montecarlo
+from ..physics.lattice import check_spins
+from ..study.seeds import seed_for
+from ..study.validate import check_T
+from .tables import read_csv, write_csv
 
 
 # --------------------------------------------------------------------------- inputs
-def _spins(configs, name: str = "spins") -> np.ndarray:
-    x = np.asarray(configs.numpy() if hasattr(configs, "numpy") else configs)
-    if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] != x.shape[2] or x.shape[1] < 2:
-        raise ValueError(f"{name} must have shape (n >= 1, L >= 2, L); got {x.shape}")
-    if not np.all(np.abs(x) == 1):
-        raise ValueError(f"{name} must contain only spins -1 and +1")
-    return x
-
-
 def _vector(v, n: int, name: str) -> np.ndarray:
     a = np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float64)
     if a.shape != (n,):
@@ -73,11 +65,11 @@ def log_weights(spins, log_p, log_q, T: float) -> np.ndarray:
     ``AdsorptionGenerator.sample_with_logprob``; E is the total energy N·e (J = 1, bonds once).
     E_p[w] = Z, the partition function of the L×L torus at ``T``.
     """
-    x = _spins(spins)
+    x = check_spins(spins)
     n, L = x.shape[0], x.shape[1]
     lp, lq = _vector(log_p, n, "log_p"), _vector(log_q, n, "log_q")
     T = check_T(T)
-    E = L * L * ising.energy(x)
+    E = L * L * lattice.energy(x)
     return -E / T + lq - lp
 
 
@@ -122,19 +114,19 @@ def weighted_stats(spins, T: float, log_w=None, inflation: float = 1.0) -> dict:
 
     ``spins`` (n, L, L) ±1; ``log_w`` (n,) log weights (None: equal weights, the raw estimate);
     ``inflation``: variance factor 2τ_int for correlated samples (a Markov chain), 1 for
-    independent ones. Conventions as :func:`adsorbstudy.metrics.thermo_stats`: e per spin (J),
+    independent ones. Conventions as :func:`adsorbstudy.physics.observables.thermo_stats`: e per spin (J),
     |m| per configuration, C = N(⟨e²⟩ − ⟨e⟩²)/T², χ = N(⟨m²⟩ − ⟨|m|⟩²)/T, U4 = 1 − ⟨m⁴⟩/(3⟨m²⟩²)
     from the signed m. Returns floats: each observable, ``{name}_err``, ``n`` and ``ess``.
     """
-    x = _spins(spins)
+    x = check_spins(spins)
     T = check_T(T)
     if not (isinstance(inflation, (int, float)) and math.isfinite(inflation) and inflation >= 1):
         raise ValueError(f"inflation must be a finite number >= 1 (2 τ_int); got {inflation!r}")
     n, L = x.shape[0], x.shape[1]
     N = L * L
     wbar = np.full(n, 1.0 / n) if log_w is None else _normalised(_vector(log_w, n, "log_w"))
-    e = ising.energy(x)
-    m = ising.magnetization(x)
+    e = lattice.energy(x)
+    m = lattice.magnetization(x)
     f = np.stack([e, e**2, np.abs(m), m**2, m**4], axis=1)
     mu = wbar @ f
     me, me2, ma, m2, m4 = mu
@@ -188,14 +180,14 @@ def imh_stats(spins, T: float, log_w, seed: int = 0) -> dict:
 
     Returns :func:`weighted_stats` of the chain's states (equal weights, variance × 2 max(τ_e, τ_|m|))
     plus ``acceptance``, ``tau_int`` (of e along the chain, in proposals, by
-    :func:`adsorbstudy.ising.integrated_autocorr_time`), ``tau_int_m`` (of |m|), ``chain`` (indices)
+    :func:`adsorbstudy.physics.autocorr.integrated_autocorr_time`), ``tau_int_m`` (of |m|), ``chain`` (indices)
     and ``ess`` = n / (2 τ_int).
     """
-    x = _spins(spins)
+    x = check_spins(spins)
     chain, acc = imh(_vector(log_w, x.shape[0], "log_w"), seed)
     states = x[chain]
-    tau_e = ising.integrated_autocorr_time(ising.energy(states))[0]
-    tau_m = ising.integrated_autocorr_time(np.abs(ising.magnetization(states)))[0]
+    tau_e = autocorr.integrated_autocorr_time(lattice.energy(states))[0]
+    tau_m = autocorr.integrated_autocorr_time(np.abs(lattice.magnetization(states)))[0]
     out = weighted_stats(states, T, None, inflation=2 * max(tau_e, tau_m))
     out.update({"acceptance": float(acc), "tau_int": float(tau_e), "tau_int_m": float(tau_m), "chain": chain,
                 "ess": float(x.shape[0] / (2 * tau_e))})
@@ -203,18 +195,18 @@ def imh_stats(spins, T: float, log_w, seed: int = 0) -> dict:
 
 
 # --------------------------------------------------------------------------- hybrid arm
-def hybrid(configs, T: float, sweeps: Sequence[int] = (1, 4, 16, 64), seed: int = 0, device=None) -> dict:
-    """Metropolis sweeps after generation: {n: (configs after n sweeps, seconds spent on the sweeps)}.
+def hybrid(spins, T: float, sweeps: Sequence[int] = (1, 4, 16, 64), seed: int = 0, device=None) -> dict:
+    """Metropolis sweeps after generation: {n: (spins after n sweeps, seconds spent on the sweeps)}.
 
-    ``configs`` (n_samples, L, L) ±1 from any sampler; each is its own chain, run with
-    :func:`adsorbstudy.ising.metropolis_from` (numba kernel; ``device`` selects the torch checkerboard
+    ``spins`` (n_samples, L, L) ±1 from any sampler; each is its own chain, run with
+    :func:`adsorbstudy.physics.montecarlo.metropolis_from` (numba kernel; ``device`` selects the torch checkerboard
     kernel). The counts in ``sweeps`` (distinct, ≥ 0) are reached cumulatively, so the cost is that of
     max(sweeps) sweeps; each stage draws fresh random numbers (seed derived from ``seed`` and the stage).
     Seconds are cumulative wall time for the whole batch.
     """
     import time
 
-    x = _spins(configs, "configs").astype(np.int8)
+    x = check_spins(spins, "spins").astype(np.int8)
     T = check_T(T)
     counts = sorted({int(s) for s in sweeps})
     if not counts or counts[0] < 0:
@@ -223,7 +215,7 @@ def hybrid(configs, T: float, sweeps: Sequence[int] = (1, 4, 16, 64), seed: int 
     for stage, n in enumerate(counts):
         t0 = time.perf_counter()
         sub = int(np.random.SeedSequence([int(seed), stage]).generate_state(1)[0] >> 1)
-        x = ising.metropolis_from(x, T, n - done, seed=sub, device=device)
+        x = montecarlo.metropolis_from(x, T, n - done, seed=sub, device=device)
         secs += time.perf_counter() - t0
         done = n
         out[n] = (x, secs)
@@ -231,23 +223,23 @@ def hybrid(configs, T: float, sweeps: Sequence[int] = (1, 4, 16, 64), seed: int 
 
 
 # --------------------------------------------------------------------------- the KL bound
-def kl_bound_from_nll(nll_per_spin, configs, T: float, weights=None) -> tuple[float, float]:
+def kl_bound_from_nll(nll_per_spin, spins, T: float, weights=None) -> tuple[float, float]:
     """Upper bound on KL(π ‖ p_θ) per spin (nats) from −ELBO per spin of Boltzmann configurations.
 
     KL(π‖p_θ) = E_π[log π − log p_θ] ≤ E_π[−ELBO] − H(π), with log π(s) = −E(s)/T − ln Z and
-    H(π) = ln Z + ⟨E⟩/T; ln Z is the exact torus value (:func:`adsorbstudy.exact.log_partition`).
+    H(π) = ln Z + ⟨E⟩/T; ln Z is the exact torus value (:func:`adsorbstudy.physics.exact.log_partition`).
     Per configuration b = NLL/N − e/T − ln Z/N (NLL/N = ``nll_per_spin``, e the energy per spin), and
-    the bound is the mean of b over ``configs`` (Boltzmann samples, e.g. held-out Monte Carlo), with
+    the bound is the mean of b over ``spins`` (Boltzmann samples, e.g. held-out Monte Carlo), with
     error std/√n. ``weights``: probabilities of the configurations instead of equal weights (for an
     exact enumeration; the error is then that of the weighted mean). The bound is also the per-spin
     KL of the whole trajectories, KL(π q ‖ p_θ)/N. Returns (bound, error).
     """
-    x = _spins(configs, "configs")
+    x = check_spins(spins, "spins")
     n, L = x.shape[0], x.shape[1]
     N = L * L
     T = check_T(T)
     nll = _vector(nll_per_spin, n, "nll_per_spin")
-    b = nll - ising.energy(x) / T - float(exact.log_partition(L, T)) / N
+    b = nll - lattice.energy(x) / T - float(exact.log_partition(L, T)) / N
     if weights is None:
         return float(b.mean()), float(b.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
     w = _vector(weights, n, "weights")
@@ -258,13 +250,13 @@ def kl_bound_from_nll(nll_per_spin, configs, T: float, weights=None) -> tuple[fl
     return mean, float(math.sqrt(np.sum(w**2 * (b - mean) ** 2)))
 
 
-def kl_bound(model, configs, T: float, seed: int = 0) -> tuple[float, float]:
-    """:func:`kl_bound_from_nll` with the model's one-draw −ELBO (``model.nll_bound(configs, T, seed)``).
+def kl_bound(model, spins, T: float, seed: int = 0) -> tuple[float, float]:
+    """:func:`kl_bound_from_nll` with the model's one-draw −ELBO (``model.nll_bound(spins, T, seed)``).
 
-    ``model``: a Bernoulli generator (adsorption or its ablation); ``configs``: (n, L, L) ±1
+    ``model``: a Bernoulli generator (adsorption or its ablation); ``spins``: (n, L, L) ±1
     Boltzmann samples at ``T``. Returns (bound, error) in nats per spin; 0 would be a perfect model.
     """
-    x = _spins(configs, "configs")
+    x = check_spins(spins, "spins")
     return kl_bound_from_nll(np.asarray(model.nll_bound(x, T, seed=seed), float), x, T)
 
 
@@ -293,7 +285,7 @@ def _z(value, err, ref, ref_err=0.0) -> float:
 def exact_row(model: str, T: float, method: str, stats: Mapping, L: int, mc: Mapping, *, n_sweeps: int = 0,
               seconds: float = float("nan"), logz=None, kl=None) -> dict:
     """One row of exact.csv from :func:`weighted_stats`-like ``stats``, the Monte Carlo statistics ``mc``
-    (:func:`adsorbstudy.metrics.thermo_stats`) and the exact torus values at (L, T).
+    (:func:`adsorbstudy.physics.observables.thermo_stats`) and the exact torus values at (L, T).
 
     ``seconds``: wall time behind the row's samples (sampling plus sweeps); ``logz``: (ln Z, err) total,
     stored per spin; ``kl``: (bound, err) per spin."""
@@ -344,11 +336,11 @@ def corrected_rows(model: str, spins, log_w, T: float, mc: Mapping, seconds: flo
     """The exact.csv rows of one Bernoulli model at one T: raw, snis, imh and hybrid-n.
 
     ``spins``/``log_w`` from :func:`sample_weighted`, ``seconds`` its wall time, ``mc`` the Monte
-    Carlo statistics at T (:func:`adsorbstudy.metrics.thermo_stats`), ``kl`` the (bound, err) per spin
+    Carlo statistics at T (:func:`adsorbstudy.physics.observables.thermo_stats`), ``kl`` the (bound, err) per spin
     of :func:`kl_bound`. The raw, SNIS and IMH rows share the samples (and their cost); the hybrid rows
     relax the same samples and add the sweeps' time.
     """
-    x = _spins(spins)
+    x = check_spins(spins)
     L = x.shape[1]
     rows = [exact_row(model, T, "raw", weighted_stats(x, T), L, mc, seconds=seconds),
             exact_row(model, T, "snis", weighted_stats(x, T, log_w), L, mc, seconds=seconds,
@@ -361,7 +353,7 @@ def hybrid_rows(model: str, spins, T: float, mc: Mapping, seconds: float, *, swe
                 seed: int = 0) -> list[dict]:
     """exact.csv rows ``hybrid-<n>`` of any model: its samples after n Metropolis sweeps (:func:`hybrid`);
     ``seconds`` the time that produced the samples, to which the sweeps' time is added."""
-    x = _spins(spins)
+    x = check_spins(spins)
     return [exact_row(model, T, f"hybrid-{n}", weighted_stats(c, T), x.shape[1], mc, n_sweeps=n, seconds=seconds + sec)
             for n, (c, sec) in hybrid(x, T, sweeps, seed=seed).items()]
 

@@ -14,30 +14,14 @@ import math
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from .ising import energy, magnetization
-from .validate import check_T
+from ..study.validate import check_T
+from .lattice import check_spins, energy, magnetization
 
 
-def _spins(configs, name: str = "configs") -> np.ndarray:
-    """configs as a numpy array (n, L, L) of ±1; torch tensors are moved to the CPU."""
-    try:
-        import torch
-        if isinstance(configs, torch.Tensor):
-            configs = configs.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    x = np.asarray(configs)
-    if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] < 2 or x.shape[2] < 2:
-        raise ValueError(f"{name} must have shape (n >= 1, L >= 2, L >= 2); got shape {x.shape}")
-    if not np.all(np.abs(x) == 1):
-        raise ValueError(f"{name} must contain only spins -1 and +1")
-    return x
-
-
-def thermo_stats(configs, T: float, n_boot: int = 200, seed: int = 0) -> dict:
+def thermo_stats(spins, T: float, n_boot: int = 200, seed: int = 0) -> dict:
     """Thermodynamic averages of an ensemble at temperature ``T``, with bootstrap errors.
 
-    ``configs``: (n, L, L) of ±1 (numpy or torch). Returns floats:
+    ``spins``: (n, L, L) of ±1 (numpy or torch). Returns floats:
     ``n``; ``e`` = <e>; ``m_abs`` = <|m|> (|m| per configuration);
     ``C`` = N(<e²> − <e>²)/T² (specific heat per spin, k_B);
     ``chi`` = N(<m²> − <|m|>²)/T (susceptibility per spin with the |m| convention);
@@ -45,7 +29,7 @@ def thermo_stats(configs, T: float, n_boot: int = 200, seed: int = 0) -> dict:
     each with ``*_err``, the standard deviation over ``n_boot`` bootstrap resamples of the
     configurations (NaN when n = 1). The point estimates use all configurations.
     """
-    x = _spins(configs)
+    x = check_spins(spins)
     T = check_T(T)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
@@ -80,10 +64,10 @@ def thermo_stats(configs, T: float, n_boot: int = 200, seed: int = 0) -> dict:
     return out
 
 
-def correlation(configs):
+def correlation(spins):
     """Spin–spin correlation G(r) = <s_i s_{i+r}> along the lattice axes, r = 1 … ⌊L/2⌋.
 
-    ``configs``: (n, L, L) ±1, periodic. G(r) is averaged over all sites, both axes and
+    ``spins``: (n, L, L) ±1, periodic. G(r) is averaged over all sites, both axes and
     all configurations. Following Eq. 13 with the Z₂ symmetry of the Boltzmann
     distribution, <s_i> = 0, so nothing is subtracted: the result is invariant under
     flipping any configuration, hence identical in convention for MC chains (which
@@ -91,16 +75,16 @@ def correlation(configs):
     therefore tends to m² at large r. Returns (r, G, G_err) with G_err the standard
     error over configurations.
     """
-    r, per = correlation_per_config(configs)
+    r, per = correlation_per_config(spins)
     n = per.shape[0]
     G = per.mean(0)
     G_err = per.std(0, ddof=1) / math.sqrt(n) if n > 1 else np.full(len(r), np.nan)
     return r, G, G_err
 
 
-def correlation_per_config(configs):
+def correlation_per_config(spins):
     """(r, g) with g[k, j] = site- and axis-averaged s_i s_{i+r_j} of configuration k, r = 1 … ⌊L/2⌋."""
-    x = _spins(configs).astype(np.float64)
+    x = check_spins(spins).astype(np.float64)
     n, L, L2 = x.shape
     rmax = min(L, L2) // 2
     r = np.arange(1, rmax + 1)
@@ -110,7 +94,7 @@ def correlation_per_config(configs):
     return r, per
 
 
-def eta_bootstrap(configs, rmax=None, n_boot: int = 200, seed: int = 0) -> dict:
+def eta_bootstrap(spins, rmax=None, n_boot: int = 200, seed: int = 0) -> dict:
     """η and ξ of :func:`fit_eta_xi` with errors from a bootstrap over configurations.
 
     The G(r) at different r come from the same configurations and are strongly
@@ -123,10 +107,10 @@ def eta_bootstrap(configs, rmax=None, n_boot: int = 200, seed: int = 0) -> dict:
     """
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
-    r, per = correlation_per_config(configs)
+    r, per = correlation_per_config(spins)
     n = per.shape[0]
     if n < 2:
-        raise ValueError(f"configs must hold at least 2 configurations; got {n}")
+        raise ValueError(f"spins must hold at least 2 configurations; got {n}")
 
     def fit(rows):
         g = per[rows]
@@ -225,7 +209,7 @@ def fit_power_law(x, y, y_err, rel_err_floor: float = 1e-3) -> dict:
             "local_slopes": (np.diff(ly) / np.diff(lx)).tolist(), "cov": (cov * scale).tolist()}
 
 
-def hamming(configs, flip_symmetric: bool, max_pairs: int = 200_000, seed: int = 0):
+def hamming(spins, flip_symmetric: bool, max_pairs: int = 200_000, seed: int = 0):
     """Mean pairwise Hamming distance of an ensemble, as a fraction of sites, with its standard error.
 
     d(a, b) = fraction of sites where a and b differ = (1 − q_ab)/2 with the overlap
@@ -236,12 +220,12 @@ def hamming(configs, flip_symmetric: bool, max_pairs: int = 200_000, seed: int =
     √(4 Var(h̄_a)/m), h̄_a the mean distance of configuration a to the others.
     Returns (mean, err).
     """
-    x = _spins(configs)
+    x = check_spins(spins)
     if isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 1:
         raise ValueError(f"max_pairs must be an integer >= 1; got {max_pairs!r}")
     n = x.shape[0]
     if n < 2:
-        raise ValueError(f"configs must hold at least 2 configurations for pairwise distances; got {n}")
+        raise ValueError(f"spins must hold at least 2 configurations for pairwise distances; got {n}")
     m = min(n, int((1 + math.sqrt(1 + 8 * max_pairs)) / 2))
     m = max(m, 2)
     if m < n:
@@ -268,15 +252,15 @@ def w1(a, b) -> float:
     return float(wasserstein_distance(a, b))
 
 
-def w1_e_m(configs_a, configs_b) -> dict:
+def w1_e_m(spins_a, spins_b) -> dict:
     """W1 distances between two ensembles' per-spin energy and |m| distributions.
 
     ``w1_e``: W1 of e (J per spin); ``w1_m``: W1 of |m| per configuration (so a model
     whose samples come in both signs is compared fairly with an MC chain that keeps one).
     """
-    a, b = _spins(configs_a, "configs_a"), _spins(configs_b, "configs_b")
+    a, b = check_spins(spins_a, "spins_a"), check_spins(spins_b, "spins_b")
     if a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"configs_a and configs_b must have the same lattice shape; got {a.shape[1:]} and {b.shape[1:]}")
+        raise ValueError(f"spins_a and spins_b must have the same lattice shape; got {a.shape[1:]} and {b.shape[1:]}")
     return {"w1_e": w1(energy(a), energy(b)),
             "w1_m": w1(np.abs(magnetization(a)), np.abs(magnetization(b)))}
 
@@ -311,7 +295,7 @@ def _resampled_cdf(codes: np.ndarray, n_values: int) -> np.ndarray:
     return np.cumsum(counts.reshape(rows, n_values), axis=1) / n
 
 
-def w1_e_m_bootstrap(configs_a, configs_b, n_boot: int = 200, seed: int = 0) -> dict:
+def w1_e_m_bootstrap(spins_a, spins_b, n_boot: int = 200, seed: int = 0) -> dict:
     """:func:`w1_e_m` with bootstrap errors: ``w1_e``, ``w1_e_err`` (J per spin), ``w1_m``, ``w1_m_err``.
 
     The point values use all configurations; each error is the standard deviation of ``n_boot``
@@ -320,7 +304,7 @@ def w1_e_m_bootstrap(configs_a, configs_b, n_boot: int = 200, seed: int = 0) -> 
     """
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
-    a, b = _spins(configs_a, "configs_a"), _spins(configs_b, "configs_b")
+    a, b = check_spins(spins_a, "spins_a"), check_spins(spins_b, "spins_b")
     out = w1_e_m(a, b)
     rng = np.random.default_rng(seed)
     for key, f in (("w1_e", energy), ("w1_m", lambda x: np.abs(magnetization(x)))):
@@ -331,8 +315,8 @@ def w1_e_m_bootstrap(configs_a, configs_b, n_boot: int = 200, seed: int = 0) -> 
 def energy_fidelity(ensembles, e_exact, reference, n_boot: int = 200, seed: int = 0) -> dict:
     """Energy fidelity of a sampler over several temperatures, with error bars.
 
-    ``ensembles``: {T: configs (n_T, L, L) ±1} of the sampler under test (numpy or torch);
-    ``e_exact``: {T: exact ⟨e⟩ in J per spin}; ``reference``: {T: configs} of an
+    ``ensembles``: {T: spins (n_T, L, L) ±1} of the sampler under test (numpy or torch);
+    ``e_exact``: {T: exact ⟨e⟩ in J per spin}; ``reference``: {T: spins} of an
     independent reference sampler (e.g. Monte Carlo). Every T of ``ensembles`` must be a
     key of the other two; n_T ≥ 2 configurations per temperature.
 
@@ -367,8 +351,8 @@ def energy_fidelity(ensembles, e_exact, reference, n_boot: int = 200, seed: int 
         ex = e_exact[T]
         if isinstance(ex, bool) or not isinstance(ex, (int, float, np.integer, np.floating)) or not math.isfinite(ex):
             raise ValueError(f"e_exact[{T!r}] must be a finite energy per spin in J; got {ex!r}")
-        a = _spins(ensembles[T], f"ensembles[{T!r}]")
-        b = _spins(reference[T], f"reference[{T!r}]")
+        a = check_spins(ensembles[T], f"ensembles[{T!r}]")
+        b = check_spins(reference[T], f"reference[{T!r}]")
         if a.shape[0] < 2:
             raise ValueError(f"ensembles[{T!r}] must hold at least 2 configurations for a standard error; got {a.shape[0]}")
         if a.shape[1:] != b.shape[1:]:

@@ -262,7 +262,7 @@ Check = Callable[[dict[str, Any], list[_Earlier]], None]
 
 def _check_test_grid(p: dict, earlier: list[_Earlier]) -> None:
     """test_start ≤ test_stop: the notebook builds its grid with ``ising.test_grid``, which needs it."""
-    from .ising import test_grid
+    from ..physics.grids import test_grid
 
     try:
         test_grid(p["test_start"], p["test_stop"], p["test_step"])
@@ -272,7 +272,7 @@ def _check_test_grid(p: dict, earlier: list[_Earlier]) -> None:
 
 def _check_isotherm_sweep(p: dict, earlier: list[_Earlier]) -> None:
     """The isotherm figures need at least one ε_a, and the hysteresis loop needs ε_a below −4/z_a."""
-    from .isotherm import critical_eps_a
+    from ..physics.isotherm import critical_eps_a
 
     if not p["eps_a_list"]:
         raise _Bad("eps_a_list", "a non-empty list of float in [-20, 5]", p["eps_a_list"])
@@ -304,7 +304,7 @@ def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
     _check_launch(p)
     # the library's own validators, so the profile accepts exactly the lattices the models accept
     if p["model"] in UNET_KINDS:
-        from .nn import GeneratorBase
+        from ..generators.blocks import GeneratorBase
 
         try:
             GeneratorBase._check_L(p["L"], p["depth"])
@@ -315,7 +315,7 @@ def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
             raise _Bad("sample_steps", f"0 or K = {p['K']} (model {p['model']} samples with its K layers)",
                        p["sample_steps"])
     else:
-        from .models.gan import _n_up
+        from ..generators.gan import _n_up
 
         try:
             _n_up(p["L"])
@@ -325,8 +325,8 @@ def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
 
 def _check_launch(p: dict) -> None:
     """04-train: torchrun for the models DDP trains, nproc ≠ 1 only with it and dividing the global batch;
-    the CUDA-only speed options not on a profile whose device is cpu (``adsorbstudy.distributed``)."""
-    from .train import DDP_KINDS
+    the CUDA-only speed options not on a profile whose device is cpu (``adsorbstudy.generators.distributed``)."""
+    from ..generators.train import DDP_KINDS
 
     if p["launcher"] == "torchrun" and p["model"] not in DDP_KINDS:
         raise _Bad("launcher", f"none for model {p['model']} (torchrun trains {', '.join(DDP_KINDS)})", p["launcher"])
@@ -506,3 +506,27 @@ def validate_profile(name: str, raw: Any, source: str = "profile") -> Profile:
     if unused:
         raise ProfileError(f"{source}: defaults: unknown key {sorted(unused)[0]!r}: no notebook in runs declares it")
     return Profile(name, description, device, runs)
+
+
+def training_seeds(profile) -> dict[str, int]:
+    """Training seeds per model kind that a profile's fidelity run compares: {kind: count}.
+
+    ``profile``: a validated :class:`Profile`. Counts the runs named in the
+    ``05-fidelity`` run's ``models`` and ``seed_models`` (the notebook's defaults where the profile
+    gives none; ``fine_models`` are a different training grid and not counted), each mapped to its
+    kind through the ``04-train`` run that trains it. Empty when the profile has no fidelity run.
+    """
+    fid = next((r for r in profile.runs if r.notebook == "05-fidelity"), None)
+    if fid is None:
+        return {}
+    spec = notebook_params(notebook_path("05-fidelity"))
+    names = [*fid.parameters.get("models", spec["models"].default),
+             *fid.parameters.get("seed_models", spec["seed_models"].default)]
+    kind_of = {(r.parameters.get("name") or r.parameters["model"]): r.parameters["model"]
+               for r in profile.runs if r.notebook == "04-train" and "model" in r.parameters}
+    out: dict[str, int] = {}
+    for n in names:
+        if n not in kind_of:
+            raise ValueError(f"profile {profile.name}: 05-fidelity compares {n!r}, which no 04-train run trains")
+        out[kind_of[n]] = out.get(kind_of[n], 0) + 1
+    return out

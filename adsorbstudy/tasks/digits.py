@@ -38,8 +38,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import metrics
-from .seeds import seed_for
+from ..physics import observables
+from ..physics.lattice import to_occupancy, to_spins
+from ..study.seeds import seed_for
 
 SIDE = 8
 N_CLASSES = 10
@@ -48,7 +49,7 @@ THRESHOLD = 8
 MAX_INTENSITY = 16
 PROMPT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SPLITS = ("train", "val", "test")
-#: the study's image generators (``adsorbstudy.models.build`` kinds, all class-conditional)
+#: the study's image generators (``adsorbstudy.generators.families.build`` kinds, all class-conditional)
 IMAGE_KINDS = ("adsorption", "adsorption-nolateral", "ddpm", "gan")
 
 
@@ -115,16 +116,6 @@ def parse_prompt(text: str) -> int:
         return int(t)
     raise ValueError(f"prompt: unknown prompt {text!r}; accepted prompts (case-insensitive): "
                      f"{', '.join(PROMPT_WORDS)}, or a numeral 0-9")
-
-
-def to_spins(s) -> np.ndarray:
-    """Occupancies {0, 1} → int8 spins ±1 (σ = 2s − 1), the generators' input convention."""
-    return (2 * np.asarray(s, dtype=np.int8) - 1).astype(np.int8)
-
-
-def to_occupancy(spins) -> np.ndarray:
-    """Spins ±1 → uint8 occupancies {0, 1}."""
-    return (np.asarray(spins) > 0).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- the judge
@@ -228,14 +219,14 @@ def score_images(images, prompts, clf: DigitClassifier, real_test, train_images,
         sel = x[y == c]
         if sel.shape[0] < 2:
             continue
-        m, e = metrics.hamming(to_spins(sel), flip_symmetric=False, seed=seed)
+        m, e = observables.hamming(to_spins(sel), flip_symmetric=False, seed=seed)
         div, div_var, n_p = div + m, div_var + (e if np.isfinite(e) else 0.0) ** 2, n_p + 1
     mean = np.mean
     return {"n": int(x.shape[0]),
-            "acc": float(hit.mean()), "acc_err": metrics.bootstrap_err(mean, [hit], n_boot, seed),
-            "fd": frechet_distance(fa, fb), "fd_err": metrics.bootstrap_err(frechet_distance, [fa, fb], n_boot, seed),
-            "nn_hamming": float(nn_d.mean()), "nn_hamming_err": metrics.bootstrap_err(mean, [nn_d], n_boot, seed),
-            "copies": float(copy.mean()), "copies_err": metrics.bootstrap_err(mean, [copy], n_boot, seed),
+            "acc": float(hit.mean()), "acc_err": observables.bootstrap_err(mean, [hit], n_boot, seed),
+            "fd": frechet_distance(fa, fb), "fd_err": observables.bootstrap_err(frechet_distance, [fa, fb], n_boot, seed),
+            "nn_hamming": float(nn_d.mean()), "nn_hamming_err": observables.bootstrap_err(mean, [nn_d], n_boot, seed),
+            "copies": float(copy.mean()), "copies_err": observables.bootstrap_err(mean, [copy], n_boot, seed),
             "diversity": div / n_p if n_p else math.nan,
             "diversity_err": math.sqrt(div_var) / n_p if n_p else math.nan}
 
@@ -298,14 +289,14 @@ def train_image_model(kind: str, hparams: dict, train: dict, data: dict, store, 
 
     ``data``: {"train": (spins int8 (n, 8, 8), labels (n,)), "val": (...)} from the fixed split.
     ``hparams`` go to ``models.build`` (with ``n_classes`` = 10, zero padding); ``train`` is a
-    :class:`adsorbstudy.train.TrainConfig` dict. The final weights are an artifact of ``store``
+    :class:`adsorbstudy.generators.train.TrainConfig` dict. The final weights are an artifact of ``store``
     keyed by (task, kind, hparams, train, ``key_extra``: e.g. the split seed), reused when intact;
     training checkpoints go beside it and resume an interrupted run. ``info``: seconds, steps,
     best_val, best_step, n_params.
     """
-    from .models import build
-    from .store import params_key
-    from .train import TrainConfig, _load, _save, discard_stale_checkpoints, fit
+    from ..generators.families import build
+    from ..generators.train import _load, _save, discard_stale_checkpoints, fit, TrainConfig
+    from ..study.store import params_key
 
     if kind not in IMAGE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(IMAGE_KINDS)}; got {kind!r}")
@@ -323,7 +314,7 @@ def train_image_model(kind: str, hparams: dict, train: dict, data: dict, store, 
         vx, vy = data["val"]
         tens = (torch.as_tensor(np.asarray(tx)).to(torch.int8), torch.as_tensor(np.asarray(ty, dtype=np.int64)),
                 torch.as_tensor(np.asarray(vx)).to(torch.int8), torch.as_tensor(np.asarray(vy, dtype=np.int64)))
-        from .runtime import seed_everything
+        from ..study.runtime import seed_everything
 
         seed_everything(cfg.seed)
         model = build(kind, SIDE, **hp).to(device)
@@ -340,7 +331,7 @@ def train_image_model(kind: str, hparams: dict, train: dict, data: dict, store, 
 
 def cached_classifier(store, images, labels, seed: int = 0, steps: int = 300, key_extra: Mapping | None = None):
     """:func:`train_classifier`, its weights an artifact of ``store`` keyed by (seed, steps, ``key_extra``)."""
-    from .train import _load, _save
+    from ..generators.train import _load, _save
 
     params = {"task": "digits-classifier", "seed": seed, "steps": steps, "threshold": THRESHOLD} | dict(key_extra or {})
     path = store.path("image-classifier", params, "pt")
@@ -372,7 +363,7 @@ def likelihood_columns(model, test, train, seed: int = 0, n_boot: int = 100) -> 
     for name, (x, y) in (("test", test), ("train", train)):
         b = elbo_bits(model, x, y, seed=seed)
         out[f"nll_{name}_bits"] = float(b.mean())
-        out[f"nll_{name}_bits_err"] = metrics.bootstrap_err(np.mean, [b], n_boot, seed)
+        out[f"nll_{name}_bits_err"] = observables.bootstrap_err(np.mean, [b], n_boot, seed)
     return out
 
 
@@ -390,14 +381,14 @@ def reference_rows(judge: Mapping, split_data: Mapping, n_boot: int = 100, seed:
     real = score_images(xt, yt, clf, xt, xtr, n_boot=n_boot, seed=seed)
     fb = features(clf, xtr), features(clf, xt)
     real["fd"] = frechet_distance(*fb)
-    real["fd_err"] = metrics.bootstrap_err(frechet_distance, fb, n_boot, seed)
+    real["fd_err"] = observables.bootstrap_err(frechet_distance, fb, n_boot, seed)
     rows = [{"model": "real-test", "kind": "reference", **real}]
     for name, lab in (("bernoulli-marginal", False), ("bernoulli-marginal-class", True)):
         row = {"model": name, "kind": "reference"}
         for split, (x, y) in (("test", (xt, yt)), ("train", (xtr, ytr))):
             b = marginal_bits(xtr, x, ytr if lab else None, y if lab else None)
             row[f"nll_{split}_bits"] = float(b.mean())
-            row[f"nll_{split}_bits_err"] = metrics.bootstrap_err(np.mean, [b], n_boot, seed)
+            row[f"nll_{split}_bits_err"] = observables.bootstrap_err(np.mean, [b], n_boot, seed)
         rows.append(row)
     rng = np.random.default_rng(seed)
     noise = (rng.random(xt.shape) < 0.5).astype(np.uint8)
@@ -414,14 +405,14 @@ IMAGE_COLUMNS = ["model", "kind", "seed", "guidance", "n", "acc", "acc_err", "fd
 
 def write_images_csv(path: Path | str, rows: Sequence[Mapping[str, Any]]) -> Path:
     """``results/<profile>/images.csv`` (``IMAGE_COLUMNS``), atomically; missing values are empty."""
-    from .report import write_summary_csv
+    from ..analysis.tables import write_summary_csv
 
     return write_summary_csv(path, rows, IMAGE_COLUMNS)
 
 
 def read_images_csv(path: Path | str) -> list[dict]:
     """Rows of ``images.csv`` with numbers parsed (empty → nan)."""
-    from .report import read_csv
+    from ..analysis.tables import read_csv
 
     return read_csv(path, ("model", "kind"))
 
@@ -483,7 +474,7 @@ METRIC_NAMES = {"acc": "prompt accuracy", "fd": "Fréchet distance"}
 
 def verdict_markdown(v: Mapping) -> str:
     """Sentences of the image verdict, rendered from :func:`verdict_entries` (no number typed by hand)."""
-    from .report import fmt_pm
+    from ..analysis.wording import fmt_pm
 
     ref = v["references"]
     lines = []

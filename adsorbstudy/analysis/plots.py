@@ -93,7 +93,7 @@ def thermo_panels(curves: Mapping[str, Sequence[Mapping[str, float]]], L: int, *
     that a model that misses by a factor of ten (C and χ of a GAN) does not flatten the curves of the
     models that are close to the reference.
     """
-    from . import exact
+    from ..physics import exact
 
     temps = np.concatenate([stats_table(c, "e")[0] for c in curves.values()]) if curves else np.array([1.0, 4.0])
     lo, hi = T_range or (float(temps.min()), float(temps.max()))

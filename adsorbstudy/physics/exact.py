@@ -20,7 +20,7 @@ import math
 import numpy as np
 from scipy.special import ellipe, ellipk, logsumexp
 
-from .validate import check_L, check_temperatures
+from ..study.validate import check_L, check_temperatures
 
 #: Critical temperature of the square-lattice Ising model, 2 / ln(1 + √2) ≈ 2.269185.
 TC = 2.0 / math.log1p(math.sqrt(2.0))

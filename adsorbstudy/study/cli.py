@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .profile import ProfileError, available_profiles, load_profile
-from .study import StudyError, StudyFailed, run_study, select_runs
+from .profile import available_profiles, load_profile, ProfileError
+from .runner import run_study, select_runs, StudyError, StudyFailed
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                    help="execute up to N independent runs at once (each with cores // N threads); default 1")
     v = sub.add_parser("versions", help="check that the code versions of cached artifacts match their source "
-                                        "(adsorbstudy/code_versions.json), or --update the registry")
+                                        "(adsorbstudy/study/code_versions.json), or --update the registry")
     v.add_argument("--update", action="store_true", help="record the current versions and source hashes")
     v.add_argument("--same-numbers", nargs="+", default=[], metavar="PRODUCER",
                    help="with --update: accept a changed source without a version bump, because the change "

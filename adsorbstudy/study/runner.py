@@ -17,7 +17,7 @@ A run is skipped when nothing it depends on changed since it last succeeded:
 its notebook, its parameters and the source of the library modules it imports,
 directly or through other modules (``run_key``), and the runs it needs.
 Cached artifacts carry the versions of the code that made them
-(``adsorbstudy.codeversion``), and the runner refuses to start while a
+(``adsorbstudy.study.codeversion``), and the runner refuses to start while a
 producer's source changed without its version.
 
 Every batch, finished or failed, prints the time each run took and records it
@@ -35,10 +35,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .profile import Profile, Run, load_profile, notebook_path
+from .profile import load_profile, notebook_path, Profile, Run
 from .provenance import RUN_ENV
-from .runtime import THREADS_ENV, artifacts_dir, repo_root, results_dir
-from .store import FORCE_ENV, atomic_write, atomic_write_json, atomic_write_text, params_key, sha256_file
+from .runtime import artifacts_dir, repo_root, results_dir, THREADS_ENV
+from .store import atomic_write, atomic_write_json, atomic_write_text, FORCE_ENV, params_key, sha256_file
 
 
 class StudyError(RuntimeError):
@@ -375,7 +375,7 @@ def job_threads(jobs: int) -> int:
 
 
 class _Job:
-    """A run executing in a child process (``python -m adsorbstudy.study JOB.json``), for ``--jobs`` > 1."""
+    """A run executing in a child process (``python -m adsorbstudy.study.runner JOB.json``), for ``--jobs`` > 1."""
 
     def __init__(self, profile: Profile, run: Run, env: dict):
         import subprocess
@@ -389,7 +389,7 @@ class _Job:
                                  "in_book": run.in_book, "parameters": run.parameters, "result": str(self.result)})
         self.t0 = time.perf_counter()
         # its own process group, so that stopping the batch stops the job's kernel too (:meth:`stop`)
-        self.proc = subprocess.Popen([sys.executable, "-m", "adsorbstudy.study", str(spec)], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "adsorbstudy.study.runner", str(spec)], env=env,
                                      cwd=str(repo_root()), start_new_session=True)
 
     def stop(self) -> None:
@@ -589,7 +589,7 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
 
 def _write_provenance(profile: Profile, batch: dict) -> Path:
     """``results/<profile>/provenance.json``: the batch's git state and, per run with a stamp, the
-    git state when it last executed (:mod:`adsorbstudy.provenance`)."""
+    git state when it last executed (:mod:`adsorbstudy.study.provenance`)."""
     import json
 
     runs = {}

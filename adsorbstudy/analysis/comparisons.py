@@ -1,0 +1,404 @@
+"""The verdict's statistics: errors against Monte Carlo per region, comparisons between model
+families over training seeds, seed pooling, and the training-budget trends; verdict.json.
+
+Error bars of averaged differences propagate the per-temperature bootstrap errors
+of model and Monte Carlo in quadrature.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .tables import REGIONS, _finite, region_of
+
+
+def _mean_abs_diff(model: Sequence[Mapping], mc: Mapping[float, Mapping], key: str,
+                   relative: bool = False, scale_key: str | None = None) -> tuple[float, float]:
+    """Mean over temperatures of |model − MC| with the propagated error.
+
+    ``relative`` divides each difference by a scale: the row's ``scale_key`` (e.g. the exact,
+    noise-free ``exact_c``) when given, else |MC|. Temperatures without a finite value or scale are
+    skipped; the caller counts them.
+    """
+    vals, var = [], []
+    for r in model:
+        ref = mc.get(round(r["T"], 6))
+        if ref is None or not _finite(r.get(key)) or not _finite(ref.get(key)):
+            continue
+        d = abs(r[key] - ref[key])
+        s2 = (r.get(f"{key}_err") or 0.0) ** 2 + (ref.get(f"{key}_err") or 0.0) ** 2
+        if relative:
+            scale = abs(r[scale_key]) if scale_key and _finite(r.get(scale_key)) else abs(ref[key])
+            if scale == 0:
+                continue
+            d, s2 = d / scale, s2 / scale**2
+        vals.append(d)
+        var.append(s2)
+    if not vals:
+        return math.nan, math.nan
+    return float(np.mean(vals)), float(math.sqrt(sum(var)) / len(vals))
+
+
+def _mean_with_err(rows: Sequence[Mapping], key: str) -> tuple[float, float]:
+    """Mean over ``rows`` of the finite ``key`` values and its error sqrt(Σ σ²)/n from ``{key}_err``.
+
+    Rows without a finite value are skipped; a missing or non-finite error makes the result's error nan.
+    """
+    use = [r for r in rows if _finite(r.get(key))]
+    if not use:
+        return math.nan, math.nan
+    errs = [r.get(f"{key}_err") for r in use]
+    err = math.sqrt(sum(e**2 for e in errs)) / len(use) if all(_finite(e) for e in errs) else math.nan
+    return float(np.mean([r[key] for r in use])), float(err)
+
+
+def verdict(rows: Sequence[Mapping], train_T: Sequence[float], *,
+            extras: Mapping[str, Mapping[str, object]] | None = None, reference: str = "MC") -> dict:
+    """Per model and region of the test grid (:data:`adsorbstudy.analysis.tables.REGIONS`, split by :func:`adsorbstudy.analysis.tables.region_of` against the
+    training temperatures ``train_T``): mean |Δe|, |Δ|m||, |ΔU4| (Binder cumulant), relative errors
+    of C (scaled by the exact finite-size c) and χ (scaled by MC's χ), each with an error bar, mean W1
+    of e (J per spin) and of |m| with their propagated bootstrap errors (``w1_e_err``, ``w1_m_err``),
+    the sample count per temperature ``n``, and NFE and seconds per 1000 samples.
+
+    ``extras`` adds per-model entries (η, the KL bound, seeds, ...).
+    """
+    mc = {round(r["T"], 6): r for r in rows if r["model"] == reference}
+    lo, hi = min(train_T), max(train_T)
+    out: dict = {"train_range": [lo, hi], "train_T": [float(t) for t in train_T], "reference": reference,
+                 "models": {}}
+    for model in dict.fromkeys(r["model"] for r in rows if r["model"] != reference):
+        mrows = [r for r in rows if r["model"] == model]
+        entry: dict = {}
+        for region in REGIONS:
+            sub = [r for r in mrows if region_of(r["T"], train_T) == region
+                   or (region == "inside" and region_of(r["T"], train_T) != "outside")]
+            if not sub:
+                continue
+            reg = {"n_T": len(sub)}
+            # C is scaled by the exact finite-size c (noise-free); χ has no exact value, so by MC's χ
+            for name, key, rel, scale in (("d_e", "e", False, None), ("d_m_abs", "m_abs", False, None),
+                                          ("d_U4", "U4", False, None),
+                                          ("rel_C", "C", True, "exact_c"), ("rel_chi", "chi", True, None)):
+                reg[name], reg[f"{name}_err"] = _mean_abs_diff(sub, mc, key, rel, scale)
+            for key in ("w1_e", "w1_m"):
+                reg[key], reg[f"{key}_err"] = _mean_with_err(sub, key)
+            entry[region] = reg
+        entry["e_response"], entry["e_response_err"] = temperature_response(mrows, list(mc.values()))
+        ns = {int(r["n"]) for r in mrows if _finite(r.get("n"))}
+        entry["n"] = ns.pop() if len(ns) == 1 else None
+        entry["nfe"] = mrows[0].get("nfe")
+        entry["seconds_per_1000"] = mrows[0].get("seconds_per_1000")
+        entry.update((extras or {}).get(model, {}))
+        out["models"][model] = entry
+    return out
+
+
+def update_verdict(path: Path | str, key: str, entry: object) -> dict:
+    """Add ``entry`` under ``key`` (one of :data:`LATER_KEYS`) to ``verdict.json`` (atomically, under a
+    lock) and return the new verdict.
+
+    The chapters other than the fidelity chapter (exact statistics, cost against L, images) add their
+    summaries this way; the fidelity chapter keeps them when it rewrites the file (:func:`write_verdict`).
+    A chapter that needs no trained Ising model (images) may finish before the fidelity chapter under
+    ``study --jobs``: its entry then starts the file, and the fidelity chapter's write keeps it, so the
+    verdict does not depend on the order the runs finish in."""
+    import json
+
+    from ..study.store import atomic_write_json, file_lock
+
+    if key not in LATER_KEYS:
+        raise ValueError(f"verdict: key {key!r} is not a later chapter's entry; allowed: {', '.join(LATER_KEYS)}")
+    path = Path(path)
+    with file_lock(path.with_name(path.name + ".lock")):
+        v = (json.loads(path.read_text()) if path.exists() else {}) | {key: entry}
+        atomic_write_json(path, v)
+    return v
+
+
+def write_verdict(path: Path | str, v: Mapping) -> dict:
+    """Write the fidelity chapter's ``verdict.json``, keeping the entries of the later chapters
+    (:data:`LATER_KEYS`) that the old file holds, under the lock of :func:`update_verdict`."""
+    import json
+
+    from ..study.store import atomic_write_json, file_lock
+
+    path = Path(path)
+    with file_lock(path.with_name(path.name + ".lock")):
+        old = json.loads(path.read_text()) if path.exists() else {}
+        v = dict(v) | {k: old[k] for k in LATER_KEYS if k in old}
+        atomic_write_json(path, v)
+    return v
+
+
+#: verdict.json keys that chapters after the fidelity chapter write, kept when the fidelity chapter rewrites it
+LATER_KEYS = ("exact", "scaling", "images")
+
+
+def temperature_response(rows: Sequence[Mapping], reference: Sequence[Mapping]) -> tuple[float, float]:
+    """How far a model's mean energy moves across the test grid, relative to the reference's.
+
+    (max_T ⟨e⟩ − min_T ⟨e⟩) of ``rows`` divided by the same range of ``reference`` (rows with "T",
+    "e", "e_err"). About 1 when the model's ⟨e⟩(T) spans the reference's range; near 0 when its
+    frames hardly depend on T, the collapse of a conditional generator that mean errors alone do not
+    reveal. The error propagates the per-temperature bootstrap errors of the four extreme points.
+    """
+    def span(rs):
+        es = np.array([r["e"] for r in rs], float)
+        errs = np.array([r.get("e_err", 0.0) for r in rs], float)
+        hi, lo = int(np.argmax(es)), int(np.argmin(es))
+        return es[hi] - es[lo], math.hypot(errs[hi], errs[lo])
+    if len(rows) < 2 or len(reference) < 2:
+        return math.nan, math.nan
+    d, d_err = span(rows)
+    d_ref, d_ref_err = span(reference)
+    if not d_ref > 0:
+        return math.nan, math.nan
+    ratio = d / d_ref
+    return float(ratio), float(math.hypot(d_err / d_ref, ratio * d_ref_err / d_ref))
+
+
+def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, what: str,
+            lower_is_better: bool = True, a_err: float | None = None, b_err: float | None = None) -> dict:
+    """Compare a metric between two model families over training seeds.
+
+    With several seeds, the difference of the seed means counts only when it exceeds the
+    seed-to-seed spread (the larger of the two sample standard deviations); otherwise the outcome
+    is "no difference". With one seed there is no spread: the outcome says so, and reports how
+    many statistical error bars (``a_err``, ``b_err``, combined in quadrature) apart the values are.
+
+    Besides the outcome, the result holds each side's mean, its number of seeds (``n_a``, ``n_b``),
+    its seed-to-seed sample standard deviation (``spread_a``, ``spread_b``; None with one seed) and
+    its statistical error (``err_a``, ``err_b``; as given).
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ma, mb = float(np.mean(a)), float(np.mean(b))
+    spread = float(max(np.std(a, ddof=1) if a.size > 1 else 0.0, np.std(b, ddof=1) if b.size > 1 else 0.0))
+    n_seeds = int(min(a.size, b.size))
+    diff = ma - mb
+    better = name_a if (diff < 0) == lower_is_better else name_b
+    if n_seeds < 2:
+        sig = math.hypot(a_err or 0.0, b_err or 0.0)
+        apart = f"{abs(diff) / sig:.1f} statistical σ apart" if sig > 0 else "no error bar available"
+        outcome = (f"one training seed only, so the seed-to-seed spread is unknown and no claim is made "
+                   f"({better} is lower here, {apart})")
+    elif abs(diff) <= spread:
+        outcome = "no difference (smaller than the seed-to-seed spread)"
+    else:
+        outcome = f"{better} is better (by more than the seed-to-seed spread)"
+    sd = (lambda x: float(np.std(x, ddof=1)) if x.size > 1 else None)
+    return {"what": what, "a": name_a, "b": name_b, "mean_a": ma, "mean_b": mb, "spread": spread,
+            "n_seeds": n_seeds, "outcome": outcome, "n_a": int(a.size), "n_b": int(b.size),
+            "spread_a": sd(a), "spread_b": sd(b), "err_a": _or_none(a_err), "err_b": _or_none(b_err)}
+
+
+def _or_none(x: float | None) -> float | None:
+    """``x`` as a float, or None when it is missing or not finite (JSON has no nan)."""
+    return float(x) if _finite(x) else None
+
+
+CLAIM_METRICS = (("d_e", r"mean $\lvert\Delta e\rvert$ [J]"),
+                 ("d_m_abs", r"mean $\lvert\Delta\langle\lvert m\rvert\rangle\rvert$"),
+                 ("w1_e", r"mean $W_1(e)$ [J]"))
+
+
+#: The regions a decisive comparison is split into.
+CLAIM_REGIONS = ("seen", "unseen", "outside")
+
+
+#: What a run may differ in from the other training seeds it is pooled with.
+SEED_FIELDS = ("seed",)
+
+
+def arm_of(spec: Mapping) -> str:
+    """The model arm of a trained run's record (``results/<profile>/models/<name>.json``): its kind, with the
+    DDPM's chain length appended (``ddpm-1000`` for seed 004's DDPM, ``ddpm-50`` for the matched one),
+    since the two DDPMs are different arms of the comparison."""
+    kind = spec["kind"]
+    if kind == "ddpm":
+        return f"ddpm-{int(spec.get('hparams', {}).get('n_steps', 1000))}"
+    return kind
+
+
+def _pooled_signature(spec: Mapping) -> dict:
+    """Everything about a run that must be equal for runs to be pooled as training seeds: the
+    architecture, the training data and configuration (less the seed), and the sampler and sample count
+    of its test-grid samples."""
+    training = dict(spec.get("training", {}))
+    config = {k: v for k, v in dict(training.pop("config", {})).items() if k not in SEED_FIELDS}
+    return {"kind": spec.get("kind"), "L": spec.get("L"), "hparams": spec.get("hparams"), "training": training,
+            "config": config, "sampler": spec.get("sampler"), "sample_steps": spec.get("sample_steps"),
+            "n_samples_per_T": spec.get("n_samples_per_T"), "test_T": spec.get("test_T")}
+
+
+def _first_difference(a, b, path: str = "") -> str | None:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        for k in sorted(set(a) | set(b), key=str):
+            d = _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path} ({a!r} against {b!r})"
+
+
+def check_poolable(specs: Mapping[str, Mapping]) -> dict[str, list[str]]:
+    """Group trained runs by arm (:func:`arm_of`) and refuse to pool runs that differ in anything but the seed.
+
+    ``specs``: run name → its model record. Returns {arm: [run names]}. Raises ValueError naming the two
+    runs and the first differing field (e.g. ``hparams.K``, ``config.steps``, ``n_samples_per_T``)."""
+    groups: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        groups.setdefault(arm_of(spec), []).append(name)
+    for arm, names in groups.items():
+        ref = _pooled_signature(specs[names[0]])
+        for other in names[1:]:
+            d = _first_difference(ref, _pooled_signature(specs[other]))
+            if d:
+                raise ValueError(f"seeds: runs {names[0]!r} and {other!r} of arm {arm!r} cannot be pooled as training "
+                                 f"seeds: they differ in {d}, not only in the seed")
+        seeds = [specs[n].get("training", {}).get("config", {}).get("seed") for n in names]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds: runs {names} of arm {arm!r} repeat a training seed ({seeds})")
+    return groups
+
+
+def claims(v: Mapping, pairs: Sequence[tuple[str, str]], regions: Sequence[str] = CLAIM_REGIONS) -> list[dict]:
+    """The decisive comparisons between model arms (e.g. ("adsorption", "ddpm-50")), over training seeds,
+    per region of the test grid.
+
+    Each model entry of ``v`` must carry ``arm`` (or ``kind``); every model of an arm is one training
+    seed. Both sides must have been scored on the same number of samples per temperature (``n``), else
+    ValueError. Each comparison names the sampler of each side (``sampler_a``, ``sampler_b``) and its
+    ``region``.
+    """
+    out = []
+    arm = (lambda e: e.get("arm") or e.get("kind"))
+    for ka, kb in pairs:
+        ma = [e for e in v["models"].values() if arm(e) == ka]
+        mb = [e for e in v["models"].values() if arm(e) == kb]
+        if not ma or not mb:
+            continue
+        ns = {e.get("n") for e in ma + mb}
+        if len(ns) != 1 or None in ns:
+            raise ValueError(f"n_samples: {ka} and {kb} must be scored on one sample count per temperature; got {sorted(map(str, ns))}")
+        for region in regions:
+            if not all(region in e for e in ma + mb):
+                continue
+            for key, what in CLAIM_METRICS:
+                a = [e[region][key] for e in ma]
+                b = [e[region][key] for e in mb]
+                err = (lambda es: es[0][region].get(f"{key}_err") if len(es) == 1 else None)
+                c = compare(a, b, ka, kb, what, a_err=err(ma), b_err=err(mb))
+                out.append(c | {"region": region, "key": key, "n": next(iter(ns)),
+                                "n_T": ma[0][region]["n_T"],
+                                "sampler_a": _kind_sampler(ma), "sampler_b": _kind_sampler(mb)})
+    return out
+
+
+# --------------------------------------------------------------------------- training-budget curves
+BUDGET_METRICS = (("d_e", "|Δe| [J]"), ("d_m_abs", "|Δ⟨|m|⟩|"), ("w1_e", "W1(e) [J]"))
+
+
+def budget_curve(samples: Mapping[str, np.ndarray], reference: Mapping[float, np.ndarray]) -> dict:
+    """Fidelity of one run along its training: per snapshot step, the mean over the budget temperatures
+    of |⟨e⟩ − ⟨e⟩_ref| (J per spin), |⟨|m|⟩ − ⟨|m|⟩_ref| and W1 of the energy distributions (J per spin).
+
+    ``samples``: the training chapter's ``budget/<run>.npz``, keys ``step=<step>_T=<T>`` → int8 (n, L, L);
+    ``reference``: {T: MC configurations}, which must hold every budget temperature. Returns {"step": [...],
+    "d_e": [...], "d_m_abs": [...], "w1_e": [...], "T": [...], "n": samples per temperature}."""
+    from ..physics import lattice, observables
+
+    table: dict[int, dict[float, np.ndarray]] = {}
+    for key, cfgs in samples.items():
+        step_part, t_part = key.split("_T=")
+        table.setdefault(int(step_part.split("=")[1]), {})[float(t_part)] = np.asarray(cfgs)
+    if not table:
+        raise ValueError("samples: no snapshot samples (keys step=<step>_T=<T>)")
+    temps = sorted(next(iter(table.values())))
+    missing = [T for T in temps if T not in reference]
+    if missing:
+        raise ValueError(f"budget_T: the reference has no ensemble at {missing}; use test-grid temperatures")
+    ref = {T: (lattice.energy(reference[T]), np.abs(lattice.magnetization(reference[T]))) for T in temps}
+    out: dict = {"step": [], "d_e": [], "d_m_abs": [], "w1_e": [], "T": temps,
+                 "n": int(next(iter(next(iter(table.values())).values())).shape[0])}
+    for step in sorted(table):
+        if sorted(table[step]) != temps:
+            raise ValueError(f"samples: step {step} has temperatures {sorted(table[step])}, not {temps}")
+        d_e, d_m, w = [], [], []
+        for T in temps:
+            e, m = lattice.energy(table[step][T]), np.abs(lattice.magnetization(table[step][T]))
+            d_e.append(abs(e.mean() - ref[T][0].mean()))
+            d_m.append(abs(m.mean() - ref[T][1].mean()))
+            w.append(observables.w1(e, ref[T][0]))
+        out["step"].append(step)
+        for k, vals in (("d_e", d_e), ("d_m_abs", d_m), ("w1_e", w)):
+            out[k].append(float(np.mean(vals)))
+    return out
+
+
+def budget_trend(curves_a: Sequence[Mapping], curves_b: Sequence[Mapping], key: str, name_a: str,
+                 name_b: str) -> dict:
+    """Whether the gap in ``key`` between two arms closes, holds or grows with the training budget.
+
+    ``curves_a``, ``curves_b``: :func:`budget_curve` results, one per training seed. The gap is the
+    difference of the seed means, mean_a − mean_b, at the first and at the last snapshot step both arms
+    share; it counts only where it exceeds the seed-to-seed spread there (the larger sample standard
+    deviation of the two arms, as in :func:`compare`). Outcome: ``closes`` (a gap at the first step,
+    none at the last), ``opens`` (the reverse), ``reverses`` (gaps of opposite sign), ``grows`` /
+    ``narrows`` (a gap at both ends whose size changes by more than the larger spread), ``holds``, or
+    ``no gap`` at either end. Needs at least two seeds per arm, else the outcome is ``no claim``."""
+    steps = sorted(set.intersection(*[set(c["step"]) for c in [*curves_a, *curves_b]]))
+    if len(steps) < 2:
+        raise ValueError(f"curves: {name_a} and {name_b} share fewer than two snapshot steps")
+
+    def at(curves, step):
+        return np.array([c[key][c["step"].index(step)] for c in curves], float)
+
+    ends = []
+    for step in (steps[0], steps[-1]):
+        a, b = at(curves_a, step), at(curves_b, step)
+        spread = max(np.std(a, ddof=1) if a.size > 1 else np.nan, np.std(b, ddof=1) if b.size > 1 else np.nan)
+        ends.append((float(a.mean() - b.mean()), float(spread)))
+    (g0, s0), (g1, s1) = ends
+    if not (np.isfinite(s0) and np.isfinite(s1)):
+        outcome = "no claim"
+    else:
+        sig0, sig1 = abs(g0) > s0, abs(g1) > s1
+        if sig0 and sig1 and np.sign(g0) != np.sign(g1):
+            outcome = "reverses"
+        elif sig0 and sig1:
+            change = abs(g1) - abs(g0)
+            outcome = "grows" if change > max(s0, s1) else "narrows" if -change > max(s0, s1) else "holds"
+        elif sig0:
+            outcome = "closes"
+        elif sig1:
+            outcome = "opens"
+        else:
+            outcome = "no gap"
+    return {"a": name_a, "b": name_b, "key": key, "first_step": steps[0], "last_step": steps[-1],
+            "gap_first": g0, "spread_first": s0, "gap_last": g1, "spread_last": s1, "outcome": outcome,
+            "n_a": len(curves_a), "n_b": len(curves_b)}
+
+
+def sampler_name(raw: str | None) -> str:
+    """The book's name of a sampler as recorded by the training chapter: ``ddim-50`` → ``DDIM-50``,
+    ``ancestral-1000`` → ``ancestral DDPM-1000``, ``native`` (or missing) → ``native``."""
+    if raw in (None, "", "native"):
+        return "native"
+    if raw.startswith("ddim-"):
+        return "DDIM-" + raw[5:]
+    if raw.startswith("ancestral-"):
+        return "ancestral DDPM-" + raw[10:]
+    return raw
+
+
+def _kind_sampler(entries: Sequence[Mapping]) -> str:
+    """The samplers (with NFE) of the seeds of one kind, e.g. ``DDIM-50 sampler, NFE 50``; distinct ones
+    joined by '; '."""
+    names = []
+    for e in entries:
+        nfe = e.get("nfe")
+        names.append(sampler_name(e.get("sampler")) + " sampler" + (f", NFE {nfe:.0f}" if _finite(nfe) else ""))
+    return "; ".join(dict.fromkeys(names))

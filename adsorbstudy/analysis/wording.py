@@ -1,0 +1,227 @@
+"""Markdown rendering of the verdict, the claims and the budget trends for the book.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .comparisons import BUDGET_METRICS, sampler_name
+from .tables import CLAIM_REGIONS_TABLE, _finite
+
+
+def fmt_pm(value: float, err: float | None = None) -> str:
+    """``value ± err`` with two significant digits on the error and matching decimals."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if err is None or not np.isfinite(err) or err <= 0:
+        return f"{value:.3g}"
+    digits = max(0, 1 - int(math.floor(math.log10(err))))
+    return f"{value:.{digits}f} ± {err:.{digits}f}"
+
+
+def verdict_table(v: Mapping, regions: Sequence[str] = CLAIM_REGIONS_TABLE) -> str:
+    """A markdown table of ``verdict.json``: one row per model and region (seen, unseen, outside)."""
+    head = (r"| model | T range | $\lvert\Delta e\rvert$ [J] | $\lvert\Delta\langle\lvert m\rvert\rangle\rvert$ "
+            r"| $\lvert\Delta U_4\rvert$ | rel. $C$ | rel. $\chi$ | $W_1(e)$ | $W_1(\lvert m\rvert)$ | n | NFE | s/1000 |")
+    lines = [head, "|" + "|".join(["---"] * 12) + "|"]
+    for model, entry in v["models"].items():
+        for region in regions:
+            reg = entry.get(region)
+            if reg is None:
+                continue
+            label = model + (f" [{sampler_name(entry['sampler'])}]" if entry.get("sampler") not in (None, "native") else "")
+            lines.append("| " + " | ".join([
+                label, f"{region} ({reg['n_T']})",
+                fmt_pm(reg["d_e"], reg["d_e_err"]), fmt_pm(reg["d_m_abs"], reg["d_m_abs_err"]),
+                fmt_pm(reg.get("d_U4", math.nan), reg.get("d_U4_err")),
+                fmt_pm(reg["rel_C"], reg["rel_C_err"]), fmt_pm(reg["rel_chi"], reg["rel_chi_err"]),
+                fmt_pm(reg["w1_e"], reg.get("w1_e_err")), fmt_pm(reg["w1_m"], reg.get("w1_m_err")),
+                f"{entry['n']}" if entry.get("n") else "–",
+                f"{entry['nfe']:.0f}" if _finite(entry.get("nfe")) else "–",
+                fmt_pm(entry["seconds_per_1000"]) if _finite(entry.get("seconds_per_1000")) else "–",
+            ]) + " |")
+    return "\n".join(lines)
+
+
+def claim_line(c: Mapping) -> str:
+    """One decisive comparison as a markdown bullet: each side's mean with the sampler of its test-grid
+    samples and its error (the seed-to-seed standard deviation with several seeds, the statistical
+    error with one), then the outcome."""
+    several = c["n_seeds"] > 1
+
+    def side(x: str) -> str:
+        err = c.get(f"spread_{x}" if several else f"err_{x}")
+        return f"{c[x]} ({c.get(f'sampler_{x}') or 'sampler not recorded'}) {fmt_pm(c[f'mean_{x}'], err)}"
+
+    counts = f"{c['n_a']} training seeds each" if c["n_a"] == c["n_b"] else f"{c['n_a']} and {c['n_b']} training seeds"
+    what_err = (f"mean ± seed-to-seed standard deviation over {counts}" if several
+                else "± statistical error, one training seed")
+    where = f" {REGION_TEXT[c['region']]}" if c.get("region") else ""
+    return (f"- **{c['a']} vs {c['b']}**, {c['what']}{where}: {side('a')} vs {side('b')} ({what_err}): "
+            f"{c['outcome']}.")
+
+
+REGION_TEXT = {"inside": "inside the training range", "seen": "at the training temperatures (seen)",
+               "unseen": "between the training temperatures (unseen, inside the range)",
+               "outside": "outside the training range (extrapolation)"}
+
+
+def _short_outcome(c: Mapping) -> str:
+    """``no difference``, ``<arm> better`` or ``no claim (one seed)``, from :func:`compare`'s outcome."""
+    if c["n_seeds"] < 2:
+        return "no claim (one seed)"
+    if c["outcome"].startswith("no difference"):
+        return "no difference"
+    return f"**{c['outcome'].split(' is better')[0]} better**"
+
+
+def claims_markdown(cs: Sequence[Mapping]) -> str:
+    """The decisive comparisons as one table per pair of arms (and scope): a row per metric, a column per
+    region, each cell "mean ± spread vs mean ± spread: outcome", and a sentence that names both models,
+    their samplers, the seed counts and the sample count."""
+    groups: dict[tuple, list[Mapping]] = {}
+    for c in cs:
+        groups.setdefault((c["a"], c["b"], c.get("scope", "")), []).append(c)
+    out = []
+    for (a, b, scope), rows in groups.items():
+        c0 = rows[0]
+        several = c0["n_seeds"] > 1
+        counts = (f"{c0['n_a']} training seeds each" if c0["n_a"] == c0["n_b"]
+                  else f"{c0['n_a']} and {c0['n_b']} training seeds")
+        spread = (f"mean ± seed-to-seed standard deviation over {counts}" if several
+                  else "± statistical error, one training seed")
+        out += [f"**{a}** ({c0.get('sampler_a')}) **vs {b}** ({c0.get('sampler_b')})"
+                + (f", {scope}" if scope else "") + f": {spread}, {c0['n']} samples per temperature for every model "
+                "and seed. A difference smaller than the seed-to-seed spread is no difference.", ""]
+        regions = list(dict.fromkeys(c["region"] for c in rows))
+        n_T = {c["region"]: c["n_T"] for c in rows}
+        out.append("| metric | " + " | ".join(f"{r} ({n_T[r]} T)" for r in regions) + " |")
+        out.append("|---" * (len(regions) + 1) + "|")
+        for key in dict.fromkeys(c["key"] for c in rows):
+            cells = []
+            for r in regions:
+                c = next(x for x in rows if x["key"] == key and x["region"] == r)
+                err = (lambda x: c.get(f"spread_{x}" if several else f"err_{x}"))
+                cells.append(f"{fmt_pm(c['mean_a'], err('a'))} vs {fmt_pm(c['mean_b'], err('b'))}: {_short_outcome(c)}")
+            out.append(f"| {next(x['what'] for x in rows if x['key'] == key)} | "
+                       + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _seed_sentences(v: Mapping) -> list[str]:
+    """The paragraph on training seeds: per compared kind, from the claims; the paper profile's counts
+    from ``v['paper_seeds']`` (written by the fidelity chapter from ``params/paper.yaml``) when present."""
+    seeds: dict[str, int] = {}
+    for c in v.get("claims", []):
+        seeds[c["a"]], seeds[c["b"]] = c.get("n_a", c["n_seeds"]), c.get("n_b", c["n_seeds"])
+    n_seeds = min(seeds.values(), default=0)
+    paper = {k: n for k, n in (v.get("paper_seeds") or {}).items() if k in seeds}
+    paper_text = (" The paper profile (`params/paper.yaml`) trains " + ", ".join(f"{n} seeds of {k}" for k, n in paper.items())
+                  + "." if paper and v.get("profile") != "paper" else "")
+    if n_seeds > 1:
+        return [f"Training seeds per model kind in the decisive comparisons: "
+                + ", ".join(f"{k} {n}" for k, n in seeds.items()) + ". A difference smaller than the "
+                "seed-to-seed spread is reported as no difference." + paper_text]
+    return ["**This profile trains each model with one seed only.** The comparisons below therefore cannot "
+            "separate a real difference from training-seed luck; they report which value is lower and by how "
+            "many statistical error bars, and make no claim." + paper_text]
+
+
+def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str:
+    """The results page's body, rendered from ``verdict.json``: context, the claims, the table, figures.
+
+    ``figures``: (path relative to ``book/``, caption) pairs.
+    """
+    lo, hi = v["train_range"]
+    parts = [
+        f"These numbers are rendered from `results/{v['profile']}/verdict.json` (profile `{v['profile']}`, "
+        f"L = {v['L']}, {v['n_test']} Monte Carlo test configurations per temperature, training range "
+        f"{lo:g} ≤ T ≤ {hi:g}). Errors in the table are one standard error (bootstrap over configurations, propagated "
+        f"in quadrature over temperatures). Each model is named with the sampler of its test-grid samples: "
+        f"native is the model's own generative pass (the adsorption generator's layers, the GAN's single "
+        f"forward pass), DDIM-k the DDIM sampler of the DDPM with k steps, ancestral DDPM-k "
+        f"its ancestral chain of k steps.",
+        "",
+        *_seed_sentences(v),
+        "",
+        "## The decisive comparisons",
+        "",
+    ]
+    parts += [claims_markdown(v.get("claims", []))]
+    if v.get("budget"):
+        parts += ["## Does the gap depend on the training budget?", "", budget_markdown(v["budget"]), ""]
+    eta = v.get("eta_mc")
+    parts += ["", "## Summary table", "", verdict_table(v), "", TABLE_NOTE, ""]
+    if eta:
+        etas = ", ".join(f"{m} {fmt_pm(e['eta'], e.get('eta_err'))}" for m, e in v["models"].items()
+                         if e.get("eta") is not None and np.isfinite(e["eta"]))
+        parts += [f"Correlation exponent $\\eta$ at $T = {v.get('T_eta', float('nan')):.4f}$ (fit of "
+                  r"$G(r) = A\, r^{-\eta} e^{-r/\xi}$, " f"bootstrap errors): Monte Carlo {fmt_pm(eta['eta'], eta.get('eta_err'))}; "
+                  f"{etas}. The exact infinite-lattice value at $T_c$ is 1/4; at $L = {v['L']}$ the Monte Carlo value "
+                  "at the same L is the fair reference.", ""]
+    resp = [(m, e) for m, e in v["models"].items() if e.get("e_response") is not None and np.isfinite(e["e_response"])]
+    if resp:
+        parts += [r"Temperature response: the range of $\langle e\rangle$ over the test grid divided by "
+                  "Monte Carlo's (1 when a model's energy spans MC's range; near 0 when its frames hardly "
+                  "depend on $T$, a collapsed conditional generator): "
+                  + "; ".join(f"{m} {fmt_pm(e['e_response'], e.get('e_response_err'))}" for m, e in resp) + ".", ""]
+    kl = [(m, e) for m, e in v["models"].items() if e.get("kl_bound_inside") is not None]
+    if kl:
+        parts += [KL_TEXT + " per spin inside the training range (nats; the "
+                  "uninformed Bern(½) model scores "
+                  f"{fmt_pm(v['kl_uniform_inside'])} there): " if v.get("kl_uniform_inside") is not None else
+                  KL_TEXT + " per spin inside the training range (nats): "]
+        parts[-1] += "; ".join(f"{m} {fmt_pm(e['kl_bound_inside'], e.get('kl_bound_inside_err'))}"
+                               for m, e in kl) + "."
+        parts.append("")
+    nc = [(m, e) for m, e in v["models"].items() if e.get("pixel_solves")]
+    if nc:
+        # the tolerance is each model's own (its results file), never a number typed here
+        parts += [r"Eq. 6 solves that did not reach the model's solver tolerance "
+                  r"($\lvert\text{residual}\rvert \le \mathrm{tol}$, logit units) while sampling the test grid: "
+                  + "; ".join(f"{m} {int(e.get('nonconverged') or 0)} of {int(e['pixel_solves']):,}"
+                              + (f" (tol = {e['tol']:.0e})" if e.get("tol") is not None else "") for m, e in nc)
+                  + ".", ""]
+    for path, caption in figures:
+        parts += [f"```{{figure}} {path}", f":width: 100%", "", caption, "```", ""]
+    return "\n".join(parts)
+
+
+KL_TEXT = r"Upper bound on $D_\mathrm{KL}(p_\mathrm{Boltzmann}\,\Vert\,p_\theta)$"
+
+
+TABLE_NOTE = (r"T range: seen = the training temperatures, unseen = test temperatures between them (inside the "
+              r"training range, never trained on), outside = beyond the training range; their number in brackets. "
+              r"$\lvert\Delta e\rvert$, $\lvert\Delta\langle\lvert m\rvert\rangle\rvert$, $\lvert\Delta U_4\rvert$: mean over those temperatures "
+              r"of the absolute difference to the Monte Carlo test ensembles ($U_4 = 1 - \langle m^4\rangle/3\langle m^2\rangle^2$, "
+              r"the Binder cumulant of the signed $m$); n: samples per temperature; rel. $C$: "
+              r"mean $\lvert C - C_\mathrm{MC}\rvert / c_\mathrm{exact}$; rel. $\chi$: mean "
+              r"$\lvert\chi - \chi_\mathrm{MC}\rvert / \chi_\mathrm{MC}$; $W_1$: mean Wasserstein-1 "
+              r"distance of the $e$ and $\lvert m\rvert$ distributions (error: bootstrap resampling both ensembles; W1 of two finite samples is positive even for one distribution, so compare with the MC-independent row); the sampler is in brackets after the "
+              "model; s/1000: wall seconds per 1000 samples while sampling the test grid in the training chapter "
+              "(the cost chapter re-times every sampler side by side). The row MC-independent is a second, "
+              "independent Monte Carlo ensemble of the models' sample size: the floor that finite samples set "
+              "on every column.")
+
+
+_TREND_TEXT = {"closes": "the gap closes", "opens": "a gap opens", "reverses": "the gap reverses its sign",
+               "grows": "the gap grows", "narrows": "the gap narrows but stays", "holds": "the gap holds",
+               "no gap": "there is no gap at either end", "no claim": "one seed only, no claim"}
+
+
+def budget_markdown(b: Mapping) -> str:
+    """Sentences on the training-budget curves, from ``verdict.json``'s ``budget`` entry."""
+    names = dict(BUDGET_METRICS)
+    lines = [f"Fidelity was measured at training snapshots on {len(b['T'])} test temperatures "
+             f"(T = {', '.join(f'{t:g}' for t in b['T'])}; {b['n']} samples per temperature and snapshot). "
+             "Gap = difference of the seed means (first arm minus second); it counts where it exceeds the "
+             "seed-to-seed spread at that step.", ""]
+    for t in b["trends"]:
+        lines.append(f"- **{t['a']} vs {t['b']}**, {names.get(t['key'], t['key'])}: gap "
+                     f"{fmt_pm(t['gap_first'], t['spread_first'])} at step {t['first_step']}, "
+                     f"{fmt_pm(t['gap_last'], t['spread_last'])} at step {t['last_step']}: "
+                     f"{_TREND_TEXT[t['outcome']]} ({t['n_a']} and {t['n_b']} seeds).")
+    return "\n".join(lines)

@@ -1,0 +1,7 @@
+"""The generative models and their training.
+
+``blocks`` (the shared U-Net trunk, embeddings, the generator base class), ``adsorption`` (seed 000's
+adsorption generator), ``ddpm``, ``gan`` (seed 004's baselines), ``families`` (the registry of model
+kinds), ``train`` (one training loop with checkpoints), ``ranks`` (the process group as training sees
+it), ``distributed`` (torchrun launch of data-parallel training).
+"""
