@@ -33,7 +33,8 @@ book:
 	$(MAKE) --no-print-directory build && \
 	echo "make book ($(PROFILE) profile) took $$(( $$(date +%s) - start )) s"
 
-# Headless Chromium (Debian package) for the browser test; the test skips with a clear message without it.
+# Headless Chromium (Debian package, its own dependencies suffice), driven by the browser tests through Playwright
+# (a test extra: no browser download); without it they skip with a clear message.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
