@@ -137,3 +137,80 @@ def test_bad_L_raises(L):
 def test_enumeration_refuses_large_L():
     with pytest.raises(ValueError, match=r"L must be an integer \[2, 4\]"):
         exact.enumerate_exact(5, 2.0)
+
+
+# --------------------------------------------------------------------------- large L (issue 23, part 3)
+LARGE_L = (64, 128, 256)
+
+
+def test_onsager_log_partition_is_the_integral_of_the_energy():
+    # −d(ln Z/N)/dK = e: the free energy and the energy of the infinite lattice are independent formulas
+    K, h = 1 / np.array([0.8, 1.5, 2.0, 2.6, 3.0, 5.0]), 1e-5
+    f = lambda k: exact.onsager_log_partition(1 / k)  # noqa: E731
+    np.testing.assert_allclose(-(f(K + h) - f(K - h)) / (2 * h), exact.onsager_energy(1 / K), atol=1e-8)
+    # limits: ln 2 + ln cosh² K + O(K⁴) at high T; 2K (all bonds satisfied) at low T
+    assert exact.onsager_log_partition(1e4) == pytest.approx(math.log(2) + 2 * math.log(math.cosh(1e-4)), abs=1e-15)
+    assert exact.onsager_log_partition(0.05) == pytest.approx(2 / 0.05, rel=1e-15)
+
+
+@pytest.mark.parametrize("L", LARGE_L)
+def test_log_partition_large_L_meets_onsager(L):
+    N = L * L
+    lz = exact.log_partition(L, [exact.TC, 2.0, 3.0])
+    assert np.all(np.isfinite(lz))
+    d = lz / N - exact.onsager_log_partition([exact.TC, 2.0, 3.0])
+    # T_c: the finite-size correction is O(1/L²); its coefficient is the critical torus's universal
+    # ln[(|θ2| + |θ3| + |θ4|)/(2|η|)] at τ = i = ln[(√2 + 2·2^(1/4))/2] (Ising CFT), approached as 1/L²
+    assert abs(d[0]) <= 1 / N
+    assert N * d[0] == pytest.approx(math.log((math.sqrt(2) + 2 * 2**0.25) / 2), abs=0.1 / N)
+    # below T_c the two ordered phases each contribute e^{N f}: ln Z = N f + ln 2 + O(e^{-L/ξ})
+    assert abs(d[1] - math.log(2) / N) < 1e-10
+    assert abs(d[2]) < 1e-10
+
+
+@pytest.mark.parametrize("L", LARGE_L)
+def test_finite_size_large_L_finite_and_at_onsager_away_from_tc(L):
+    T = np.array([1.0, 1.5, 2.0, 2.2, exact.TC, 2.35, 2.5, 3.0, 4.0])
+    e, c = exact.finite_size(L, T)
+    assert np.all(np.isfinite(e)) and np.all(np.isfinite(c)) and np.all(c > 0) and np.all(np.diff(e) > 0)
+    far = np.abs(T - exact.TC) >= 0.7
+    np.testing.assert_allclose(e[far], exact.onsager_energy(T[far]), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(c[far], exact.onsager_specific_heat(T[far]), rtol=1e-8)
+    assert abs(e[T == 2.0][0] - exact.onsager_energy(2.0)) < 1e-10 and abs(e[T == 3.0][0] - exact.onsager_energy(3.0)) < 1e-10
+    # continuous through T_c, where the factor 2sinh(Lγ_0/2) of Z_4 changes sign
+    tt = exact.TC * (1 + np.array([-1e-9, 0.0, 1e-9]))
+    et, ct = exact.finite_size(L, tt)
+    slopes = np.diff(et) / np.diff(tt)               # one-sided de/dT on either side of T_c: both c(T_c)
+    np.testing.assert_allclose(slopes, ct[1], rtol=1e-4)
+    assert np.ptp(ct) < 1e-6
+
+
+def _kaufman_mp(L, T, dps=60):
+    """ln Z, e, c of the L×L torus from Kaufman's products in mpmath at ``dps`` digits (derivatives by mp.diff)."""
+    import mpmath as mp
+
+    with mp.workdps(dps):
+        def lnz(K):
+            s2, c2 = mp.sinh(2 * K), mp.cosh(2 * K)
+            g = [2 * K + mp.log(mp.tanh(K))] + [mp.acosh(c2**2 / s2 - mp.cos(mp.pi * l / L)) for l in range(1, 2 * L)]
+            Z = (mp.fprod(2 * mp.cosh(L * g[l] / 2) for l in range(1, 2 * L, 2))
+                 + mp.fprod(2 * mp.sinh(L * g[l] / 2) for l in range(1, 2 * L, 2))
+                 + mp.fprod(2 * mp.cosh(L * g[l] / 2) for l in range(0, 2 * L, 2))
+                 + mp.fprod(2 * mp.sinh(L * g[l] / 2) for l in range(0, 2 * L, 2)))
+            return -mp.log(2) + L * L * mp.log(2 * s2) / 2 + mp.log(Z)
+
+        K = 1 / mp.mpf(T)
+        N = L * L
+        return float(lnz(K)), float(-mp.diff(lnz, K, 1) / N), float(K**2 * mp.diff(lnz, K, 2) / N)
+
+
+@pytest.mark.parametrize("T", [0.4, 0.5, 1.0, exact.TC, 2.3, 10.0])
+def test_finite_size_L256_to_working_precision(T):
+    """The float64 evaluation against the same formula in 60 digits: below T ≈ 0.5 the old Z''/Z − (Z'/Z)²
+    lost c's leading digits at L = 256 (relative error 1.6e-7 at T = 0.5, 13 % at T = 0.3)."""
+    L = 256
+    lz_ref, e_ref, c_ref = _kaufman_mp(L, T)
+    e, c = exact.finite_size(L, T)
+    assert float(exact.log_partition(L, T)) == pytest.approx(lz_ref, rel=1e-15)
+    assert float(e) == pytest.approx(e_ref, rel=0, abs=1e-13)
+    assert float(c) == pytest.approx(c_ref, rel=1e-8 if T < 0.5 else 1e-11)

@@ -5,11 +5,13 @@ H = -Σ_<ij> s_i s_j with every nearest-neighbour bond counted once, periodic
 boundaries. All intensive quantities are *per spin*: e = <H>/N, c = (∂<H>/∂T)/N,
 m = Σ s_i / N. Temperatures are in units of J/k_B.
 
-* Infinite lattice (Onsager 1944, Yang 1952): :func:`onsager_energy`,
-  :func:`onsager_specific_heat`, :func:`onsager_magnetization`, :data:`TC`.
+* Infinite lattice (Onsager 1944, Yang 1952): :func:`onsager_log_partition`,
+  :func:`onsager_energy`, :func:`onsager_specific_heat`, :func:`onsager_magnetization`, :data:`TC`.
 * Finite L×L torus (Kaufman 1949; Ferdinand & Fisher 1969): :func:`log_partition`
-  and :func:`finite_size`, exact for any L ≥ 2, evaluated in logarithms so that
-  L = 128 and T ∈ [0.5, 10] neither overflow nor lose precision.
+  and :func:`finite_size`, exact for any L ≥ 2, evaluated in logarithms (no product of
+  factors is ever formed), so any L works. Against a 60-digit evaluation of the same formula
+  at L = 64–256 and T ∈ [0.4, 100]: ln Z to 1e-15 relative, e to 2e-14 absolute, c to 1e-9
+  relative (2e-12 for T ≥ 0.5); the tests check this at L = 256 and the Onsager limit.
 * Brute-force enumeration of all 2^(L²) states for L ≤ 4: :func:`enumerate_exact`,
   the independent check of both of the above and of the samplers.
 """
@@ -34,6 +36,28 @@ def _onsager_parts(T):
     # k = 2 sinh2K / cosh²2K ≤ 1 with equality only at Tc; clip rounding overshoot
     m = np.minimum((2 * s2 / c2**2) ** 2, 1.0)
     return t, K, s2, c2, m
+
+
+def onsager_log_partition(T):
+    """ln Z / N of the infinite lattice (Onsager 1944), per spin, K = 1/T:
+
+    ln(2 cosh 2K) + (1/2π) ∫_0^π ln[(1 + √(1 − κ² sin²θ))/2] dθ, κ = 2 sinh 2K / cosh² 2K,
+
+    by adaptive quadrature (scipy ``quad``, split at θ = π/2 where the integrand has a kink at
+    Tc) to ~1e-14 absolute. ``T``: scalar or array (J/k_B); returns float64 of its shape.
+    """
+    from scipy.integrate import quad
+
+    t = check_temperatures(T)
+    out = np.empty(t.shape)
+    for i, ti in np.ndenumerate(t):
+        K = 1.0 / ti
+        k2 = min((2 * math.sinh(2 * K) / math.cosh(2 * K) ** 2) ** 2, 1.0)
+        integrand = lambda th: math.log1p(math.sqrt(max(0.0, 1 - k2 * math.sin(th) ** 2))) - math.log(2)  # noqa: E731
+        I = sum(quad(integrand, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+                for a, b in ((0.0, math.pi / 2), (math.pi / 2, math.pi)))
+        out[i] = 2 * K + math.log1p(math.exp(-4 * K)) + I / (2 * math.pi)   # ln(2cosh 2K) without overflow
+    return out
 
 
 def onsager_energy(T):
@@ -105,7 +129,11 @@ def _kaufman(L: int, T, derivatives: bool):
     cosh γ_l = cosh 2K coth 2K − cos(πl/L) for l ≥ 1 and γ_0 = 2K + ln tanh K,
     which is negative above Tc (so Z_4 < 0 there). Each Z_i is carried as a sign,
     a logarithm of its magnitude and the first two log-derivatives, and the sum is
-    formed relative to the largest magnitude, so nothing overflows.
+    formed relative to the largest magnitude, so nothing overflows. d² lnZ/dK² is
+    summed as a weighted variance around μ = d ln(Σ Z_i)/dK, Σ_i p_i[(d_i − μ)² + d'_i]
+    with p_i = Z_i/Σ Z_i and d_i = (ln Z_i)', not as Z''/Z − (Z'/Z)², whose two O(N²)
+    terms cancel to O(N): that lost c's leading digits at large L and low T (relative
+    error 1.6e-7 at L = 256, T = 0.5; 13 % at T = 0.3; it grew like N).
     """
     t = check_temperatures(T)
     K = (1.0 / t)[..., None]                                     # (..., 1)
@@ -154,20 +182,19 @@ def _kaufman(L: int, T, derivatives: bool):
             lP = _log_abs_2sinh(xr).sum(-1)
             ct = 1 / np.tanh(xr)
             P1 = (ct * xr1).sum(-1)
-            P2 = ((1 - ct**2) * xr1**2 + ct * xr2).sum(-1) + P1**2   # P''/P
+            P2 = ((1 - ct**2) * xr1**2 + ct * xr2).sum(-1)           # (ln P)''
             a = np.abs(r0)
             em = np.exp(-2 * a)
             sh = np.sign(r0) * (1 - em)       # 2sinh(x0) e^{-|x0|}
             co = 1 + em                       # 2cosh(x0) e^{-|x0|}
             v0 = sh
             v1 = co * r01 + sh * P1
-            v2 = sh * r01**2 + co * r02 + 2 * co * r01 * P1 + sh * P2
             lg = lP + a
-            # Z_4 = e^{lg} v0, Z_4' = e^{lg} v1, Z_4'' = e^{lg} v2: keep them as "raw" values
+            # Z_4 = e^{lg} v0, Z_4' = e^{lg} v1: keep them as "raw" values (Z_4'' is formed below)
             logs.append(lg)
             signs.append(None)
             d1s.append(v1)
-            d2s.append((v0, v2))
+            d2s.append((v0, (sh, co, r01, r02, P1, P2)))
             continue
         logs.append(lg)
         signs.append(sign)
@@ -175,25 +202,28 @@ def _kaufman(L: int, T, derivatives: bool):
         d2s.append(d2)
 
     M = np.max(np.stack(logs), axis=0)
-    S0 = S1 = S2 = 0.0
-    for lg, sign, d1, d2 in zip(logs, signs, d1s, d2s):
-        w = np.exp(lg - M)
-        if sign is None:
-            v0, v2 = d2
-            S0 = S0 + w * v0
-            S1 = S1 + w * d1
-            S2 = S2 + w * v2
-        else:
-            S0 = S0 + w * sign
-            S1 = S1 + w * sign * d1
-            S2 = S2 + w * sign * (d1**2 + d2)
+    ws = [np.exp(lg - M) for lg in logs]
+    S0 = S1 = 0.0
+    for w, sign, d1, d2 in zip(ws, signs, d1s, d2s):
+        S0 = S0 + w * (d2[0] if sign is None else sign)
+        S1 = S1 + w * (d1 if sign is None else sign * d1)
     K = K[..., 0]
     s2 = s2[..., 0]
     lnZ = -math.log(2) + 0.5 * N * np.log(2 * s2) + M + np.log(S0)
     if not derivatives:
         return lnZ, None, None
-    dlnZ = N * np.cosh(2 * K) / s2 + S1 / S0
-    d2lnZ = -2 * N / s2**2 + S2 / S0 - (S1 / S0) ** 2
+    mu = S1 / S0
+    # d²ln(Σ Z_i) = Σ_i (Z_i e^{-μK})'' e^{μK} / Σ Z_i: every log-derivative enters centred on μ
+    S2 = 0.0
+    for w, sign, d1, d2 in zip(ws, signs, d1s, d2s):
+        if sign is None:
+            sh, co, r01, r02, P1, P2 = d2[1]
+            Pc = P1 - mu
+            S2 = S2 + w * (sh * r01**2 + co * r02 + 2 * co * r01 * Pc + sh * (P2 + Pc**2))
+        else:
+            S2 = S2 + w * sign * ((d1 - mu) ** 2 + d2)
+    dlnZ = N * np.cosh(2 * K) / s2 + mu
+    d2lnZ = -2 * N / s2**2 + S2 / S0
     return lnZ, dlnZ, d2lnZ
 
 

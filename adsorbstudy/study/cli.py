@@ -1,5 +1,7 @@
 """Command line: ``adsorbstudy study --profile NAME [--only RUN ...] [--force] [--jobs N]``,
-``adsorbstudy check``, ``adsorbstudy profiles``, ``adsorbstudy versions [--update]``.
+``adsorbstudy check``, ``adsorbstudy profiles``, ``adsorbstudy versions [--update]``,
+``adsorbstudy audit FILE [--T T ...] [--binarize sign|threshold] [--out PREFIX] [--json]``
+(check an Ising ensemble against the exact finite-size torus; see adsorbstudy.audit).
 
 Exit status: 0 on success; 2 for invalid input (arguments, profile, parameters, a producer's source
 changed without its version), reported as one line ``adsorbstudy: error: ...`` before any notebook
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..analysis import audit
 from .profile import available_profiles, load_profile, ProfileError
 from .runner import run_study, select_runs, StudyError, StudyFailed
 
@@ -53,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a profile (every value and the checks between values and runs) and exit")
     c.add_argument("--profile", default="default")
     sub.add_parser("profiles", help="list the available profiles")
+    a = sub.add_parser("audit", help="check an Ising ensemble (.npz/.npy/.pt) against the exact finite-size torus: "
+                                     "e, |m|, C, χ, U4 with errors, τ_int, z-scores, a verdict per temperature")
+    audit.add_arguments(a)
     return p
 
 
@@ -64,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "versions":
             return _versions(args)
+        if args.command == "audit":
+            return audit.run(args)
         profile = load_profile(args.profile)
         if args.command == "check":
             print(f"profile {profile.name}: {len(profile.runs)} runs, valid")
