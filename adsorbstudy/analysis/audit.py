@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..physics.lattice import to_spins
+from ..study.validate import int_option
 
 #: |z| at or below which e and C pass.
 Z_PASS = 3.0
@@ -392,18 +393,6 @@ def _temperature_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--T: ")) from None
 
 
-def _n_boot_arg(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 2; got {text!r}")
-    return n
-
-
 def add_arguments(p) -> None:
     """The options of ``adsorbstudy audit`` on the argparse parser ``p``."""
     p.add_argument("file", metavar="FILE", help="configurations: .npz (one array per temperature, keyed "
@@ -416,7 +405,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="PREFIX",
                    help="write PREFIX.csv and PREFIX.png (default: beside FILE, FILE without its suffix + '.audit')")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout instead of the table")
-    p.add_argument("--n-boot", type=_n_boot_arg, default=N_BOOT, metavar="N",
+    p.add_argument("--n-boot", type=int_option(2), default=N_BOOT, metavar="N",
                    help=f"bootstrap resamples per temperature (default {N_BOOT})")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
 

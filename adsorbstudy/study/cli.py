@@ -16,6 +16,7 @@ import sys
 from ..analysis import audit
 from .profile import available_profiles, load_profile, ProfileError
 from .runner import run_study, select_runs, StudyError, StudyFailed
+from .validate import int_option
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,16 +24,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"adsorbstudy: error: {message} (see {self.prog} --help)\n")
-
-
-def _jobs(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1; got {text!r}")
-    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="re-execute every notebook, recompute every cached artifact and retrain every model "
                         "(checkpoints written before this batch are discarded)")
-    s.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+    s.add_argument("--jobs", type=int_option(1), default=1, metavar="N",
                    help="execute up to N independent runs at once (each with cores // N threads); default 1")
     v = sub.add_parser("versions", help="check that the code versions of cached artifacts match their source "
                                         "(adsorbstudy/study/code_versions.json), or --update the registry")

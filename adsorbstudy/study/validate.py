@@ -45,3 +45,18 @@ def check_temperatures(T, name: str = "T") -> np.ndarray:
     if not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise ValueError(f"{name} must be finite temperatures > 0 (J/k_B); got {T!r}")
     return t
+
+
+def int_option(minimum: int):
+    """An argparse ``type`` for an integer command-line option ≥ ``minimum`` (argparse reports its message)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}; got {text!r}")
+        return n
+    return parse
