@@ -71,6 +71,10 @@ PRODUCERS: dict[str, Producer] = {
     "adsorption": Producer("checkpoints of the adsorption generators (network, ELBO, sampler)",
                            "adsorbstudy.models.adsorption:VERSION",
                            ("adsorbstudy.models.adsorption:AdsorptionGenerator",)),
+    # the walk stops at its base class (the adsorption producer's root): its key holds both versions
+    "checkerboard": Producer("checkpoints of the checkerboard adsorption generator (its two half-steps, ELBO, sampler)",
+                             "adsorbstudy.models.checkerboard:VERSION",
+                             ("adsorbstudy.models.checkerboard:CheckerboardGenerator",)),
     "ddpm": Producer("checkpoints of the DDPM (network, loss, sampler)", "adsorbstudy.models.ddpm:VERSION",
                      ("adsorbstudy.models.ddpm:DDPM",)),
     "gan": Producer("checkpoints of the GANs (generator, critic, losses)", "adsorbstudy.models.gan:VERSION",

@@ -49,7 +49,7 @@ MAX_INTENSITY = 16
 PROMPT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SPLITS = ("train", "val", "test")
 #: the study's image generators (``adsorbstudy.models.build`` kinds, all class-conditional)
-IMAGE_KINDS = ("adsorption", "adsorption-nolateral", "ddpm", "gan")
+IMAGE_KINDS = ("adsorption", "adsorption-nolateral", "adsorption-checkerboard", "ddpm", "gan")
 
 
 # --------------------------------------------------------------------------- data

@@ -50,6 +50,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from adsorbstudy import exact, ising, metrics, plots, report, reweight
+from adsorbstudy.models import ADSORPTION_KINDS
 from adsorbstudy.profile import load_profile
 from adsorbstudy.runtime import pick_device, repo_root, results_dir
 from adsorbstudy.seeds import seed_for
@@ -366,7 +367,7 @@ plt.show()
 # The x axis counts steps from the random start on a log scale.
 
 # %%
-steppers = [m for m in models if specs[m]["kind"] in ("adsorption", "adsorption-nolateral", "ddpm")]
+steppers = [m for m in models if specs[m]["kind"] in (*ADSORPTION_KINDS, "ddpm")]
 fig, axes = plt.subplots(2, len(trajectory_T), figsize=(4.4 * len(trajectory_T), 6.4), squeeze=False)
 for j, T in enumerate(trajectory_T):
     n_steps = 1
