@@ -16,6 +16,7 @@ from scipy.stats import chisquare
 from adsorbstudy import ising, reweight
 from adsorbstudy.models import ADSORPTION_KINDS, KINDS, build, hparams_from
 from adsorbstudy.models.adsorption import bernoulli_kl_logits
+from adsorbstudy.models.bistability import bistability, layer_counts, summary
 from adsorbstudy.models.checkerboard import CheckerboardGenerator, loss_variance
 
 torch.set_num_threads(1)
@@ -370,6 +371,61 @@ def test_guidance_pulls_towards_low_energy():
     e0 = ising.energy(m.sample(200, 1.5, seed=2).numpy()).mean()
     e1 = ising.energy(m.sample(200, 1.5, seed=2, physics=1.0).numpy()).mean()
     assert e1 < e0 - 0.2
+
+
+# --------------------------------------------------------------------------- bistability diagnostic
+def test_bistability_fractions_of_a_hand_set_image():
+    """ε_a z_a = −8 on the left half, +6 on one row of the right half, 0 elsewhere: the fractions exactly."""
+    L = 8
+    xb = torch.full((2, 1, L, L), 0.3, dtype=torch.float64)
+    eps_a = torch.zeros_like(xb)
+    eps_a[0, :, :, : L // 2] = -2.0
+    eps_a[0, :, 0, L // 2:] = 1.5
+    eps_s = torch.full_like(xb, 0.4)
+    c = layer_counts(xb, eps_s, eps_a, za=4.0)
+    s = summary(c)
+    assert s["n"] == 2 * L * L
+    assert s["frac_attractive"] == (L * L // 2) / (2 * L * L)
+    assert s["frac_repulsive"] == (L // 2) / (2 * L * L)
+    assert s["eps_a_za"]["min"] == -8.0 and s["eps_a_za"]["max"] == 6.0
+    assert sum(s["eps_a_za"]["counts"]) == s["n"]
+    edges = np.asarray(s["eps_a_za"]["edges"])
+    assert s["eps_a_za"]["counts"][int(np.searchsorted(edges, -8.0, side="right")) - 1] == L * L // 2
+    # at the boundary |ε_a| z_a = 4 is not counted (strictly beyond the critical point)
+    c4 = layer_counts(xb[:1], eps_s[:1], torch.full_like(xb[:1], -1.0))
+    assert c4["attractive"] == 0 and c4["repulsive"] == 0
+
+
+def test_a_desorption_start_finds_the_other_root():
+    """Uniform ε_a z_a = −8 with logit x_a = c + 8 x_a, c = −4.5: three roots; from x_a = x_b = 0.3 the solve
+    reaches the low root, from x_a = 0.7 the high one, at every pixel. ε_a = 0 in the second image: one root."""
+    L = 4
+    xb = torch.full((2, 1, L, L), 0.3, dtype=torch.float64)
+    eps_a = torch.zeros_like(xb)
+    eps_a[0] = -2.0
+    c = -4.5  # logit x_b − ε_s + ε_a z_b n_b with n_b = x_b (uniform)
+    eps_s = torch.logit(xb) + eps_a * 6 * 0.3 - c
+    s = summary(layer_counts(xb, eps_s, eps_a, max_iter=500, tol=1e-10))
+    assert s["frac_other_root"] == 0.5 and s["frac_nonconverged"] == 0.0
+    from adsorbstudy.models.bistability import branch_solutions
+
+    u_a, _, u_d, _ = branch_solutions(xb, eps_s, eps_a, max_iter=500, tol=1e-10)
+    lo, hi = torch.sigmoid(u_a[0]), torch.sigmoid(u_d[0])
+    for x in (lo, hi):  # both are roots of the uniform Eq. 6
+        assert float((torch.logit(x) - (c + 8 * x)).abs().max()) < 1e-9
+    assert float(lo.max()) < 0.05 and float(hi.min()) > 0.95
+
+
+def test_bistability_over_sampled_trajectories():
+    torch.manual_seed(0)
+    m = build("adsorption", 8, K=3, base=4, depth=1, emb_dim=8).eval()
+    torch.nn.init.normal_(m.net.out.weight, std=1.0)
+    torch.nn.init.normal_(m.net.out.bias, std=1.0)
+    out = bistability(m, 6, [1.5, 3.0], seed=1)
+    assert out["n"] == 2 * 6 * 3 * 64 and set(out["per_T"]) == {1.5, 3.0}
+    assert out["frac_attractive"] > 0 and out["frac_repulsive"] > 0
+    assert sum(v["n"] for v in out["per_T"].values()) == out["n"]
+    assert out["frac_attractive"] == pytest.approx(np.mean([v["frac_attractive"] for v in out["per_T"].values()]))
 
 
 # --------------------------------------------------------------------------- registration and validation
