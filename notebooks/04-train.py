@@ -36,7 +36,7 @@
 # %% tags=["parameters"]
 profile = "smoke"        # str           injected by the study runner
 device = "auto"          # {auto, cpu, cuda}
-model = "adsorption"     # {adsorption, adsorption-nolateral, ddpm, gan, gan-m} model family
+model = "adsorption"     # {adsorption, adsorption-nolateral, adsorption-checkerboard, ddpm, gan, gan-m} model family
 name = ""                # str           results name (results/<profile>/models/<name>.json); "" = the model family
 L = 8                    # [4, 256] lattice side
 grid = "coarse"          # {coarse, fine} training grid (seed 004 DiffIsing1 / DiffIsing2)
@@ -84,7 +84,7 @@ from IPython.display import Markdown, display
 
 from adsorbstudy.analysis import wording
 from adsorbstudy.generators import distributed, train as tr
-from adsorbstudy.generators.families import build, hparams_from
+from adsorbstudy.generators.families import ADSORPTION_KINDS, build, hparams_from
 from adsorbstudy.physics import exact, grids, observables
 from adsorbstudy.study.runtime import pick_device, results_dir, use_cpu_threads
 from adsorbstudy.study.seeds import seed_for
@@ -96,7 +96,7 @@ dev = pick_device(device)
 hparams = hparams_from(globals())  # this family's constructor arguments from the parameters above
 if model == "ddpm":
     steps_arg = None if sample_steps in (0, n_steps) else sample_steps
-elif model in ("adsorption", "adsorption-nolateral"):
+elif model in ADSORPTION_KINDS:
     if sample_steps not in (0, K):
         raise ValueError(f"sample_steps: the adsorption generator samples with its K = {K} layers; use 0 (got {sample_steps})")
     steps_arg = None
@@ -136,8 +136,8 @@ ax.plot(hist["step"], loss, color="0.8", lw=0.6, label="training loss (per step)
 ax.plot(np.asarray(hist["step"])[w - 1:], smooth, color="C0", label=f"training loss ({w}-step mean)")
 ax.plot(hist["val_step"], hist["val_loss"], "o-", color="C3", ms=3, label="validation")
 ax.axvline(rec["best_step"], color="C3", ls=":", lw=1, label="kept (best validation)")
-ylabel = {"adsorption": "−ELBO (nats per spin)", "adsorption-nolateral": "−ELBO (nats per spin)",
-          "ddpm": "ε-prediction MSE"}.get(model, "generator loss / critic's Wasserstein estimate")
+ylabel = {kind: "−ELBO (nats per spin)" for kind in ADSORPTION_KINDS} | {"ddpm": "ε-prediction MSE"}
+ylabel = ylabel.get(model, "generator loss / critic's Wasserstein estimate")
 ax.set(xlabel="optimizer step", ylabel=ylabel, title=f"{run_name}: training")
 if model in ("ddpm",):
     ax.set_yscale("log")

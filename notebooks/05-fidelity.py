@@ -50,6 +50,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from adsorbstudy.analysis import comparisons, plots, reweight, tables, wording
+from adsorbstudy.generators.families import ADSORPTION_KINDS
 from adsorbstudy.generators.train import load_trained
 from adsorbstudy.physics import ensembles, exact, grids, lattice, montecarlo, observables
 from adsorbstudy.study.profile import load_profile, training_seeds
@@ -367,7 +368,7 @@ plt.show()
 # The x axis counts steps from the random start on a log scale.
 
 # %%
-steppers = [m for m in models if specs[m]["kind"] in ("adsorption", "adsorption-nolateral", "ddpm")]
+steppers = [m for m in models if specs[m]["kind"] in (*ADSORPTION_KINDS, "ddpm")]
 fig, axes = plt.subplots(2, len(trajectory_T), figsize=(4.4 * len(trajectory_T), 6.4), squeeze=False)
 for j, T in enumerate(trajectory_T):
     n_steps = 1

@@ -147,6 +147,7 @@ def test_hparams_from_takes_each_familys_own_arguments():
     p = dict(K=7, base=4, depth=2, emb_dim=6, n_steps=50, ngf=5, ndf=3, n_critic=2, clip=0.03, heads=3,
              lambda_m=2.5, grid="coarse", seed=11, lr=0.1)
     expect = {"adsorption": {"K", "base", "depth", "emb_dim"}, "adsorption-nolateral": {"K", "base", "depth", "emb_dim"},
+              "adsorption-checkerboard": {"K", "base", "depth", "emb_dim"},
               "ddpm": {"base", "depth", "emb_dim", "n_steps"},
               "gan": {"ngf", "ndf", "n_critic", "clip", "heads", "t_min", "t_max"},
               "gan-m": {"ngf", "ndf", "n_critic", "clip", "heads", "t_min", "t_max", "lambda_m"}}

@@ -213,6 +213,9 @@ K_SMOKE = _run(SMOKE, "04-train-adsorption")["parameters"]["K"]
      "(model ddpm, depth = 5; or lower depth); got 8"),
     (_defaults(L=12),
      f"defaults.L (as used by runs[{IDX['04-train-gan']}] (04-train-gan)): expected int of the form 4·2^m (8, 16, 32, 64, ...) for model gan; got 12"),
+    (_set("04-train-adsorption", model="adsorption-checkerboard", L=9, depth=1),
+     f"runs[{IDX['04-train-adsorption']}] (04-train-adsorption).parameters.L: expected an even int for model "
+     "adsorption-checkerboard (its two sublattices must colour the torus); got 9"),
     (_set("04-train-adsorption", sample_steps=5),
      f"runs[{IDX['04-train-adsorption']}] (04-train-adsorption).parameters.sample_steps: expected 0 or K = {K_SMOKE} (model adsorption samples with its "
      "K layers); got 5"),

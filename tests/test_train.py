@@ -102,7 +102,7 @@ def test_config_errors(data, tmp_path):
 
 
 def test_build_rejects_unknown_kind_and_bad_lattice():
-    with pytest.raises(ValueError, match="kind must be one of adsorption, adsorption-nolateral, ddpm, gan, gan-m"):
+    with pytest.raises(ValueError, match="kind must be one of adsorption, adsorption-nolateral, adsorption-checkerboard, ddpm, gan, gan-m"):
         build("flow", 16)
     with pytest.raises(ValueError, match="4·2\\^m"):
         build("gan", 12)

@@ -23,7 +23,8 @@ QUANTITIES = (
 
 
 MODEL_COLORS = {"MC": "k", "adsorption": "C0", "adsorption-nolateral": "C1", "ddpm": "C2", "gan": "C3",
-                "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6", "ddpm-matched": "C9"}
+                "gan-m": "C4", "adsorption-fine": "C5", "ddpm-fine": "C6", "adsorption-checkerboard": "C8",
+                "ddpm-matched": "C9"}
 
 
 #: The colour map of every spin snapshot: σ = −1 → black, σ = +1 → white (with vmin=−1, vmax=+1).

@@ -82,10 +82,13 @@ def _sweeps(u, c, eps_a, za, circular, masks, n):
     return u
 
 
-def _solve_logits(lxb, xb, eps_s, eps_a, za, zb, max_iter, tol, circular, check_every=5):
-    """The no-grad solve: returns (u, |residual|) with u = logit(x_a)."""
+def _solve_logits(lxb, xb, eps_s, eps_a, za, zb, max_iter, tol, circular, check_every=5, start=None):
+    """The no-grad solve: returns (u, |residual|) with u = logit(x_a).
+
+    ``start``: the logits the iteration starts from; None = logit x_b (x_a = x_b, the adsorption
+    branch). −logit x_b (x_a = 1 − x_b) starts on the desorption side (``models.bistability``)."""
     c = lxb - eps_s + eps_a * (zb * bulk_mean(xb, circular))
-    u = lxb.clone()
+    u = (lxb if start is None else start).clone()
     if not torch.any(eps_a != 0):
         # ε_a ≡ 0: the closed form, bit for bit
         u = lxb - eps_s - eps_a * (za * _nbr_sum(torch.sigmoid(u), circular) / 4.0 - zb * bulk_mean(xb, circular))
@@ -336,20 +339,40 @@ class AdsorptionGenerator(GeneratorBase):
         return solve_equilibrium_logits(self.bulk(sk, k), eps_s, eps_a, self.za, self.zb,
                                         self.max_iter, self.tol, self.circular)
 
+    def path_logits(self, sk: torch.Tensor, k: torch.Tensor, T: torch.Tensor, s_prev: torch.Tensor | None) -> torch.Tensor:
+        """logit p_θ(s_{k−1,i} = 1 | s_k, …) (B, 1, L, L) of the reverse step k → k−1 for a given s_{k−1}
+        ``s_prev``: the hook of :meth:`trajectory_log_prob` and :meth:`layer_kl`. Every site of this model is
+        drawn independently given s_k, so ``s_prev`` is not read (a subclass's step may depend on it)."""
+        return self.model_logits(sk, k, T)[0]
+
+    def elbo_logits(self, sk: torch.Tensor, k: torch.Tensor, T: torch.Tensor, lq: torch.Tensor,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """The model logits of the ELBO term of layer k, given the posterior logits ``lq``: here
+        :meth:`path_logits` (closed form, no draw; a subclass may draw s_{k−1} from q with ``generator``)."""
+        return self.path_logits(sk, k, T, None)
+
+    def layer_kl(self, s0: torch.Tensor, sk: torch.Tensor, k: torch.Tensor, T: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """KL(q(s_{k−1}|s_k,s_0) ‖ p_θ(s_{k−1}|s_k)) summed over pixels at a given s_k (B, 1, L, L), nats, (B,)."""
+        lq = self.posterior_logits(sk, s0, k)
+        return bernoulli_kl_logits(lq, self.elbo_logits(sk, k, T, lq, generator)).sum(dim=(1, 2, 3))
+
     def kl_terms(self, spins: torch.Tensor, T: torch.Tensor, k: torch.Tensor,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """KL(q(s_{k−1}|s_k,s_0) ‖ p_θ(s_{k−1}|s_k)) summed over pixels, nats, (B,), one draw of s_k."""
         s0 = ((spins.to(torch.float32) + 1) / 2)[:, None]
-        sk = self.q_sample(s0, k, generator)
-        lp, _ = self.model_logits(sk, k, T)
-        lq = self.posterior_logits(sk, s0, k)
-        return bernoulli_kl_logits(lq, lp).sum(dim=(1, 2, 3))
+        return self.layer_kl(s0, self.q_sample(s0, k, generator), k, T, generator)
+
+    def loss_terms(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per-sample estimates of the negative ELBO per spin (nats), (B,) float64: K · KL_k / L² with one
+        uniformly drawn k each; :meth:`loss` is their batch mean (their variance is the estimator's)."""
+        k = randint(1, self.K + 1, spins.shape[0], generator, spins.device)
+        T = self.drop_condition(T, self.p_uncond, generator)
+        return self.K * self.kl_terms(spins, T, k, generator) / self.L ** 2
 
     def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Negative ELBO per spin (nats), one uniformly drawn k per sample: K · KL_k / L², batch mean."""
-        k = randint(1, self.K + 1, spins.shape[0], generator, spins.device)
-        T = self.drop_condition(T, self.p_uncond, generator)
-        return (self.K * self.kl_terms(spins, T, k, generator) / self.L ** 2).mean().to(torch.float32)
+        return self.loss_terms(spins, T, generator).mean().to(torch.float32)
 
     @torch.no_grad()
     def nll_bound(self, spins, T, seed: int = 0, batch: int = 256) -> np.ndarray:
@@ -390,8 +413,23 @@ class AdsorptionGenerator(GeneratorBase):
         keeps = s_prev[0].numel() - flips
         return keeps * torch.log1p(-b / 2) + flips * torch.log(b / 2)
 
+    def _step(self, s, k, cond, w, u):
+        """One reverse step k → k−1 of the sampler from s = s_k (n, 1, L, L) with the layer's uniforms ``u``:
+        (p, s_{k−1}, residuals), p the probabilities the draw ``u < p`` compared with, residuals the
+        per-pixel |Eq. 6 residual| maps of the solves made (two under guidance w > 0)."""
+        lp, res = self.model_logits(s, k, cond)
+        out = [res]
+        if w:
+            # classifier-free guidance on the reverse step's logits (book/methods.md, "Images from a prompt")
+            lu, res_u = self.model_logits(s, k, torch.full_like(cond, self.null_class))
+            lp = (1 + w) * lp - w * lu
+            out.append(res_u)
+        p = torch.sigmoid(lp)
+        return p, (u < p).to(torch.float32), out
+
     @torch.no_grad()
-    def _run(self, n, T, seed, steps, progress, record, logprob=False, keep_path=False, guidance=0.0, keep=None):
+    def _run(self, n, T, seed, steps, progress, record, logprob=False, keep_path=False, guidance=0.0, keep=None,
+             **step_kw):
         check_n(n)
         check_steps_none(steps, self.K, "the adsorption generator samples with its K layers only")
         w = self.check_guidance(guidance)
@@ -414,18 +452,11 @@ class AdsorptionGenerator(GeneratorBase):
             if record:
                 rec.append((self.K - kk, *spins_energy_mabs(2 * s[:, 0] - 1)))
             k = torch.full((n,), kk, dtype=torch.long, device=dev)
-            lp, res = self.model_logits(s, k, Ts)
-            if w:
-                # classifier-free guidance on the reverse step's logits (book/methods.md, "Images from a prompt")
-                lu, res_u = self.model_logits(s, k, torch.full_like(Ts, self.null_class))
-                lp = (1 + w) * lp - w * lu
-                bad += int((res_u > self.tol).sum())
-                worst = max(worst, float(res_u.max()))
-            bad += int((res > self.tol).sum())
-            worst = max(worst, float(res.max()))
             u = torch.rand(s.shape, generator=g).to(dev)
-            p = torch.sigmoid(lp)
-            s_new = (u < p).to(torch.float32)
+            p, s_new, residuals = self._step(s, k, Ts, w, u, **step_kw)
+            for res in residuals:
+                bad += int((res > self.tol).sum())
+                worst = max(worst, float(res.max()))
             if logprob:
                 # booked from the very probabilities the draw compared with (guided or not): no extra NFE
                 extra["log_p"] += sampled_bernoulli_log_prob(p, s_new)
@@ -465,7 +496,7 @@ class AdsorptionGenerator(GeneratorBase):
                 "x_a": torch.stack([k[1] for k in keep[1:]]).numpy().astype(np.float32)}
 
     def sample_with_logprob(self, n: int, T, seed: int | None = None, progress: bool = False,
-                            return_path: bool = False):
+                            return_path: bool = False, **step_kw):
         """:meth:`sample` plus the exact log-probabilities of each sample's whole generation trajectory.
 
         Returns (spins, log_p, log_q): spins exactly as :meth:`sample` with the same seed (the same
@@ -480,14 +511,17 @@ class AdsorptionGenerator(GeneratorBase):
         π̃(s_0) q / p_θ built from them is exact *whether or not an Eq. 6 solve converged*: an
         unconverged solve changes which Bernoulli was drawn from, and that is the density booked.
         ``return_path``: also return the trajectory (n, K+1, L, L) float32 occupancies, index k = s_k,
-        as a fourth element (memory n·(K+1)·L² floats; for tests and diagnostics).
+        as a fourth element (memory n·(K+1)·L² floats; for tests and diagnostics). ``step_kw``: options of
+        a subclass's reverse step (none here).
         """
-        spins, _, extra = self._run(n, T, seed, None, progress, record=False, logprob=True, keep_path=return_path)
+        spins, _, extra = self._run(n, T, seed, None, progress, record=False, logprob=True, keep_path=return_path,
+                                    **step_kw)
         out = (spins, extra["log_p"].cpu(), extra["log_q"].cpu())
         return out + (extra["path"],) if return_path else out
 
     @torch.no_grad()
-    def trajectory_log_prob(self, path: torch.Tensor, T, sampled: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def trajectory_log_prob(self, path: torch.Tensor, T, sampled: bool = True,
+                            **step_kw) -> tuple[torch.Tensor, torch.Tensor]:
         """(log p_θ(s_{0:K}), log q(s_{1:K}|s_0)) of given trajectories, (n,) float64 each, in nats.
 
         ``path``: (n, K+1, L, L) occupancies in {0, 1}, index k = s_k (as returned by
@@ -495,7 +529,8 @@ class AdsorptionGenerator(GeneratorBase):
         same network and Eq. 6 solve as the sampler, on the whole batch at once (the solve stops on the
         batch's largest residual, so the same batch gives the same logits). ``sampled=True`` books
         each reverse step with the law of the sampler's float32 draw (as :meth:`sample_with_logprob`);
-        ``sampled=False`` with the ideal Bern(σ(logit)) of the ELBO (log-sigmoid in float64).
+        ``sampled=False`` with the ideal Bern(σ(logit)) of the ELBO (log-sigmoid in float64). ``step_kw``:
+        options of a subclass's reverse step, as given to :meth:`sample_with_logprob` (none here).
         """
         x = torch.as_tensor(path).to(torch.float32)
         if x.dim() != 4 or x.shape[1:] != (self.K + 1, self.L, self.L):
@@ -511,8 +546,8 @@ class AdsorptionGenerator(GeneratorBase):
         with torch.no_grad():
             for kk in range(self.K, 0, -1):
                 k = torch.full((n,), kk, dtype=torch.long, device=dev)
-                lp, _ = self.model_logits(x[:, kk], k, Ts)
                 s_prev = x[:, kk - 1]
+                lp = self.path_logits(x[:, kk], k, Ts, s_prev, **step_kw)
                 log_p += (sampled_bernoulli_log_prob(torch.sigmoid(lp), s_prev) if sampled
                           else bernoulli_log_prob_logits(lp, s_prev))
                 log_q += self.forward_log_prob(s_prev, x[:, kk], kk)

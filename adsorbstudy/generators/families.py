@@ -4,6 +4,8 @@
 
 - ``"adsorption"``: Bernoulli adsorption diffusion with lateral coupling (ε_s, ε_a from a U-Net);
 - ``"adsorption-nolateral"``: the ε_a ≡ 0 ablation (binomial diffusion);
+- ``"adsorption-checkerboard"``: correlated layers, the lateral term acting on sampled neighbours (one
+  sublattice drawn from the Eq. 6 solve, the other given it);
 - ``"ddpm"``: DDPM, 1000 steps, ε-prediction, same U-Net trunk;
 - ``"gan"``: conditional WGAN with weight clipping;
 - ``"gan-m"``: the same with the magnetization loss ("GAN M⊂L", ``lambda_m`` default 1.0).
@@ -14,10 +16,13 @@ the CPU, ``nfe`` (network evaluations per sample of the default sampler) and ``n
 from __future__ import annotations
 
 from .adsorption import AdsorptionGenerator, solve_equilibrium
+from .checkerboard import CheckerboardGenerator
 from .ddpm import DDPM
 from .gan import WGAN
 
-KINDS = ("adsorption", "adsorption-nolateral", "ddpm", "gan", "gan-m")
+KINDS = ("adsorption", "adsorption-nolateral", "adsorption-checkerboard", "ddpm", "gan", "gan-m")
+#: The Bernoulli adsorption generators (the K-layer sampler, the exact trajectory likelihood).
+ADSORPTION_KINDS = ("adsorption", "adsorption-nolateral", "adsorption-checkerboard")
 
 
 def hparams_from(params: dict) -> dict:
@@ -32,7 +37,7 @@ def hparams_from(params: dict) -> dict:
     kind = params["model"]
     if kind not in KINDS:
         raise ValueError(f"model must be one of {', '.join(KINDS)}; got {kind!r}")
-    if kind in ("adsorption", "adsorption-nolateral"):
+    if kind in ADSORPTION_KINDS:
         return {k: params[k] for k in ("K", "base", "depth", "emb_dim")}
     if kind == "ddpm":
         return {k: params[k] for k in ("base", "depth", "emb_dim", "n_steps")}
@@ -55,6 +60,10 @@ def build(kind: str, L: int, /, **hparams):
     if hp.pop("L", L) != L:
         raise ValueError(f"hparams L={hparams['L']!r} contradicts L={L!r}")
     try:
+        if kind == "adsorption-checkerboard":
+            if hp.pop("lateral", True) is not True:
+                raise ValueError(f"lateral contradicts kind {kind!r} (its coupling acts on sampled neighbours)")
+            return CheckerboardGenerator(L, **hp)
         if kind in ("adsorption", "adsorption-nolateral"):
             lateral = kind == "adsorption"
             if hp.pop("lateral", lateral) != lateral:
@@ -74,4 +83,5 @@ def build(kind: str, L: int, /, **hparams):
         raise ValueError(f"hyperparameters for kind {kind!r}: {exc}") from None
 
 
-__all__ = ["KINDS", "build", "hparams_from", "AdsorptionGenerator", "DDPM", "WGAN", "solve_equilibrium"]
+__all__ = ["KINDS", "ADSORPTION_KINDS", "build", "hparams_from", "AdsorptionGenerator", "CheckerboardGenerator", "DDPM",
+           "WGAN", "solve_equilibrium"]

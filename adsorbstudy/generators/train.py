@@ -236,7 +236,7 @@ def check_cuda_options(cfg: TrainConfig, device, kind: str | None = None) -> Non
 
 #: The models DistributedDataParallel trains. The GANs are excluded: BatchNorm in the generator and
 #: gan-m's magnetization loss are statistics of the whole batch, which a rank's slice does not reproduce.
-DDP_KINDS = ("adsorption", "adsorption-nolateral", "ddpm")
+DDP_KINDS = ("adsorption", "adsorption-nolateral", "adsorption-checkerboard", "ddpm")
 
 
 def check_data_parallel(kind: str, batch: int, world: int) -> None:
@@ -479,10 +479,15 @@ def code_versions(kind: str) -> dict:
     """The versions of the code behind a checkpoint of ``kind`` (``adsorbstudy.study.codeversion``): the training
     loop, the model family and the Monte Carlo of its training data. Part of the checkpoint's key."""
     from ..physics import ensembles
-    from . import adsorption, ddpm, gan
+    from . import adsorption, checkerboard, ddpm, gan
 
-    family = {"adsorption": adsorption, "adsorption-nolateral": adsorption, "ddpm": ddpm, "gan": gan, "gan-m": gan}
-    return {"train": TRAIN_VERSION, "model": family[kind].VERSION, "ising": ensembles.VERSION}
+    family = {"adsorption": adsorption, "adsorption-nolateral": adsorption, "adsorption-checkerboard": checkerboard,
+              "ddpm": ddpm, "gan": gan, "gan-m": gan}
+    out = {"train": TRAIN_VERSION, "model": family[kind].VERSION, "ising": ensembles.VERSION}
+    if family[kind] is checkerboard:
+        # its class extends the mean-field generator, whose code its own version does not cover
+        out["adsorption"] = adsorption.VERSION
+    return out
 
 
 def checkpoint_key(params: dict) -> dict:

@@ -73,6 +73,10 @@ PRODUCERS: dict[str, Producer] = {
     "adsorption": Producer("checkpoints of the adsorption generators (network, ELBO, sampler)",
                            "adsorbstudy.generators.adsorption:VERSION",
                            ("adsorbstudy.generators.adsorption:AdsorptionGenerator",)),
+    # the walk stops at its base class (the adsorption producer's root): its key holds both versions
+    "checkerboard": Producer("checkpoints of the checkerboard adsorption generator (its two half-steps, ELBO, sampler)",
+                             "adsorbstudy.generators.checkerboard:VERSION",
+                             ("adsorbstudy.generators.checkerboard:CheckerboardGenerator",)),
     "ddpm": Producer("checkpoints of the DDPM (network, loss, sampler)", "adsorbstudy.generators.ddpm:VERSION",
                      ("adsorbstudy.generators.ddpm:DDPM",)),
     "gan": Producer("checkpoints of the GANs (generator, critic, losses)", "adsorbstudy.generators.gan:VERSION",

@@ -282,7 +282,7 @@ def _check_isotherm_sweep(p: dict, earlier: list[_Earlier]) -> None:
                                  "at or above it Eq. 6 has one root and no hysteresis loop)", p["eps_a_loop"])
 
 
-UNET_KINDS = ("adsorption", "adsorption-nolateral", "ddpm")
+UNET_KINDS = ("adsorption", "adsorption-nolateral", "adsorption-checkerboard", "ddpm")
 
 
 def _trained_name(p: dict) -> str:
@@ -311,6 +311,9 @@ def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
         except ValueError:
             raise _Bad("L", f"int divisible by 2**(depth-1) = {2 ** (p['depth'] - 1)} (model {p['model']}, "
                             f"depth = {p['depth']}; or lower depth)", p["L"]) from None
+        if p["model"] == "adsorption-checkerboard" and p["L"] % 2:
+            raise _Bad("L", "an even int for model adsorption-checkerboard (its two sublattices must colour the torus)",
+                       p["L"])
         if p["model"] != "ddpm" and p["sample_steps"] not in (0, p["K"]):
             raise _Bad("sample_steps", f"0 or K = {p['K']} (model {p['model']} samples with its K layers)",
                        p["sample_steps"])

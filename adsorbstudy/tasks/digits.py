@@ -50,7 +50,7 @@ MAX_INTENSITY = 16
 PROMPT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SPLITS = ("train", "val", "test")
 #: the study's image generators (``adsorbstudy.generators.families.build`` kinds, all class-conditional)
-IMAGE_KINDS = ("adsorption", "adsorption-nolateral", "ddpm", "gan")
+IMAGE_KINDS = ("adsorption", "adsorption-nolateral", "adsorption-checkerboard", "ddpm", "gan")
 
 
 # --------------------------------------------------------------------------- data
