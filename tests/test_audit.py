@@ -184,7 +184,10 @@ def test_cli_outputs(tmp_path, capsys, states):
     lines = (tmp_path / "ens.audit.csv").read_text().splitlines()
     assert lines[0].split(",") == list(audit.COLUMNS) and len(lines) == 3
     assert (tmp_path / "ens.audit.png").read_bytes()[:4] == b"\x89PNG"
-    assert cli.main(["audit", str(f), "--json", "--out", str(tmp_path / "x" / "run")]) == 2   # missing directory
+    assert cli.main(["audit", str(f), "--json", "--out", str(tmp_path / "x" / "run")]) == 0   # made, atomically
+    assert (tmp_path / "x" / "run.csv").read_text().splitlines() == lines and capsys.readouterr().err == ""
+    (tmp_path / "file").write_text("")
+    assert cli.main(["audit", str(f), "--json", "--out", str(tmp_path / "file" / "run")]) == 2   # cannot write
     assert capsys.readouterr().err.startswith("adsorbstudy: error: cannot write")
     assert cli.main(["audit", str(f), "--json", "--out", str(tmp_path / "run")]) == 0
     doc = json.loads(capsys.readouterr().out)

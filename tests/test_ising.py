@@ -294,3 +294,13 @@ def test_tau_size_scan_shows_critical_slowing_down_of_metropolis():
     assert wol["tau_int"][1] < met["tau_int"][1] / 3
     with pytest.raises(ValueError, match="replicas"):
         ensembles.tau_size_scan([4], 2.27, replicas=1, progress=False)
+
+
+@pytest.mark.parametrize("n_chains", [1, 2, 65])
+def test_configs_is_a_snapshot_not_a_view_of_the_live_chain(n_chains):
+    """Frames collected one sweep at a time must differ: configs() returned a view for one chain."""
+    chain = montecarlo.NumbaMetropolis(8, 2.5, n_chains, seed=3, start="hot")
+    first = chain.configs()
+    kept = first.copy()
+    chain.run(5)
+    assert np.array_equal(first, kept) and not np.array_equal(chain.configs(), kept)

@@ -33,6 +33,7 @@ scatters around 0.5 by about sqrt(3/n)); that does not fail the verdict, the err
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..physics.lattice import to_spins
+from ..study.store import atomic_write, atomic_write_text
 from ..study.validate import int_option
 
 #: |z| at or below which e and C pass.
@@ -301,13 +303,12 @@ def audit_file(path, temperatures=None, binarize: str | None = None, *, n_boot: 
 # --------------------------------------------------------------------------- output
 def write_csv(rows: list[dict], path) -> Path:
     """The rows as CSV with the columns :data:`COLUMNS` (floats with 10 significant digits)."""
-    path = Path(path)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(COLUMNS)
-        for r in rows:
-            w.writerow([f"{r[c]:.10g}" if isinstance(r[c], float) else r[c] for c in COLUMNS])
-    return path
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(COLUMNS)
+    for r in rows:
+        w.writerow([f"{r[c]:.10g}" if isinstance(r[c], float) else r[c] for c in COLUMNS])
+    return atomic_write_text(path, buf.getvalue())
 
 
 def plot(rows: list[dict], path, title: str = "") -> Path:
@@ -343,8 +344,7 @@ def plot(rows: list[dict], path, title: str = "") -> Path:
         ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=120)
-    return Path(path)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
 
 
 def _pm(v: float, err: float) -> str:

@@ -245,7 +245,8 @@ class NumbaMetropolis(_Sampler):
 
     def configs(self) -> np.ndarray:
         c = self.spins.transpose(0, 3, 1, 2).reshape(-1, self.L, self.L)
-        return np.ascontiguousarray(c[: self.n_chains])
+        # a copy: with one lane the reshape is a view of the live chain, which the next sweep would change
+        return c[: self.n_chains].copy()
 
     def load(self, spins: np.ndarray) -> None:
         """Set the chains' current configurations to ``spins`` (n_chains, L, L) ±1 (padding lanes keep theirs)."""

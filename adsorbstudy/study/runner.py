@@ -287,6 +287,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     # ... and the ESS of chapter 07 for the corrected generator's crossover
     "06-cost": ("03-ising-monte-carlo", "04-train", "05-fidelity", "07-exact"),
     "08-images": (),  # trains its own models on the digits; adds its verdict under a lock
+    "09-audit": ("04-train", "05-fidelity"),  # the saved samples: a model's (04) and the MC test ensembles (05)
 }
 
 #: Notebooks that run alone: no other job starts while they execute, so the wall-clock costs they
