@@ -29,9 +29,10 @@
 # alone, with no auxiliary x₀ term. DDPM uses seed 004's ε-MSE. Every model keeps the checkpoint
 # with the lowest validation loss on held-out training-grid frames, evaluated at the same interval,
 # so every model has the same number of candidate checkpoints. The GAN has no likelihood: its
-# validation loss is its own objective on held-out frames, the critic's Wasserstein estimate
-# E[D(x_MC)] − E[D(G(z))]. No model is selected on the evaluation observables (e, |m|, C, χ) or on
-# test temperatures.
+# validation curve is its own objective on held-out frames, the critic's Wasserstein estimate
+# E[D(x_MC)] − E[D(G(z))], but every checkpoint has its own critic, so these estimates are not on one
+# scale and the GAN keeps its **last** checkpoint instead. No model is selected on the evaluation
+# observables (e, |m|, C, χ) or on test temperatures.
 
 # %% tags=["parameters"]
 profile = "smoke"        # str           injected by the study runner

@@ -165,8 +165,10 @@ display(Markdown(
 # 11-row embedding (ten digits and a "null" prompt) in place of the temperature MLP, and see the prompt
 # dropped to "null" with probability `p_uncond` in training, for classifier-free guidance. Each is
 # trained with every seed in `seeds`; the GAN with `gan_seeds`, and the chapter says so below. Each
-# keeps the checkpoint with the lowest validation loss on the validation split (the GAN: a moment
-# distance, the mean |Δ| of the per-class mean images). Checkpoints are cached by parameters.
+# keeps the checkpoint with the lowest validation loss on the validation split, except the GAN, which
+# keeps its last checkpoint: its only score is its critic's Wasserstein estimate, and every checkpoint
+# has its own critic, so two checkpoints' estimates are not on one scale. Checkpoints are cached by
+# parameters.
 
 # %%
 unet = dict(base=base, depth=depth, emb_dim=emb_dim, p_uncond=p_uncond)
@@ -182,7 +184,7 @@ for kind, hp in specs.items():
                    ckpt_every=max(val_every, min(1000, steps)), seed=s)
         runs[(kind, s)] = im.train_image_model(kind, hp, cfg, train_data, store, device=dev, progress=False,
                                                key_extra={"split_seed": split_seed})
-display(Markdown("| model | seed | parameters | training (s) | best validation loss (step) |\n|---|---|---|---|---|\n" + "\n".join(
+display(Markdown("| model | seed | parameters | training (s) | selected checkpoint: validation loss (step) |\n|---|---|---|---|---|\n" + "\n".join(
     f"| {k} | {s} | {info['n_params']:,} | {info['seconds']:.1f} | {info['best_val']:.4g} ({info['best_step']}) |"
     for (k, s), (_, info) in runs.items())))
 if len(gan_seeds) == 1:

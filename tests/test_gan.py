@@ -161,3 +161,28 @@ def test_hparams_from_takes_each_familys_own_arguments():
         assert (gan["t_min"], gan["t_max"]) == pytest.approx((1.6, 3.4)), grid
     with pytest.raises(ValueError, match="model must be one of"):
         hparams_from(p | {"model": "vae"})
+
+
+@pytest.mark.parametrize("scales", [(1.0, 1.0, 1.0, 1.0), (1.0, 1e3, 1e-3, 50.0), (1e-3, 1.0, 1e3, 1e-6)])
+def test_gan_selection_never_compares_two_critics(scales, two_temperatures, tmp_path, monkeypatch):
+    """Every checkpoint of a WGAN has its own critic, so their Wasserstein estimates are not on one scale.
+    Four checkpoints whose critics report their estimates on wildly different scales (and signs of
+    'improvement'): the selected checkpoint is the last, whatever the scales, and it holds the final
+    weights. A DDPM-like model (no such attribute) still keeps the lowest score, so the rule is per model."""
+    model = WGAN(8, ngf=8, ndf=8, n_critic=1, clip=0.05, heads=2, t_min=1.5, t_max=3.5)
+    scores = iter(s * v for s, v in zip(scales, (0.4, 0.1, 0.3, 0.2)))
+    monkeypatch.setattr(WGAN, "val_loss", lambda self, x, T, g=None: next(scores))
+    h = fit(model, two_temperatures, dict(steps=4, batch=16, lr=1e-3, val_every=1, ckpt_every=4, seed=3),
+            tmp_path / "gan", progress=False)
+    assert h["best_step"] == 4 and h["val_step"] == [1, 2, 3, 4]
+    best = torch.load(tmp_path / "gan" / "best.pt", weights_only=True)
+    assert best["step"] == 4
+    final = {k: v for k, v in model.state_dict().items()}
+    assert all(torch.equal(best["model"][k], final[k]) for k in final)
+    # the rule is the GAN's: with the attribute off, the same scores pick their minimum
+    monkeypatch.setattr(WGAN, "selects_last_checkpoint", False)
+    scores = iter(s * v for s, v in zip(scales, (0.4, 0.1, 0.3, 0.2)))
+    h = fit(WGAN(8, ngf=8, ndf=8, n_critic=1, clip=0.05, heads=2, t_min=1.5, t_max=3.5), two_temperatures,
+            dict(steps=4, batch=16, lr=1e-3, val_every=1, ckpt_every=4, seed=3), tmp_path / "min", progress=False)
+    vals = [s * v for s, v in zip(scales, (0.4, 0.1, 0.3, 0.2))]
+    assert h["best_step"] == 1 + int(np.argmin(vals))

@@ -59,7 +59,7 @@ from .blocks import check_classes, check_n, GeneratorBase, randn, spins_energy_m
 
 #: Version of the code that determines this family's checkpoints (part of their cache key; see
 #: adsorbstudy.study.codeversion). Bump it with any change that alters the trained numbers.
-VERSION = 2
+VERSION = 3
 
 NOISE = 100
 TEMB = 100
@@ -227,14 +227,19 @@ class WGAN(GeneratorBase):
             total = total + (mf[sel].mean() - mr[sel].mean()) ** 2
         return total
 
+    #: Model selection takes the last checkpoint (read by ``train.fit``): the validation score below is the
+    #: critic's Wasserstein estimate, and every checkpoint has its own critic, so the scores of two
+    #: checkpoints are not on one scale (DESIGN §4). The score is still recorded, as a training curve.
+    selects_last_checkpoint = True
+
     @torch.no_grad()
     def val_loss(self, x: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> float:
-        """Model-selection score (lower is better): the critic's Wasserstein estimate on held-out frames,
-        mean over validation temperatures of E[D(x_MC, T)] − E[D(G(z), T)].
+        """Validation curve: the critic's Wasserstein estimate on held-out frames, mean over validation
+        temperatures of E[D(x_MC, T)] − E[D(G(z), T)].
 
-        This is the quantity the WGAN minimises, measured on frames it never trained on. It never looks
-        at the evaluation observables (e, |m|, C, χ), so the GAN is selected like the likelihood
-        models, by its own objective on held-out data. ``x`` (B, L, L) ±1 held-out MC frames at
+        This is the quantity the WGAN minimises, measured on frames it never trained on. It is not a
+        selection score (:attr:`selects_last_checkpoint`): the critic that measures it changes from one
+        checkpoint to the next. ``x`` (B, L, L) ±1 held-out MC frames at
         temperatures ``T`` (B,) (class-conditional: images and int labels, the mean over classes);
         ``generator`` fixes the noise, so successive calls differ only through the weights."""
         was = self.training

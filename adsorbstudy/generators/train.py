@@ -388,7 +388,8 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
                 live = copy.deepcopy(model.state_dict())
                 model.load_state_dict(ema)
             v = validation_loss(model, vx, vT, seed_for(cfg.seed, "train-validation"))
-            if v < hist["best_val"]:
+            # a model whose score changes its yardstick between checkpoints (the GAN's own critic) keeps the last
+            if v < hist["best_val"] or getattr(model, "selects_last_checkpoint", False):
                 hist["best_val"], hist["best_step"] = v, step
                 best_state = _eval_state(model, None)
                 if main:
