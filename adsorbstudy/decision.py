@@ -206,10 +206,11 @@ def decide(diffs: Sequence[dict], alpha: float = 0.05, margins=None, lower_is_be
 def family(claims: Sequence[dict], alpha: float = 0.05) -> list[dict]:
     """The verdicts of one study's declared family, in words.
 
-    ``claims``: one dict per declared primary claim: ``name`` (str), ``a``, ``b`` (the arms' names),
-    ``difference`` (a :func:`difference` result for one study, a − b), and optionally
-    ``lower_is_better`` (default True) and ``margin`` (an equivalence margin declared in advance, metric
-    units; default None: "no difference" is never said). Returns one dict per claim, in the given
+    ``claims``: one dict per declared primary claim, at most one per pair of arms (else ValueError):
+    ``name`` (str), ``a``, ``b`` (the arms' names), ``difference`` (a :func:`difference` result for one
+    study, a − b), and optionally ``lower_is_better`` (default True) and ``margin`` (an equivalence
+    margin declared in advance, metric units; default None: "no difference" is never said). Returns
+    one dict per claim, in the given
     order: the claim's fields, ``diff``, ``p``, ``p_adj``, ``alpha_step``, ``low``/``high`` (the
     corrected interval), ``n_a``, ``n_b``, ``family_size`` and ``outcome``: "<a|b> is better",
     "no difference (within ±margin)" or "not resolved with n seeds".
@@ -220,6 +221,11 @@ def family(claims: Sequence[dict], alpha: float = 0.05) -> list[dict]:
             raise ValueError(f"claims[{i}] misses {sorted(missing)}")
         if np.ndim(c["difference"]["diff"]) != 0:
             raise ValueError(f"claims[{i}]: family() takes one study; use decide() for batches")
+    pairs = [frozenset((c["a"], c["b"])) for c in claims]
+    twice = sorted({tuple(sorted(p)) for p in pairs if pairs.count(p) > 1})
+    if twice:
+        # a second claim on the same pair would be a second look at the data, chosen after the first
+        raise ValueError(f"claims: one declared primary claim per pair; {twice} declared more than once")
     d = decide([c["difference"] for c in claims], alpha, [c.get("margin") for c in claims],
                [c.get("lower_is_better", True) for c in claims])
     out = []

@@ -121,7 +121,7 @@ def test_family_words_and_pooled_difference():
     assert math.isnan(one["p"]) and math.isnan(one["low"])
     claims = [{"name": "fidelity", "a": "adsorption", "b": "ddpm", "difference": d},
               {"name": "ablation", "a": "adsorption", "b": "nolateral", "difference": near, "margin": 0.01},
-              {"name": "ablation, no margin", "a": "adsorption", "b": "nolateral", "difference": near},
+              {"name": "K, no margin", "a": "adsorption", "b": "adsorption-K10", "difference": near},
               {"name": "one seed", "a": "adsorption", "b": "gan", "difference": one}]
     out = family(claims)
     assert [c["outcome"] for c in out] == ["adsorption is better", "no difference (within ±0.01)",
@@ -145,3 +145,6 @@ def test_bad_input_names_the_field():
         family([{"name": "x", "a": "A", "difference": difference([1.0, 2.0], [1.0, 2.5])}])
     with pytest.raises(ValueError, match="n_seeds"):
         power(3.0, 1, 3)
+    d = difference([1.0, 2.0], [1.0, 2.5])
+    with pytest.raises(ValueError, match="one declared primary claim per pair"):
+        family([{"name": "e", "a": "A", "b": "B", "difference": d}, {"name": "m", "a": "B", "b": "A", "difference": d}])
