@@ -56,6 +56,7 @@ depth = 1                # [1, 6] U-Net resolutions; L must be divisible by 2**(
 emb_dim = 32             # [2, 1024] step / temperature embedding width
 K = 20                   # [1, 10000] adsorption layers (NFE of the adsorption generator)
 n_steps = 1000           # [2, 10000] DDPM noise levels (1000 = seed 004; 50 = the matched DDPM)
+schedule = "linear"      # {linear, cosine} DDPM noise schedule: linear = Ho et al.'s β (seed 004, n_steps > 20); cosine = the adsorption generator's ᾱ at K = n_steps (the matched DDPM)
 ngf = 16                 # [1, 1024] GAN generator base width
 ndf = 16                 # [1, 1024] GAN critic base width
 n_critic = 2             # [1, 100] GAN critic steps per generator step

@@ -6,14 +6,15 @@ import pytest
 import torch
 
 from adsorbstudy.generators.blocks import n_params
-from adsorbstudy.generators.ddpm import ddim_timesteps, DDPM, linear_schedule
+from adsorbstudy.generators.ddpm import ddim_timesteps, DDPM
 from adsorbstudy.generators.families import build
+from adsorbstudy.generators.schedules import ddpm_linear_beta
 from conftest import metropolis
 
 
 
 def test_schedule_is_seed_004():
-    b = linear_schedule()
+    b = ddpm_linear_beta(1000)
     assert b.shape == (1000,) and float(b[0]) == 1e-4 and float(b[-1]) == pytest.approx(0.02, abs=1e-15)
     m = DDPM(8, base=4, depth=1, emb_dim=8)
     assert float(m.abar[1000]) == pytest.approx(float(np.prod(1 - b.numpy())), rel=1e-12)

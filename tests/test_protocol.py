@@ -150,11 +150,12 @@ def test_binder_cumulant_reproduces_exact_enumeration():
 
 # --------------------------------------------------------------------------- the matched DDPM
 def test_matched_ddpm_schedule_is_the_rescaled_linear_one():
-    from adsorbstudy.generators.ddpm import DDPM, linear_schedule
+    from adsorbstudy.generators.ddpm import DDPM
+    from adsorbstudy.generators.schedules import ddpm_linear_beta
 
-    b1000 = linear_schedule(1000)
+    b1000 = ddpm_linear_beta(1000)
     assert float(b1000[0]) == pytest.approx(1e-4) and float(b1000[-1]) == pytest.approx(0.02)
-    b50 = linear_schedule(50)
+    b50 = ddpm_linear_beta(50)
     assert float(b50[0]) == pytest.approx(2e-3) and float(b50[-1]) == pytest.approx(0.4)
     # both chains end near pure noise: ᾱ_T < 1e-4, and the 50-step chain is not a truncated 1000-step one
     for b in (b1000, b50):

@@ -171,14 +171,40 @@ def test_kl_from_results_prefers_measured_ess_then_the_bound(tmp_path):
 
     assert scaling.kl_from_results(tmp_path, "adsorption", 16) is None
     (tmp_path / "verdict.json").write_text(json.dumps({"models": {"adsorption": {"kl_bound_inside": 0.02}}}))
-    kl, src = scaling.kl_from_results(tmp_path, "adsorption", 16)
-    assert kl == 0.02 and "verdict.json" in src
+    got = scaling.kl_from_results(tmp_path, "adsorption", 16)
+    assert got["kl"] == 0.02 and "verdict.json" in got["source"] and got["ess_above_ceiling"] is False
     assert scaling.kl_from_results(tmp_path, "gan", 16) is None
     # exact.csv: the SNIS row nearest T_c wins (ESS/n = 0.2 at T = 2.3, not 0.5 at T = 3.0 or the raw row)
     (tmp_path / "exact.csv").write_text("model,T,method,n,ess\nadsorption,2.3,raw,1000,1000\n"
                                         "adsorption,3.0,snis,1000,500\nadsorption,2.3,snis,1000,200\n")
-    kl, src = scaling.kl_from_results(tmp_path, "adsorption", 16)
-    assert kl == pytest.approx(-math.log(0.2) / 256) and "exact.csv" in src
+    got = scaling.kl_from_results(tmp_path, "adsorption", 16)
+    assert got["kl"] == pytest.approx(-math.log(0.2) / 256) and "exact.csv" in got["source"]
+    assert got["ess_above_ceiling"] is False
+
+
+def test_kl_eff_is_the_bound_where_the_measured_ess_exceeds_its_ceiling(tmp_path):
+    """ESS/n ≤ exp(−N·KL bound) for large n (reweight.ess_ceiling); a measured ESS/n above it is a
+    finite-sample overestimate: kl_eff = max(−ln(ESS/n)/N, bound) is then the bound, and the row is flagged."""
+    from adsorbstudy.analysis.reweight import ess_ceiling
+
+    N, bound = 256, 0.01
+    ceiling = float(ess_ceiling(bound, N))  # exp(−2.56) ≈ 0.077
+    above = scaling.kl_effective(0.2, N, bound)
+    assert above["kl_eff"] == bound and above["above_ceiling"] and above["ess_ceiling"] == pytest.approx(ceiling)
+    assert above["kl_measured"] == pytest.approx(-math.log(0.2) / N) and above["kl_measured"] < bound
+    below = scaling.kl_effective(0.05, N, bound)
+    assert below["kl_eff"] == pytest.approx(-math.log(0.05) / N) and below["kl_eff"] > bound
+    assert not below["above_ceiling"]
+    assert scaling.kl_effective(0.2, N)["kl_eff"] == above["kl_measured"]  # no bound: the measurement
+    with pytest.raises(ValueError, match="kl_bound"):
+        scaling.kl_effective(0.2, N, -1.0)
+    # through the results file: the SNIS row's own bound (same L and T)
+    (tmp_path / "exact.csv").write_text("model,T,method,n,ess,kl_bound\nadsorption,2.3,snis,1000,200,0.01\n"
+                                        "adsorption-nolateral,2.3,snis,1000,50,0.01\n")
+    got = scaling.kl_from_results(tmp_path, "adsorption", 16)
+    assert got["kl"] == bound and got["ess_above_ceiling"] and "ceiling" in got["source"]
+    got = scaling.kl_from_results(tmp_path, "adsorption-nolateral", 16)
+    assert got["kl"] == pytest.approx(-math.log(0.05) / N) and not got["ess_above_ceiling"]
 
 
 def test_check_sizes():
@@ -197,7 +223,26 @@ def test_verdict_entry_is_strict_json_with_the_crossover():
     c = scaling.crossover_draws(g, m, 0.0, n_draws=50)
     row = {"generator": "g", "mc": "m", "kl_per_spin": 0.0, "kl_source": "none", "L_from": c["interval"][0],
            "L_to": c["interval"][1], "L_from_q": c["L_from_q"], "never_fraction": c["never_fraction"]}
-    v = json.loads(json.dumps(scaling.verdict_entry({"g": g}, {"m": m}, [row], 16, [16, 32, 64], [8, 16]),
+    gens = {"g": g, "ddpm": g}
+    v = json.loads(json.dumps(scaling.verdict_entry(gens, {"m": m}, [row], 16, [16, 32, 64], [8, 16], corrected=["g"]),
                               allow_nan=False))
     assert v["crossovers"][0]["L_from"] == pytest.approx(100.0) and v["crossovers"][0]["L_to"] is None
     assert v["exponents"]["g"]["a"] == pytest.approx(2.0) and v["exponents"]["m"]["z"] == 2.1
+    assert v["crossovers"][0]["ess_above_ceiling"] is False and v["per_sample_only"] == ["ddpm"]
+    flagged = scaling.verdict_entry(gens, {"m": m}, [row | {"ess_above_ceiling": True}], 16, [16], [8], corrected=["g"])
+    assert flagged["crossovers"][0]["ess_above_ceiling"] is True
+
+
+def test_uncorrected_samplers_get_no_crossover():
+    """A DDPM or GAN draws biased samples: the entry refuses a crossover row for any generator not declared
+    importance-corrected, and lists it as cost per sample only."""
+    L = np.array([16.0, 32, 64])
+    g, m = scaling.fit_cost(L, 1e-3 * L**2), scaling.fit_cost(L, 1e-7 * L**4)
+    row = {"generator": "ddpm", "mc": "m", "kl_per_spin": 0.0, "kl_source": "uncorrected", "L_from": 100.0,
+           "L_to": math.inf, "L_from_q": (90.0, 100.0, 110.0), "never_fraction": 0.0}
+    with pytest.raises(ValueError, match="'ddpm' is not importance-corrected"):
+        scaling.verdict_entry({"ddpm": g, "adsorption": g}, {"m": m}, [row], 16, [16], [8], corrected=["adsorption"])
+    with pytest.raises(ValueError, match="corrected"):
+        scaling.verdict_entry({"ddpm": g}, {"m": m}, [], 16, [16], [8], corrected=["adsorption"])
+    v = scaling.verdict_entry({"ddpm": g, "gan": g}, {"m": m}, [], 16, [16], [8], corrected=[])
+    assert v["crossovers"] == [] and v["per_sample_only"] == ["ddpm", "gan"]

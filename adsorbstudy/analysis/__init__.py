@@ -2,5 +2,7 @@
 
 ``reweight`` (SNIS, IMH, ln Z, the KL bound, the hybrid arm), ``scaling`` (cost against lattice size),
 ``comparisons`` (errors against Monte Carlo, comparisons over seeds, budget trends, verdict.json),
-``tables`` (results CSVs), ``wording`` (the verdict in markdown), ``plots``.
+``decision`` (intervals over seeds, Holm over the declared family, power), ``tables`` (results
+CSVs), ``wording`` (the verdict in markdown), ``plots``, ``audit`` (anyone's Ising ensemble against the
+exact torus).
 """

@@ -19,6 +19,13 @@ Three pieces, each used by the cost chapter and tested on exact numbers:
   N = L² spins and KL the Kullback–Leibler divergence per spin (nats), so it is
   A_g L^p_g exp(KL · L²). Every crossover is an extrapolation of the fitted laws beyond the sizes
   where they were measured, and of the fidelity beyond the size where the model was trained.
+* **Which KL, and who gets a crossover** (:func:`kl_effective`, :func:`kl_from_results`,
+  :func:`verdict_entry`): the KL per spin is kl_eff = max(−ln(ESS/n)/N, KL bound per spin), since
+  ESS/n cannot exceed exp(−N·KL bound) for large n (``reweight.ess_ceiling``) and a measured ESS/n
+  above it is a finite-sample overestimate (flagged). Only importance-corrected generators get a
+  crossover: an uncorrected sampler (DDPM, GAN, or the adsorption generator used without weights)
+  draws biased samples, which no count of them makes equivalent to independent Boltzmann
+  configurations, so it gets a cost per sample and no crossover.
 """
 from __future__ import annotations
 
@@ -316,6 +323,29 @@ def crossover_draws(fit_g: dict, fit_m: dict, kl_per_spin: float = 0.0, n_draws:
     return {"interval": central, "L_from_q": quantiles(lo), "L_to_q": quantiles(hi), "never_fraction": never / n_draws}
 
 
+def kl_effective(ess_fraction: float, N: int, kl_bound: float | None = None) -> dict:
+    """The KL per spin (nats) to put into ESS/n ≈ exp(−N·KL): kl_eff = max(−ln(ESS/n)/N, ``kl_bound``).
+
+    ``ess_fraction``: measured ESS/n in (0, 1]; ``N``: spins; ``kl_bound``: the path-KL bound per spin
+    (nats, ``reweight.kl_bound``) at the same L and T, or None. For large n, ESS/n → exp(−D₂) ≤
+    exp(−N·KL_path) = ``reweight.ess_ceiling``; a measured ESS/n above that ceiling overestimates the
+    ESS (a finite sample has not yet drawn the rare, large weights of a heavy tail), so the bound is
+    used instead and the row is flagged. Returns {"kl_eff", "kl_measured", "kl_bound" (None if not
+    given), "ess_fraction", "ess_ceiling" (None without a bound), "above_ceiling" (bool)}.
+    """
+    from .reweight import ess_ceiling
+
+    measured = kl_from_ess(ess_fraction, N)
+    if kl_bound is None:
+        return {"kl_eff": measured, "kl_measured": measured, "kl_bound": None, "ess_fraction": ess_fraction,
+                "ess_ceiling": None, "above_ceiling": False}
+    if not (math.isfinite(kl_bound) and kl_bound >= 0):
+        raise ValueError(f"kl_bound must be a finite number ≥ 0 (nats per spin) or None; got {kl_bound!r}")
+    ceiling = float(ess_ceiling(kl_bound, N))
+    return {"kl_eff": max(measured, float(kl_bound)), "kl_measured": measured, "kl_bound": float(kl_bound),
+            "ess_fraction": ess_fraction, "ess_ceiling": ceiling, "above_ceiling": bool(ess_fraction > ceiling)}
+
+
 def kl_from_ess(ess_fraction: float, N: int) -> float:
     """Effective KL per spin (nats) from a measured ESS/n at N spins: −ln(ESS/n) / N (inverts ESS/n = exp(−N·KL))."""
     if not 0 < ess_fraction <= 1:
@@ -339,15 +369,17 @@ def check_sizes(Ls, name: str = "scaling_L") -> list[int]:
     return sorted(set(out))
 
 
-def kl_from_results(results: Path, model: str, L: int) -> tuple[float, str] | None:
+def kl_from_results(results: Path, model: str, L: int) -> dict | None:
     """The KL per spin (nats) of ``model`` to put into ESS/n ≈ exp(−N·KL), from the study's result files.
 
     First choice: ``results/exact.csv`` (the exact-statistics chapter), the self-normalised importance
-    sampling row (``method`` = "snis") of ``model`` at the temperature closest to T_c, converted with
-    :func:`kl_from_ess` at N = L² (the measured ESS, so the extrapolation starts from a measurement).
+    sampling row (``method`` = "snis") of ``model`` at the temperature closest to T_c: kl_eff of
+    :func:`kl_effective` at N = L² from its measured ESS and the KL bound on the same row (the measured
+    ESS, so the extrapolation starts from a measurement, unless it lies above the bound's ceiling).
     Else ``results/verdict.json``'s ``models[model]["kl_bound_inside"]`` (the path-KL bound per spin
     averaged inside the training range: an upper bound, so a pessimistic ESS). Else None. Returns
-    (kl, a sentence naming the source).
+    {"kl": kl per spin, "source": a sentence naming the source, "ess_above_ceiling": bool (the
+    measured ESS/n exceeded exp(−N·KL bound), so the bound was used)}.
     """
     import csv
     import json
@@ -361,26 +393,45 @@ def kl_from_results(results: Path, model: str, L: int) -> tuple[float, str] | No
         if rows:
             r = min(rows, key=lambda r: abs(float(r["T"]) - TC))
             frac = min(1.0, float(r["ess"]) / float(r["n"]))
-            return (kl_from_ess(frac, int(L) ** 2),
-                    f"measured ESS/n = {frac:.3g} of {model} at T = {float(r['T']):g}, L = {L} (exact.csv)")
+            bound = float(r["kl_bound"]) if r.get("kl_bound") not in (None, "") else math.nan
+            k = kl_effective(frac, int(L) ** 2, bound if math.isfinite(bound) and bound >= 0 else None)
+            src = f"measured ESS/n = {frac:.3g} of {model} at T = {float(r['T']):g}, L = {L} (exact.csv)"
+            if k["above_ceiling"]:
+                src += (f", above the ceiling exp(−N·KL bound) = {k['ess_ceiling']:.3g}: a finite-sample "
+                        f"overestimate, so the KL bound per spin {k['kl_bound']:.3g} is used")
+            return {"kl": k["kl_eff"], "source": src, "ess_above_ceiling": k["above_ceiling"]}
     path = results / "verdict.json"
     if path.exists():
         v = json.loads(path.read_text()).get("models", {}).get(model, {})
         kl = v.get("kl_bound_inside")
         if kl is not None and math.isfinite(kl) and kl >= 0:
-            return float(kl), f"the KL bound per spin of {model} inside the training range (verdict.json)"
+            return {"kl": float(kl), "source": f"the KL bound per spin of {model} inside the training range "
+                                               "(verdict.json)", "ess_above_ceiling": False}
     return None
 
 
-def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L: int, Ls, tau_L) -> dict:
+def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L: int, Ls, tau_L, *,
+                  corrected) -> dict:
     """The summary of the cost-against-L comparison for ``verdict.json`` (key suggestion: ``"scaling"``).
 
     ``gen_fits`` / ``mc_fits``: {sampler: fit_cost result, optionally with "z": (z, z_err) of τ_int ∝ L^z};
-    ``crossovers``: rows with "generator",
-    "mc", "kl_per_spin", "kl_source", "L_from", "L_to" (None/inf as in :func:`cheaper_interval`),
-    "L_from_q", "never_fraction". Infinite values are written as None (JSON). Every crossover is an
-    extrapolation: fidelity is measured only at ``train_L``.
+    ``corrected``: the labels of ``gen_fits`` whose samples are importance-corrected (the reweighted
+    adsorption generators); every other generator is listed under "per_sample_only" (a cost per sample,
+    no crossover); ``crossovers``: rows with "generator" (one of ``corrected``: a row for any other
+    generator raises ValueError), "mc", "kl_per_spin", "kl_source", "L_from", "L_to" (None/inf as in
+    :func:`cheaper_interval`), "L_from_q", "never_fraction", and optionally "ess_above_ceiling" (bool,
+    default False: see :func:`kl_effective`). Infinite values are written as None (JSON). Every
+    crossover is an extrapolation: fidelity is measured only at ``train_L``.
     """
+    corrected = set(corrected)
+    unknown = sorted(corrected - set(gen_fits))
+    if unknown:
+        raise ValueError(f"corrected: {unknown} are not generators of gen_fits ({sorted(gen_fits)})")
+    for c in crossovers:
+        if c["generator"] not in corrected:
+            raise ValueError(f"crossovers: {c['generator']!r} is not importance-corrected; an uncorrected sampler "
+                             f"gets a cost per sample and no crossover (corrected: {sorted(corrected)})")
+
     def num(v):
         return None if v is None or not math.isfinite(v) else float(v)
 
@@ -394,7 +445,9 @@ def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L
                         "kl_source": c["kl_source"], "never": c["L_from"] is None or c["L_from"] == math.inf,
                         "L_from": num(c["L_from"]), "L_to": num(c["L_to"]),
                         "L_from_q16_q50_q84": [num(v) for v in c["L_from_q"]],
-                        "never_fraction": c["never_fraction"]} for c in crossovers],
+                        "never_fraction": c["never_fraction"],
+                        "ess_above_ceiling": bool(c.get("ess_above_ceiling", False))} for c in crossovers],
+        "per_sample_only": sorted(set(gen_fits) - corrected),
         "extrapolation": True,
         "note": f"cost laws fitted over the timed sizes; model fidelity measured only at the training size L = {train_L}",
     }

@@ -292,14 +292,11 @@ class AdsorptionGenerator(GeneratorBase):
         self._set_classes(n_classes, p_uncond)
         self.net = UNet(1, 2 if self.lateral else 1, base=base, depth=depth, emb_dim=emb_dim, padding=padding,
                         **self._unet_cond())
-        k = torch.arange(K + 1, dtype=torch.float64)
-        if schedule == "cosine":
-            abar = torch.cos(0.5 * math.pi * k / K) ** 2
-        else:
-            abar = 1.0 - k / K
-        abar[0], abar[-1] = 1.0, 0.0
-        beta = torch.ones(K + 1, dtype=torch.float64)
-        beta[1:] = 1.0 - abar[1:] / abar[:-1]
+        from .schedules import betas_from_alpha_bar, cosine_alpha_bar, linear_alpha_bar
+
+        abar = cosine_alpha_bar(K) if schedule == "cosine" else linear_alpha_bar(K)
+        # index 0 (no step) is never read; index k holds β_k
+        beta = torch.cat([torch.ones(1, dtype=torch.float64), betas_from_alpha_bar(abar)])
         # float64 buffers: ᾱ near 1 and β near 0 need the precision
         self.register_buffer("abar", abar, persistent=False)
         self.register_buffer("beta", beta, persistent=False)

@@ -6,7 +6,8 @@
 - ``"adsorption-nolateral"``: the ε_a ≡ 0 ablation (binomial diffusion);
 - ``"adsorption-checkerboard"``: correlated layers, the lateral term acting on sampled neighbours (one
   sublattice drawn from the Eq. 6 solve, the other given it);
-- ``"ddpm"``: DDPM, 1000 steps, ε-prediction, same U-Net trunk;
+- ``"ddpm"``: DDPM, 1000 steps, ε-prediction, same U-Net trunk (``schedule="cosine"``: the matched DDPM
+  on the adsorption generator's ᾱ);
 - ``"gan"``: conditional WGAN with weight clipping;
 - ``"gan-m"``: the same with the magnetization loss ("GAN M⊂L", ``lambda_m`` default 1.0).
 
@@ -28,7 +29,8 @@ ADSORPTION_KINDS = ("adsorption", "adsorption-nolateral", "adsorption-checkerboa
 def hparams_from(params: dict) -> dict:
     """The constructor arguments ``build(params["model"], L, **hparams)`` takes, from the parameters of a
     training run (the ``04-train`` chapter's names: ``model``, ``K``, ``base``, ``depth``, ``emb_dim``,
-    ``n_steps``, ``ngf``, ``ndf``, ``n_critic``, ``clip``, ``heads``, ``lambda_m``, ``grid``).
+    ``n_steps``, ``schedule`` (DDPM; optional, default "linear"), ``ngf``, ``ndf``, ``n_critic``, ``clip``,
+    ``heads``, ``lambda_m``, ``grid``).
 
     Only the arguments of that model family are taken, so a shared profile anchor can carry the others.
     The GAN's critic heads are centred over the training grid's range (J/k_B): every head is centred where
@@ -40,7 +42,10 @@ def hparams_from(params: dict) -> dict:
     if kind in ADSORPTION_KINDS:
         return {k: params[k] for k in ("K", "base", "depth", "emb_dim")}
     if kind == "ddpm":
-        return {k: params[k] for k in ("base", "depth", "emb_dim", "n_steps")}
+        hp = {k: params[k] for k in ("base", "depth", "emb_dim", "n_steps")}
+        # the default schedule stays out of the hparams, so the linear DDPMs keep their checkpoint keys
+        schedule = params.get("schedule", "linear")
+        return hp if schedule == "linear" else hp | {"schedule": schedule}
     from ..physics.grids import TRAIN_GRIDS
 
     train_T = TRAIN_GRIDS[params["grid"]]
