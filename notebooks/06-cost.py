@@ -436,7 +436,10 @@ mc_fits = {k: v for k, v in sc_fits.items() if k.startswith("MC")}
 scaling_summary = scaling.verdict_entry(gen_fits, mc_fits, crossings, L, scaling_L, lscan["metropolis"]["L"],
                                         corrected=corrected)
 atomic_write_json(out / "scaling.json", scaling_summary)
-comparisons.update_verdict(out / "verdict.json", "scaling", scaling_summary)
+verdict_now = comparisons.update_verdict(out / "verdict.json", "scaling", scaling_summary)
+# The answer first: this chapter runs after the fidelity and exact-statistics chapters (NEEDS), so
+# verdict.json now holds all three entries the short answer on the results page is generated from.
+_ = atomic_write_text(repo_root() / "book" / "generated" / "answer.md", wording.answer_markdown(verdict_now) + "\n")
 
 # %% [markdown]
 # The figure: cost per (effectively) independent sample at T_c against L, both axes logarithmic.

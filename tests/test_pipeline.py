@@ -291,16 +291,22 @@ def test_results_page_renders_the_verdict_file(built):
             want += [str(entry["n"]) if entry.get("n") else "–", f"{entry['nfe']:.0f}" if finite(entry.get("nfe")) else "–",
                      fmt_pm(entry["seconds_per_1000"]) if finite(entry.get("seconds_per_1000")) else "–"]
             assert row[2:] == want, (m, region, row)
+    from adsorbstudy.analysis.wording import fmt_interval
+
     for c in v["claims"]:
-        several = c["n_seeds"] > 1
-        err = {x: c[f"spread_{x}"] if several else c[f"err_{x}"] for x in "ab"}
-        assert f"{fmt_pm(c['mean_a'], err['a'])} vs {fmt_pm(c['mean_b'], err['b'])}" in text, c
+        assert fmt_interval(c) in text, c
         assert f"{c['a']} ({c['sampler_a']}) vs {c['b']} ({c['sampler_b']})" in text, c
+    primary = [c for c in v["claims"] if c["role"] == "primary"]
+    assert primary and all(f"{c['a']} vs {c['b']}: {fmt_interval(c)} J, so {c['outcome']} ." in text for c in primary)
+    assert text.index("The short answer") < text.index("The decisive comparisons")
+    assert all(c["outcome"] == "secondary: interval shown, no claim" for c in v["claims"] if c["role"] != "primary")
     ddpm_sampler = sampler_name(v["models"]["ddpm"]["sampler"]) + " sampler"
     assert all(ddpm_sampler in c["sampler_b"] for c in v["claims"]
                if c["b"] == "ddpm-1000" and c["scope"] == "whole test grid"), "the DDPM sampler is not named"
     K = json.loads((root / "results" / "smoke" / "models" / "adsorption.json").read_text())["hparams"]["K"]
-    assert {c["b"] for c in v["claims"]} == {"adsorption-nolateral", f"ddpm-{K}", "ddpm-1000"}  # the matched DDPM
+    matched = f"ddpm-{K}-cosine"  # the matched DDPM: the adsorption generator's K levels and its ᾱ
+    assert {(c["a"], c["b"]) for c in primary} == {("adsorption", "adsorption-nolateral"), ("adsorption", matched),
+                                                   ("adsorption-nolateral", matched)}
     assert any("ancestral DDPM-1000" in c["sampler_b"] for c in v["claims"]), "no comparison with the ancestral DDPM-1000"
     for t in v["budget"]["trends"]:
         assert f"{fmt_pm(t['gap_first'], t['spread_first'])} at step {t['first_step']}" in text, t

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from adsorbstudy.analysis.comparisons import claims, compare, temperature_response, verdict
+from adsorbstudy.analysis.comparisons import temperature_response, verdict
 from adsorbstudy.analysis.tables import read_summary_csv, SUMMARY_COLUMNS, write_summary_csv
-from adsorbstudy.analysis.wording import claim_line, fmt_pm, verdict_markdown, verdict_table
+from adsorbstudy.analysis.wording import claim_line, fmt_interval, fmt_pm, verdict_markdown, verdict_table
 
 
 def rows():
@@ -75,27 +75,17 @@ def test_temperature_response_flags_a_collapsed_generator():
                       w1_m=0.0, w1_e_err=0.0, w1_m_err=0.0, exact_c=1.0) for r in ref]
                 + [dict(r, model="flat", m_abs=0.5, m_abs_err=0.0, C=1.0, C_err=0.0, chi=1.0, chi_err=0.0, w1_e=0.0,
                         w1_m=0.0, w1_e_err=0.0, w1_m_err=0.0, exact_c=1.0) for r in flat], (1.0, 4.0))
-    one = _verdict_with(1)
+    one = _study(_gaps(0.05, 0.0, 1), _gaps(0.5, 0.0, 1))
     one["models"]["adsorption-s0"] |= {"e_response": 0.97, "e_response_err": 0.012}
-    one["models"]["ddpm-s0"] |= {"e_response": v["models"]["flat"]["e_response"], "e_response_err": 0.0}
+    one["models"]["ddpm-50-s0"] |= {"e_response": v["models"]["flat"]["e_response"], "e_response_err": 0.0}
     text = verdict_markdown(one)
-    assert "Temperature response" in text and "adsorption-s0 0.970 ± 0.012" in text and "ddpm-s0 0.0083" in text
+    assert "Temperature response" in text and "adsorption-s0 0.970 ± 0.012" in text and "ddpm-50-s0 0.0083" in text
 
 
 def test_fmt_pm():
     assert fmt_pm(0.123456, 0.0123) == "0.123 ± 0.012"
     assert fmt_pm(12.3, 2.5) == "12.3 ± 2.5"
     assert fmt_pm(float("nan")) == "n/a"
-
-
-def test_compare_respects_seed_spread():
-    close = compare([1.0, 1.2, 0.8], [1.1, 1.3, 0.9], "a", "b", "mean |Δe|")
-    assert close["outcome"].startswith("no difference")
-    far = compare([0.1, 0.12, 0.11], [0.5, 0.52, 0.49], "a", "b", "mean |Δe|")
-    assert far["outcome"].startswith("a is better")
-    one = compare([0.1], [0.5], "a", "b", "x", a_err=0.1, b_err=0.1)["outcome"]
-    assert one.startswith("one training seed only") and "a is lower here, 2.8 statistical σ apart" in one
-    assert np.isclose(far["spread"], np.std([0.5, 0.52, 0.49], ddof=1))
 
 
 def test_metric_pipeline_on_synthetic_ensembles():
@@ -127,46 +117,105 @@ def summary_rows_for(configs, reference, T, L):
     return row
 
 
-KEYS = ("d_e", "d_m_abs", "rel_C", "rel_chi", "w1_e", "w1_m")
+CLAIM_TRAIN_T = [1.5, 2.0, 2.5, 3.0]
+TEST_T = [1.5, 1.75, 2.0, 2.25, 3.5]  # seen 1.5, 2.0; unseen 1.75, 2.25; outside 3.5
 
 
-def _verdict_with(n_seeds):
-    """A verdict of two kinds with ``n_seeds`` models each, and hand-set numbers (seen and unseen regions)."""
-    models = {}
-    for kind, sampler, nfe, base in (("adsorption", "native", 10, 0.10), ("ddpm", "ddim-50", 50, 0.30)):
-        for s in range(n_seeds):
-            models[f"{kind}-s{s}"] = {"kind": kind, "sampler": sampler, "nfe": nfe, "seconds_per_1000": 1.0, "n": 100,
-                                      **{region: {"n_T": 2, **{k: base + 0.01 * s for k in KEYS},
-                                                  **{f"{k}_err": 0.004 for k in KEYS}} for region in ("seen", "unseen")}}
-    v = {"profile": "unit", "L": 8, "n_test": 100, "train_range": [1.5, 3.0], "models": models,
-         "paper_seeds": {"adsorption": 3, "ddpm": 4, "gan": 1}}
-    v["claims"] = claims(v, [("adsorption", "ddpm")])
+def _row(model, T, e, n=100):
+    return {"model": model, "T": T, "n": n, "e": e, "e_err": 0.004, "m_abs": 0.5, "m_abs_err": 0.01, "U4": 0.6,
+            "U4_err": 0.01, "C": 1.0, "C_err": 0.1, "exact_c": 1.0, "chi": 1.0, "chi_err": 0.1, "w1_e": 0.02,
+            "w1_e_err": 0.003, "w1_m": 0.02, "w1_m_err": 0.003, "nfe": 10, "seconds_per_1000": 1.0}
+
+
+def _study(gaps_a, gaps_b, decisive=True):
+    """Summary rows and verdict of two arms whose seeds miss the Monte Carlo energy by ``gaps_a[s][i]`` and
+    ``gaps_b[s][i]`` J at the i-th test temperature (MC: e = −T), and the claims of the pair."""
+    from adsorbstudy.analysis.comparisons import claims, verdict
+
+    rows = [_row("MC", T, -T) for T in TEST_T]
+    extras = {}
+    for arm, sampler, gaps in (("adsorption", "native", gaps_a), ("ddpm-50", "ancestral DDPM-50", gaps_b)):
+        for s, g in enumerate(gaps):
+            rows += [_row(f"{arm}-s{s}", T, -T + gi) for T, gi in zip(TEST_T, g)]
+            extras[f"{arm}-s{s}"] = {"arm": arm, "kind": arm.split("-")[0], "sampler": sampler}
+    v = verdict(rows, CLAIM_TRAIN_T, extras=extras)
+    v |= {"profile": "unit", "L": 8, "n_test": 100, "paper_seeds": {"adsorption": 3, "ddpm-50": 4, "gan": 1}}
+    pair = [("adsorption", "ddpm-50")]
+    v["claims"] = claims(rows, v, pair, CLAIM_TRAIN_T, decisive=pair if decisive else ())
     return v
 
 
-def test_claims_name_samplers_and_print_errors_next_to_means():
-    one = _verdict_with(1)
-    c = one["claims"][0]
-    assert c["sampler_a"] == "native sampler, NFE 10" and c["sampler_b"] == "DDIM-50 sampler, NFE 50"
-    line = claim_line(c)
-    assert f"adsorption (native sampler, NFE 10) {fmt_pm(0.10, 0.004)} vs ddpm (DDIM-50 sampler, NFE 50) " \
-           f"{fmt_pm(0.30, 0.004)}" in line and "one training seed" in line
-    two = _verdict_with(2)
-    c = two["claims"][0]
-    sd = float(np.std([0.10, 0.11], ddof=1))
-    assert c["n_a"] == c["n_b"] == 2 and math.isclose(c["spread_a"], sd)
-    assert f"{fmt_pm(0.105, sd)} vs ddpm (DDIM-50 sampler, NFE 50) {fmt_pm(0.305, sd)}" in claim_line(c)
+def _gaps(base, spread, n):
+    # seed s misses by base + spread*(s − mean) at every temperature, plus a fixed pattern over T
+    return [[base + spread * (s - (n - 1) / 2) + 0.002 * i for i in range(len(TEST_T))] for s in range(n)]
 
 
-def test_verdict_markdown_renders_seed_counts_from_the_file():
-    md = verdict_markdown(_verdict_with(1))
-    assert "one seed only" in md and "three" not in md
-    assert "trains 3 seeds of adsorption, 4 seeds of ddpm." in md and "gan" not in md.split("## The decisive")[0]
-    md2 = verdict_markdown(_verdict_with(2))
-    assert "adsorption 2, ddpm 2" in md2 and "DDIM-50 sampler" in md2 and "ddpm-s0 [DDIM-50]" in md2
-    no_paper = _verdict_with(1)
-    del no_paper["paper_seeds"]
-    assert "paper profile" not in verdict_markdown(no_paper)
+def test_claim_interval_is_welch_on_per_seed_region_means_computed_by_hand():
+    from scipy import stats
+
+    a, b = _gaps(0.05, 0.01, 3), _gaps(0.12, 0.02, 3)
+    v = _study(a, b)
+    c = next(x for x in v["claims"] if x["key"] == "d_e" and x["region"] == "unseen")
+    unseen = [1, 3]  # the indices of 1.75 and 2.25
+    ra = np.array([np.mean([g[i] for i in unseen]) for g in a])
+    rb = np.array([np.mean([g[i] for i in unseen]) for g in b])
+    va, vb = ra.var(ddof=1) / 3, rb.var(ddof=1) / 3
+    dof = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 2)
+    half = stats.t.ppf(0.975, dof) * math.sqrt(va + vb)  # family of one: Holm leaves α = 0.05
+    assert c["role"] == "primary" and c["family_size"] == 1 and c["n_T"] == 2 and c["T"] == [1.75, 2.25]
+    assert math.isclose(c["diff"], ra.mean() - rb.mean(), rel_tol=1e-9)
+    assert math.isclose(c["low"], c["diff"] - half, rel_tol=1e-9) and math.isclose(c["high"], c["diff"] + half, rel_tol=1e-9)
+    assert c["outcome"] == "adsorption is better" and c["high"] < 0
+    assert c["sampler_a"] == "native sampler, NFE 10" and c["sampler_b"] == "ancestral DDPM-50 sampler, NFE 10"
+
+
+def test_only_the_declared_claim_can_be_called_better():
+    """A huge gap everywhere: the primary claim says better, every other metric and region stays secondary."""
+    v = _study(_gaps(0.01, 0.001, 3), _gaps(0.5, 0.001, 3))
+    prim = [c for c in v["claims"] if c["role"] == "primary"]
+    assert [(c["key"], c["region"]) for c in prim] == [("d_e", "unseen")] and prim[0]["outcome"] == "adsorption is better"
+    rest = [c for c in v["claims"] if c["role"] != "primary"]
+    assert rest and all(c["outcome"] == "secondary: interval shown, no claim" for c in rest)
+    # the same data with the pair not declared decisive: no claim at all
+    assert all(c["role"] == "secondary" for c in _study(_gaps(0.01, 0.001, 3), _gaps(0.5, 0.001, 3), False)["claims"])
+
+
+def test_a_gap_inside_the_seed_spread_is_not_resolved_and_never_no_difference():
+    v = _study(_gaps(0.05, 0.04, 3), _gaps(0.06, 0.04, 3))
+    c = next(x for x in v["claims"] if x["role"] == "primary")
+    assert c["low"] < 0 < c["high"] and c["outcome"] == "not resolved with 3 seeds"
+    one = _study(_gaps(0.05, 0.0, 1), _gaps(0.5, 0.0, 1))
+    c1 = next(x for x in one["claims"] if x["role"] == "primary")
+    assert c1["low"] is None and c1["outcome"] == "not resolved with 1 seed"
+    assert "no interval: one seed" in claim_line(c1)
+
+
+def test_the_answer_is_generated_from_the_file():
+    from adsorbstudy.analysis.wording import answer_markdown
+
+    v = _study(_gaps(0.01, 0.001, 3), _gaps(0.5, 0.001, 3))
+    v["power"] = {"effect_sd": 3.0, "n_seeds": 3, "family_size": 1, "power": 0.71}
+    v["exact"] = {"models": {"adsorption": {"raw": {"inside": {"max_abs_z_e": 12.3}},
+                                            "snis": {"inside": {"n_T": 2, "max_abs_z_e": 1.04, "max_abs_z_c": 0.5,
+                                                                "ess_frac_mean": 0.1234}}}}}
+    v["scaling"] = {"crossovers": [
+        {"generator": "adsorption (K=50)", "mc": "MC metropolis", "kl_per_spin": 0.0087, "never": True,
+         "kl_source": "measured ESS/n = 0.108 of adsorption at T = 2.3, L = 16 (exact.csv)"},
+        {"generator": "adsorption (K=50)", "mc": "MC metropolis", "kl_per_spin": 0.001, "never": False, "L_from": 99.0,
+         "kl_source": "hypothetical (kl_scan)"}]}
+    md = answer_markdown(v)
+    c = next(x for x in v["claims"] if x["role"] == "primary")
+    assert md.startswith("**The short answer**")
+    assert f"adsorption vs ddpm-50: {fmt_interval(c)} J, so **adsorption is better**." in md
+    assert "called better in 71 % of studies (3 seeds per arm, family of 1" in md
+    assert "raw samples max |z_e| = 12.3" in md and "(SNIS) max |z_e| = 1.0" in md and "ESS/n = 0.123" in md
+    assert "(0.0087): never cheaper than Monte Carlo" in md and "L ≈ 99" not in md  # hypothetical KLs stay out
+    text = verdict_markdown(v)
+    assert "adsorption 3, ddpm-50 3" in text and "trains 3 seeds of adsorption, 4 seeds of ddpm-50." in text
+    one = _study(_gaps(0.05, 0.0, 1), _gaps(0.5, 0.0, 1))
+    assert "one seed only" in verdict_markdown(one)
+    del one["paper_seeds"]
+    assert "paper profile" not in verdict_markdown(one)
 
 
 def test_training_seeds_counts_the_fidelity_runs_by_kind():
@@ -189,7 +238,7 @@ def test_training_seeds_counts_the_fidelity_runs_by_kind():
 
 def test_solver_tolerance_comes_from_the_results_file():
     # catches a tolerance typed into the text: the sentence must quote each model's own tol
-    one = _verdict_with(1)
+    one = _study(_gaps(0.05, 0.0, 1), _gaps(0.5, 0.0, 1))
     one["models"]["adsorption-s0"] |= {"pixel_solves": 6400, "nonconverged": 3, "tol": 3e-5}
     text = verdict_markdown(one)
     assert "adsorption-s0 3 of 6,400 (tol = 3e-05)" in text and "10^{-4}" not in text

@@ -7,7 +7,7 @@ of one temperature, frames in the order they were saved; a single (k, n, L, L) a
 temperatures. ``temperatures`` (``--T``) name the arrays in order instead of the keys. Spins are
 ±1, or 0/1 (mapped to 2s − 1), or real values with a stated binarisation: ``sign`` (+1 where
 x > 0, −1 where x < 0; an exact 0 is an error) or ``threshold`` (values in [0, 1]; +1 where
-x ≥ 0.5). Bad input raises :class:`AuditError` (a ``ValueError``) with a one-line message.
+x ≥ 0.5). Bad input raises ``AuditError`` (a ``ValueError``) with a one-line message.
 
 Per temperature (J = 1, k_B = 1, periodic L×L lattice, the study's conventions, see
 :mod:`adsorbstudy.physics.observables`): n, L; e, ``|m|``, C, χ, U4 from :func:`adsorbstudy.physics.observables.thermo_stats`
@@ -17,16 +17,16 @@ so errors are widened: e and C by sqrt(2 τ_int(e)), ``|m|``, χ and U4 by ``sqr
 τ_int > 0.5 (the estimator never returns less than 0.5). The ``*_err_boot`` fields keep the raw
 bootstrap errors. For C (a variance) both the bootstrap error and the widening by the energy's
 τ_int are approximations; they are good when many frames are excited above the most common
-energy and worse for very few (then C is not tested; see :data:`MIN_EXCITED`).
+energy and worse for very few (then C is not tested; see ``MIN_EXCITED``).
 
 Verdict. z_e = (e − e_exact)/σ_e and z_C = (C − c_exact)/σ_C against :func:`adsorbstudy.physics.exact.finite_size`
 at the data's L and T, where σ_e is the widened error but at least the standard error
 sqrt(2τ_int(e) · Var_exact(e)/n) an exact Boltzmann sample of n frames would have
 (Var_exact(e) = c_exact T²/N; this floor keeps z_e finite when every frame has the same energy,
 e.g. all in the ground state at low T). The ensemble passes at T when ``|z_e| ≤ 3`` and ``|z_C| ≤ 3``
-(:data:`Z_PASS`): an exact sample fails one of the two with probability ≈ 0.5 % (two-sided
+(``Z_PASS``): an exact sample fails one of the two with probability ≈ 0.5 % (two-sided
 Gaussian tails, 2 × 0.27 %), so among many temperatures expect an occasional failure. Frames are
-called correlated when max τ_int ≥ 1 (:data:`TAU_CORRELATED`; for independent frames the estimate
+called correlated when max τ_int ≥ 1 (``TAU_CORRELATED``; for independent frames the estimate
 scatters around 0.5 by about sqrt(3/n)); that does not fail the verdict, the errors are widened.
 ``|m|``, χ and U4 are reported without a z-score (the exact torus gives e and c only).
 """
@@ -73,7 +73,7 @@ def _one_line(text) -> str:
 
 # --------------------------------------------------------------------------- input
 def check_temperature(T, where: str = "T") -> float:
-    """``T`` as a float: a finite number > 0 (J/k_B), else :class:`AuditError`."""
+    """``T`` as a float: a finite number > 0 (J/k_B), else ``AuditError``."""
     try:
         t = float(T)
     except (TypeError, ValueError):
@@ -98,7 +98,7 @@ def read_spins(x, binarize: str | None = None, where: str = "spins") -> np.ndarr
     """Configurations ``x`` (n, L, L) as int8 spins ±1, checking shape and values (see the module doc).
 
     ±1 is used as is and 0/1 becomes 2s − 1 (either with ``binarize`` None); real values need
-    ``binarize`` "sign" or "threshold". Raises :class:`AuditError` naming ``where`` and the problem.
+    ``binarize`` "sign" or "threshold". Raises ``AuditError`` naming ``where`` and the problem.
     """
     a = np.asarray(x)
     if a.ndim != 3:
@@ -244,7 +244,7 @@ def _z(diff: float, sigma: float) -> float:
 def audit_ensemble(spins, T: float, *, n_boot: int = N_BOOT, seed: int = 0, key: str = "") -> dict:
     """Audit one ensemble ``spins`` (n, L, L) of ±1 (frames in saved order) at temperature ``T``.
 
-    Returns a dict with the keys of :data:`COLUMNS` (errors widened for τ_int, z-scores against
+    Returns a dict with the keys of ``COLUMNS`` (errors widened for τ_int, z-scores against
     the exact L×L torus, ``passed``, ``correlated`` and a one-line ``verdict``; see the module doc).
     """
     from ..physics.autocorr import integrated_autocorr_time
@@ -302,7 +302,7 @@ def audit_file(path, temperatures=None, binarize: str | None = None, *, n_boot: 
 
 # --------------------------------------------------------------------------- output
 def write_csv(rows: list[dict], path) -> Path:
-    """The rows as CSV with the columns :data:`COLUMNS` (floats with 10 significant digits)."""
+    """The rows as CSV with the columns ``COLUMNS`` (floats with 10 significant digits)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(COLUMNS)
@@ -413,7 +413,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     """Run the audit for parsed ``args``; returns 0 (the exit status does not depend on the verdicts).
 
-    Bad input raises :class:`AuditError` (a ValueError; the command line prints it as one line, status 2).
+    Bad input raises ``AuditError`` (a ValueError; the command line prints it as one line, status 2).
     """
     path = Path(args.file)
     rows = audit_file(path, args.temperatures, args.binarize, n_boot=args.n_boot, seed=args.seed)

@@ -160,40 +160,6 @@ def temperature_response(rows: Sequence[Mapping], reference: Sequence[Mapping]) 
     return float(ratio), float(math.hypot(d_err / d_ref, ratio * d_ref_err / d_ref))
 
 
-def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, what: str,
-            lower_is_better: bool = True, a_err: float | None = None, b_err: float | None = None) -> dict:
-    """Compare a metric between two model families over training seeds.
-
-    With several seeds, the difference of the seed means counts only when it exceeds the
-    seed-to-seed spread (the larger of the two sample standard deviations); otherwise the outcome
-    is "no difference". With one seed there is no spread: the outcome says so, and reports how
-    many statistical error bars (``a_err``, ``b_err``, combined in quadrature) apart the values are.
-
-    Besides the outcome, the result holds each side's mean, its number of seeds (``n_a``, ``n_b``),
-    its seed-to-seed sample standard deviation (``spread_a``, ``spread_b``; None with one seed) and
-    its statistical error (``err_a``, ``err_b``; as given).
-    """
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ma, mb = float(np.mean(a)), float(np.mean(b))
-    spread = float(max(np.std(a, ddof=1) if a.size > 1 else 0.0, np.std(b, ddof=1) if b.size > 1 else 0.0))
-    n_seeds = int(min(a.size, b.size))
-    diff = ma - mb
-    better = name_a if (diff < 0) == lower_is_better else name_b
-    if n_seeds < 2:
-        sig = math.hypot(a_err or 0.0, b_err or 0.0)
-        apart = f"{abs(diff) / sig:.1f} statistical σ apart" if sig > 0 else "no error bar available"
-        outcome = (f"one training seed only, so the seed-to-seed spread is unknown and no claim is made "
-                   f"({better} is lower here, {apart})")
-    elif abs(diff) <= spread:
-        outcome = "no difference (smaller than the seed-to-seed spread)"
-    else:
-        outcome = f"{better} is better (by more than the seed-to-seed spread)"
-    sd = (lambda x: float(np.std(x, ddof=1)) if x.size > 1 else None)
-    return {"what": what, "a": name_a, "b": name_b, "mean_a": ma, "mean_b": mb, "spread": spread,
-            "n_seeds": n_seeds, "outcome": outcome, "n_a": int(a.size), "n_b": int(b.size),
-            "spread_a": sd(a), "spread_b": sd(b), "err_a": _or_none(a_err), "err_b": _or_none(b_err)}
-
-
 def _or_none(x: float | None) -> float | None:
     """``x`` as a float, or None when it is missing or not finite (JSON has no nan)."""
     return float(x) if _finite(x) else None
@@ -204,8 +170,13 @@ CLAIM_METRICS = (("d_e", r"mean $\lvert\Delta e\rvert$ [J]"),
                  ("w1_e", r"mean $W_1(e)$ [J]"))
 
 
-#: The regions a decisive comparison is split into.
+#: The regions a comparison is split into.
 CLAIM_REGIONS = ("seen", "unseen", "outside")
+
+#: The declared primary claim of every decisive pair, fixed before any data: mean |Δe| at the unseen
+#: temperatures (between the training temperatures, never trained on): interpolation, the task the
+#: generators are trained for, and the energy, the observable every sampler must get right first.
+PRIMARY = ("d_e", "unseen")
 
 
 #: What a run may differ in from the other training seeds it is pooled with.
@@ -214,11 +185,14 @@ SEED_FIELDS = ("seed",)
 
 def arm_of(spec: Mapping) -> str:
     """The model arm of a trained run's record (``results/<profile>/models/<name>.json``): its kind, with the
-    DDPM's chain length appended (``ddpm-1000`` for seed 004's DDPM, ``ddpm-50`` for the matched one),
-    since the two DDPMs are different arms of the comparison."""
+    DDPM's chain length appended (``ddpm-1000`` for seed 004's DDPM, ``ddpm-50`` for a 50-level one) and
+    ``-cosine`` for the cosine schedule (``ddpm-50-cosine``: the matched DDPM on the adsorption generator's ᾱ),
+    since DDPMs of different chains are different arms of the comparison."""
     kind = spec["kind"]
     if kind == "ddpm":
-        return f"ddpm-{int(spec.get('hparams', {}).get('n_steps', 1000))}"
+        hp = spec.get("hparams", {})
+        cosine = "-cosine" if hp.get("schedule") == "cosine" else ""  # a different noise schedule is another arm
+        return f"ddpm-{int(hp.get('n_steps', 1000))}{cosine}"
     return kind
 
 
@@ -264,36 +238,87 @@ def check_poolable(specs: Mapping[str, Mapping]) -> dict[str, list[str]]:
     return groups
 
 
-def claims(v: Mapping, pairs: Sequence[tuple[str, str]], regions: Sequence[str] = CLAIM_REGIONS) -> list[dict]:
-    """The decisive comparisons between model arms (e.g. ("adsorption", "ddpm-50")), over training seeds,
-    per region of the test grid.
+def per_temperature(rows: Sequence[Mapping], model: str, key: str, temps: Sequence[float],
+                    reference: str = "MC") -> tuple[list[float], list[float]]:
+    """A claim metric of one run at each of ``temps``: (values, standard errors). ``key`` is a
+    ``CLAIM_METRICS`` key: ``d_e``/``d_m_abs`` are |model − reference| of ⟨e⟩ or ⟨|m|⟩ at that T (errors
+    of both in quadrature), ``w1_e`` the run's own W1 distance of the energy distribution to the reference."""
+    by_T = {round(r["T"], 6): r for r in rows if r["model"] == model}
+    ref = {round(r["T"], 6): r for r in rows if r["model"] == reference}
+    vals, errs = [], []
+    for T in temps:
+        r, m = by_T[round(T, 6)], ref[round(T, 6)]
+        if key in ("d_e", "d_m_abs"):
+            q = key[2:]
+            vals.append(abs(r[q] - m[q]))
+            errs.append(math.hypot(r.get(f"{q}_err") or 0.0, m.get(f"{q}_err") or 0.0))
+        else:
+            vals.append(r[key])
+            errs.append(r.get(f"{key}_err") or 0.0)
+    return vals, errs
 
-    Each model entry of ``v`` must carry ``arm`` (or ``kind``); every model of an arm is one training
-    seed. Both sides must have been scored on the same number of samples per temperature (``n``), else
-    ValueError. Each comparison names the sampler of each side (``sampler_a``, ``sampler_b``) and its
-    ``region``.
+
+def claims(rows: Sequence[Mapping], v: Mapping, pairs: Sequence[tuple[str, str]], train_T: Sequence[float], *,
+           decisive: Sequence[tuple[str, str]] = (), primary: tuple[str, str] = PRIMARY,
+           regions: Sequence[str] = CLAIM_REGIONS, alpha: float = 0.05) -> list[dict]:
+    """The comparisons between model arms over training seeds (DESIGN §5, "Decision rule").
+
+    ``rows``: the summary rows (``tables.summary_rows``) of every compared run and of the Monte Carlo
+    reference; ``v``: the verdict of those rows (:func:`verdict`), whose model entries carry ``arm``; every
+    run of an arm is one training seed. For every pair (a, b), region and metric the difference a − b is
+    formed per temperature, pooled over the region's temperatures per seed, and given Welch's 95 %
+    interval over the seeds (``adsorbstudy.analysis.decision.difference``). The pairs in ``decisive``
+    make the declared family: one primary claim each, metric and region ``primary`` (fixed before the
+    data), decided together with Holm's correction (``adsorbstudy.analysis.decision.family``): "better"
+    only when the corrected interval excludes 0, else "not resolved with n seeds" (no equivalence margin
+    is declared, so "no difference" is never said). Every other comparison is ``secondary``: shown with
+    its uncorrected interval, never called better. Both sides must be scored on one sample count.
     """
-    out = []
+    from . import decision
+
     arm = (lambda e: e.get("arm") or e.get("kind"))
+    out, family = [], []
     for ka, kb in pairs:
-        ma = [e for e in v["models"].values() if arm(e) == ka]
-        mb = [e for e in v["models"].values() if arm(e) == kb]
+        ma = [m for m, e in v["models"].items() if arm(e) == ka]
+        mb = [m for m, e in v["models"].items() if arm(e) == kb]
         if not ma or not mb:
             continue
-        ns = {e.get("n") for e in ma + mb}
+        ns = {v["models"][m].get("n") for m in ma + mb}
         if len(ns) != 1 or None in ns:
-            raise ValueError(f"n_samples: {ka} and {kb} must be scored on one sample count per temperature; got {sorted(map(str, ns))}")
+            raise ValueError(f"n_samples: {ka} and {kb} must be scored on one sample count per temperature; "
+                             f"got {sorted(map(str, ns))}")
+        temps_of = {m: {round(r["T"], 6) for r in rows if r["model"] == m} for m in ma + mb}
         for region in regions:
-            if not all(region in e for e in ma + mb):
+            temps = sorted(T for T in set.intersection(*temps_of.values()) if region_of(T, train_T) == region)
+            if not temps:
                 continue
             for key, what in CLAIM_METRICS:
-                a = [e[region][key] for e in ma]
-                b = [e[region][key] for e in mb]
-                err = (lambda es: es[0][region].get(f"{key}_err") if len(es) == 1 else None)
-                c = compare(a, b, ka, kb, what, a_err=err(ma), b_err=err(mb))
-                out.append(c | {"region": region, "key": key, "n": next(iter(ns)),
-                                "n_T": ma[0][region]["n_T"],
-                                "sampler_a": _kind_sampler(ma), "sampler_b": _kind_sampler(mb)})
+                a = [per_temperature(rows, m, key, temps) for m in ma]
+                b = [per_temperature(rows, m, key, temps) for m in mb]
+                d = decision.difference([x[0] for x in a], [x[0] for x in b], [x[1] for x in a], [x[1] for x in b])
+                ra, rb = np.mean([x[0] for x in a], axis=1), np.mean([x[0] for x in b], axis=1)
+                c = {"a": ka, "b": kb, "region": region, "key": key, "what": what, "n": next(iter(ns)),
+                     "n_T": len(temps), "T": temps, "n_a": len(ma), "n_b": len(mb),
+                     "mean_a": float(ra.mean()), "mean_b": float(rb.mean()),
+                     "spread_a": float(ra.std(ddof=1)) if len(ma) > 1 else None,
+                     "spread_b": float(rb.std(ddof=1)) if len(mb) > 1 else None,
+                     "diff": _or_none(d["diff"]), "low": _or_none(d["low"]), "high": _or_none(d["high"]), "p": _or_none(d["p"]),
+                     "dof": _or_none(d["dof"]), "per_T": [float(x) for x in np.atleast_1d(d["per_T"])],
+                     "sampling_share_a": _or_none(d["sampling_share_a"]),
+                     "sampling_share_b": _or_none(d["sampling_share_b"]),
+                     "sampler_a": _kind_sampler([v["models"][m] for m in ma]),
+                     "sampler_b": _kind_sampler([v["models"][m] for m in mb]),
+                     "role": "secondary", "outcome": "secondary: interval shown, no claim"}
+                if (ka, kb) in decisive and (key, region) == primary:
+                    c["role"] = "primary"
+                    family.append((c, d))
+                out.append(c)
+    if family:
+        decided = decision.family([{"name": f"{c['a']} vs {c['b']}", "a": c["a"], "b": c["b"], "difference": d}
+                                   for c, d in family], alpha)
+        for (c, _), f in zip(family, decided):
+            c.update(low=_or_none(f["low"]), high=_or_none(f["high"]), p_adj=f["p_adj"], alpha_step=f["alpha_step"],
+                     family_size=f["family_size"], outcome=f["outcome"])
     return out
 
 
@@ -345,7 +370,7 @@ def budget_trend(curves_a: Sequence[Mapping], curves_b: Sequence[Mapping], key: 
     ``curves_a``, ``curves_b``: :func:`budget_curve` results, one per training seed. The gap is the
     difference of the seed means, mean_a − mean_b, at the first and at the last snapshot step both arms
     share; it counts only where it exceeds the seed-to-seed spread there (the larger sample standard
-    deviation of the two arms, as in :func:`compare`). Outcome: ``closes`` (a gap at the first step,
+    deviation of the two arms). Outcome: ``closes`` (a gap at the first step,
     none at the last), ``opens`` (the reverse), ``reverses`` (gaps of opposite sign), ``grows`` /
     ``narrows`` (a gap at both ends whose size changes by more than the larger spread), ``holds``, or
     ``no gap`` at either end. Needs at least two seeds per arm, else the outcome is ``no claim``."""

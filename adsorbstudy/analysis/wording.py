@@ -45,22 +45,31 @@ def verdict_table(v: Mapping, regions: Sequence[str] = CLAIM_REGIONS_TABLE) -> s
     return "\n".join(lines)
 
 
+def fmt_interval(c: Mapping) -> str:
+    """``diff [low, high]`` of a comparison, with the decimals of the interval's width."""
+    if c.get("diff") is None:
+        return "n/a"
+    if c.get("low") is None or c.get("high") is None:
+        return f"{c['diff']:+.3g} (no interval: one seed)"
+    width = max(c["high"] - c["low"], 1e-12)
+    d = max(0, 2 - int(math.floor(math.log10(width))))
+    return f"{c['diff']:+.{d}f} [{c['low']:+.{d}f}, {c['high']:+.{d}f}]"
+
+
+def _seeds(c: Mapping) -> str:
+    return f"{c['n_a']} seeds each" if c["n_a"] == c["n_b"] else f"{c['n_a']} and {c['n_b']} seeds"
+
+
 def claim_line(c: Mapping) -> str:
-    """One decisive comparison as a markdown bullet: each side's mean with the sampler of its test-grid
-    samples and its error (the seed-to-seed standard deviation with several seeds, the statistical
-    error with one), then the outcome."""
-    several = c["n_seeds"] > 1
-
-    def side(x: str) -> str:
-        err = c.get(f"spread_{x}" if several else f"err_{x}")
-        return f"{c[x]} ({c.get(f'sampler_{x}') or 'sampler not recorded'}) {fmt_pm(c[f'mean_{x}'], err)}"
-
-    counts = f"{c['n_a']} training seeds each" if c["n_a"] == c["n_b"] else f"{c['n_a']} and {c['n_b']} training seeds"
-    what_err = (f"mean ± seed-to-seed standard deviation over {counts}" if several
-                else "± statistical error, one training seed")
-    where = f" {REGION_TEXT[c['region']]}" if c.get("region") else ""
-    return (f"- **{c['a']} vs {c['b']}**, {c['what']}{where}: {side('a')} vs {side('b')} ({what_err}): "
-            f"{c['outcome']}.")
+    """One comparison as a sentence: the pair, the metric and region, the difference a − b with its
+    interval (Holm-corrected for a primary claim, 95 % for a secondary one), the seeds, and the words."""
+    where = REGION_TEXT.get(c.get("region"), c.get("region", ""))
+    if c.get("role") == "primary":
+        level = f"Holm-corrected interval over the family of {c['family_size']}, level {1 - c['alpha_step']:.4g}"
+    else:
+        level = "95 % interval, secondary: not part of the declared family"
+    return (f"- **{c['a']} vs {c['b']}**, {c['what']} {where}: difference {c['a']} − {c['b']} = "
+            f"{fmt_interval(c)} ({level}; {_seeds(c)}, {c['n']} samples per temperature): {c['outcome']}.")
 
 
 REGION_TEXT = {"inside": "inside the training range", "seen": "at the training temperatures (seen)",
@@ -68,33 +77,59 @@ REGION_TEXT = {"inside": "inside the training range", "seen": "at the training t
                "outside": "outside the training range (extrapolation)"}
 
 
-def _short_outcome(c: Mapping) -> str:
-    """``no difference``, ``<arm> better`` or ``no claim (one seed)``, from :func:`compare`'s outcome."""
-    if c["n_seeds"] < 2:
-        return "no claim (one seed)"
-    if c["outcome"].startswith("no difference"):
-        return "no difference"
-    return f"**{c['outcome'].split(' is better')[0]} better**"
+def answer_markdown(v: Mapping) -> str:
+    """The answer first, in plain words, from ``verdict.json``: one sentence per declared primary claim,
+    then the exact-statistics outcome and the cost against Monte Carlo at the measured KL (the cost
+    chapter writes it once the fidelity, exact-statistics and cost entries are all in the file)."""
+    prim = [c for c in v.get("claims", []) if c.get("role") == "primary"]
+    lines = []
+    if prim:
+        c0 = prim[0]
+        lines.append(f"**The short answer** (profile `{v.get('profile')}`, {_seeds(c0)}, {c0['n']} samples per "
+                     f"temperature; declared primary metric: {c0['what']} "
+                     f"{REGION_TEXT.get(c0['region'], c0['region'])}; Holm's correction over the {len(prim)} "
+                     "declared comparisons; negative differences favour the first model):")
+        lines.append("")
+        for c in prim:
+            lines.append(f"- {c['a']} vs {c['b']}: {fmt_interval(c)} J, so **{c['outcome']}**.")
+        pw = v.get("power")
+        if pw:
+            lines.append(f"- Power of this design: a true difference of {pw['effect_sd']:g} seed-to-seed standard "
+                         f"deviations is called better in {100 * pw['power']:.0f} % of studies "
+                         f"({pw['n_seeds']} seeds per arm, family of {pw['family_size']}; simulated through the same "
+                         "decision code). \"Not resolved\" means the data cannot tell, not that there is no difference.")
+    for model, e in ((v.get("exact") or {}).get("models") or {}).items():
+        snis, raw = (e.get("snis") or {}).get("inside"), (e.get("raw") or {}).get("inside")
+        if snis and raw:
+            lines.append(f"- Exact statistics ({model}, inside the training range, {snis['n_T']} temperature"
+                         f"{'s' if snis['n_T'] != 1 else ''}): raw samples "
+                         f"max |z_e| = {raw['max_abs_z_e']:.1f} against the exact torus; reweighted (SNIS) "
+                         f"max |z_e| = {snis['max_abs_z_e']:.1f}, max |z_C| = {snis['max_abs_z_c']:.1f}, mean ESS/n = "
+                         f"{snis['ess_frac_mean']:.3f}.")
+    measured = [c for c in ((v.get("scaling") or {}).get("crossovers") or [])
+                if c.get("kl_source") != "hypothetical (kl_scan)"]
+    for c in measured:
+        when = ("never cheaper than Monte Carlo at any L" if c.get("never")
+                else f"cheaper than Monte Carlo from L ≈ {c['L_from']:.0f}" if c.get("L_from") else "no crossover found")
+        lines.append(f"- Cost against {c['mc']}: {c['generator']} at its measured KL per spin "
+                     f"({c['kl_per_spin']:.3g}): {when} (an extrapolation of the timed sizes).")
+    return "\n".join(lines)
 
 
 def claims_markdown(cs: Sequence[Mapping]) -> str:
-    """The decisive comparisons as one table per pair of arms (and scope): a row per metric, a column per
-    region, each cell "mean ± spread vs mean ± spread: outcome", and a sentence that names both models,
-    their samplers, the seed counts and the sample count."""
+    """Every comparison, one table per pair of arms (and scope): a row per metric, a column per region,
+    each cell the difference a − b with its interval and the words; the primary claim is marked."""
     groups: dict[tuple, list[Mapping]] = {}
     for c in cs:
         groups.setdefault((c["a"], c["b"], c.get("scope", "")), []).append(c)
     out = []
     for (a, b, scope), rows in groups.items():
         c0 = rows[0]
-        several = c0["n_seeds"] > 1
-        counts = (f"{c0['n_a']} training seeds each" if c0["n_a"] == c0["n_b"]
-                  else f"{c0['n_a']} and {c0['n_b']} training seeds")
-        spread = (f"mean ± seed-to-seed standard deviation over {counts}" if several
-                  else "± statistical error, one training seed")
         out += [f"**{a}** ({c0.get('sampler_a')}) **vs {b}** ({c0.get('sampler_b')})"
-                + (f", {scope}" if scope else "") + f": {spread}, {c0['n']} samples per temperature for every model "
-                "and seed. A difference smaller than the seed-to-seed spread is no difference.", ""]
+                + (f", {scope}" if scope else "") + f": difference {a} − {b} (negative favours {a}) with its "
+                f"interval over {_seeds(c0)}, {c0['n']} samples per temperature for every model and seed. "
+                "Cells marked *primary* are the declared claim (Holm-corrected); the others are secondary 95 % "
+                "intervals, never called better.", ""]
         regions = list(dict.fromkeys(c["region"] for c in rows))
         n_T = {c["region"]: c["n_T"] for c in rows}
         out.append("| metric | " + " | ".join(f"{r} ({n_T[r]} T)" for r in regions) + " |")
@@ -103,31 +138,29 @@ def claims_markdown(cs: Sequence[Mapping]) -> str:
             cells = []
             for r in regions:
                 c = next(x for x in rows if x["key"] == key and x["region"] == r)
-                err = (lambda x: c.get(f"spread_{x}" if several else f"err_{x}"))
-                cells.append(f"{fmt_pm(c['mean_a'], err('a'))} vs {fmt_pm(c['mean_b'], err('b'))}: {_short_outcome(c)}")
-            out.append(f"| {next(x['what'] for x in rows if x['key'] == key)} | "
-                       + " | ".join(cells) + " |")
+                tag = f" *primary*: {c['outcome']}" if c.get("role") == "primary" else ""
+                cells.append(f"{fmt_interval(c)}{tag}")
+            out.append(f"| {next(x['what'] for x in rows if x['key'] == key)} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
 
 def _seed_sentences(v: Mapping) -> list[str]:
-    """The paragraph on training seeds: per compared kind, from the claims; the paper profile's counts
+    """The paragraph on training seeds: per compared arm, from the claims; the paper profile's counts
     from ``v['paper_seeds']`` (written by the fidelity chapter from ``params/paper.yaml``) when present."""
     seeds: dict[str, int] = {}
     for c in v.get("claims", []):
-        seeds[c["a"]], seeds[c["b"]] = c.get("n_a", c["n_seeds"]), c.get("n_b", c["n_seeds"])
+        seeds[c["a"]], seeds[c["b"]] = c["n_a"], c["n_b"]
     n_seeds = min(seeds.values(), default=0)
     paper = {k: n for k, n in (v.get("paper_seeds") or {}).items() if k in seeds}
     paper_text = (" The paper profile (`params/paper.yaml`) trains " + ", ".join(f"{n} seeds of {k}" for k, n in paper.items())
                   + "." if paper and v.get("profile") != "paper" else "")
     if n_seeds > 1:
-        return [f"Training seeds per model kind in the decisive comparisons: "
-                + ", ".join(f"{k} {n}" for k, n in seeds.items()) + ". A difference smaller than the "
-                "seed-to-seed spread is reported as no difference." + paper_text]
-    return ["**This profile trains each model with one seed only.** The comparisons below therefore cannot "
-            "separate a real difference from training-seed luck; they report which value is lower and by how "
-            "many statistical error bars, and make no claim." + paper_text]
+        return ["Training seeds per arm in the comparisons: " + ", ".join(f"{k} {n}" for k, n in seeds.items())
+                + ". Each difference gets Welch's interval over the seeds' region means, which contain each "
+                "seed's sampling error; \"better\" only when the (corrected) interval excludes 0." + paper_text]
+    return ["**This profile trains each model with one seed only.** The comparisons below therefore have no "
+            "seed-to-seed spread and no interval: they make no claim." + paper_text]
 
 
 def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str:
@@ -150,6 +183,7 @@ def verdict_markdown(v: Mapping, figures: Sequence[tuple[str, str]] = ()) -> str
         "## The decisive comparisons",
         "",
     ]
+
     parts += [claims_markdown(v.get("claims", []))]
     if v.get("budget"):
         parts += ["## Does the gap depend on the training budget?", "", budget_markdown(v["budget"]), ""]

@@ -67,7 +67,7 @@ def _merge(a: dict | None, b: dict) -> dict:
 
 
 def summary(counts: dict, edges=EDGES) -> dict:
-    """Fractions and moments from (merged) :func:`layer_counts`: ``n``, ``frac_attractive``,
+    """Fractions and moments from (merged) ``layer_counts``: ``n``, ``frac_attractive``,
     ``frac_repulsive``, ``frac_other_root``, ``frac_nonconverged`` (each over all n pixel-steps),
     ``eps_a_za`` = {"mean", "std", "min", "max", "edges", "counts"}."""
     n = counts["n"]
@@ -83,7 +83,7 @@ def bistability(model: AdsorptionGenerator, n: int, temperatures, seed: int = 0,
                 max_iter: int | None = None, edges=EDGES) -> dict:
     """The diagnostic over n sampled trajectories per temperature of an adsorption generator (mean-field).
 
-    For each T in ``temperatures`` (J/k_B), n trajectories are drawn (:meth:`~AdsorptionGenerator.sample_with_logprob`,
+    For each T in ``temperatures`` (J/k_B), n trajectories are drawn (``AdsorptionGenerator.sample_with_logprob``,
     seed from ``seed`` and the temperature's index); at every layer k the model's energies of s_k are
     evaluated again (K more network evaluations per sample) and Eq. 6 is solved from both sides with the
     model's z_a, z_b, tol and ``max_iter`` (None: the model's). Returns :func:`summary` over all

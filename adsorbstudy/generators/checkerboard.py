@@ -1,6 +1,6 @@
 """Correlated (checkerboard) adsorption layers (DESIGN §3, "Correlated (checkerboard) layers"; issue 21).
 
-The mean-field generator (:mod:`.adsorption`) couples a site to its neighbours' *densities* x_a and then
+The mean-field generator (``adsorption``) couples a site to its neighbours' *densities* x_a and then
 draws every site of a layer independently; a U-Net can produce any such smoothing itself, so its lateral
 term adds no expressive power. Here the lateral term acts on *sampled* neighbours. The reverse step
 k → k−1 from s_k uses the same U-Net energies ε_s, ε_a of s_k (one evaluation per layer: NFE = K):
@@ -20,7 +20,7 @@ The parity of A alternates from one layer to the next, so neither sublattice is 
 lattices (Ising) need an even L, the checkerboard being then a proper two-colouring of the torus.
 
 Likelihood. p_θ(s_{k−1}|s_k) = Π_A Bern(s_i | x_a,i) · Π_B Bern(s_i | x_a,i(s_A)): two factorised Bernoulli
-terms with known logits, so log p_θ(s_{0:K}) is exact and :mod:`adsorbstudy.analysis.reweight` (SNIS, IMH, the KL
+terms with known logits, so log p_θ(s_{0:K}) is exact and ``adsorbstudy.analysis.reweight`` (SNIS, IMH, the KL
 bound) applies unchanged. The sampler books each factor from the probabilities its draws were compared with.
 
 ELBO. q(s_{k−1}|s_k, s_0) factorises over sites, so the term of layer k is exactly
@@ -58,7 +58,7 @@ KIND = "adsorption-checkerboard"
 class CheckerboardGenerator(AdsorptionGenerator):
     """Bernoulli adsorption diffusion with checkerboard-correlated layers (module docstring).
 
-    Hyperparameters as :class:`AdsorptionGenerator` (always with lateral coupling), plus ``phase`` ∈ {0, 1}:
+    Hyperparameters as ``AdsorptionGenerator`` (always with lateral coupling), plus ``phase`` ∈ {0, 1}:
     at reverse step k → k−1 the sites of parity (i + j) ≡ k + phase (mod 2) are drawn first. With periodic
     boundaries L must be even. The U-Net, its inputs (σ_k, k, T or a class label) and outputs (ε_s, ε_a)
     are those of the mean-field model, so its weights load into this model and back.
@@ -188,7 +188,7 @@ class CheckerboardGenerator(AdsorptionGenerator):
 
     def sample(self, n: int, T, seed: int | None = None, steps: int | None = None, progress: bool = False,
                guidance: float = 0.0, physics: float = 0.0, guide_layers: int | None = None) -> torch.Tensor:
-        """n configurations (n, L, L) int8 ±1, as :meth:`AdsorptionGenerator.sample`, with optional physics
+        """n configurations (n, L, L) int8 ±1, as ``AdsorptionGenerator.sample``, with optional physics
         guidance λ = ``physics`` on the B logits of the reverse steps k ≤ ``guide_layers`` (None: all K).
         ``last_sample_stats["first_sublattice"]``: (k, parity of the sites drawn first) per step, in order."""
         return self._run(n, T, seed, steps, progress, record=False, guidance=guidance,
@@ -196,13 +196,13 @@ class CheckerboardGenerator(AdsorptionGenerator):
 
     def sample_with_logprob(self, n: int, T, seed: int | None = None, progress: bool = False,
                             return_path: bool = False, physics: float = 0.0, guide_layers: int | None = None):
-        """As :meth:`AdsorptionGenerator.sample_with_logprob`; with λ ≠ 0 the guided proposal's exact
+        """As ``AdsorptionGenerator.sample_with_logprob``; with λ ≠ 0 the guided proposal's exact
         log p (the weights then correct to the unguided target π)."""
         return super().sample_with_logprob(n, T, seed, progress, return_path, **self._guide(physics, guide_layers))
 
     def trajectory_log_prob(self, path: torch.Tensor, T, sampled: bool = True, physics: float = 0.0,
                             guide_layers: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """As :meth:`AdsorptionGenerator.trajectory_log_prob`, with the B logits given the path's own A
+        """As ``AdsorptionGenerator.trajectory_log_prob``, with the B logits given the path's own A
         sites, and the guidance of :meth:`sample_with_logprob` (the same λ and ``guide_layers``)."""
         return super().trajectory_log_prob(path, T, sampled, **self._guide(physics, guide_layers))
 
@@ -214,7 +214,7 @@ def loss_variance(model: CheckerboardGenerator, mean_field: AdsorptionGenerator,
     """The variance of the checkerboard's one-draw loss estimate against the mean-field model's closed form.
 
     ``spins`` (B, L, L) ±1 and ``T`` (B,) or a scalar: the data. ``repeats`` times, both models'
-    :meth:`~AdsorptionGenerator.loss_terms` (per-sample K·KL_k/L², nats per spin) are drawn with the same
+    ``AdsorptionGenerator.loss_terms`` (per-sample K·KL_k/L², nats per spin) are drawn with the same
     generator seed, so they share k and s_k (common random numbers). Returns floats: ``var_checkerboard``
     and ``var_mean_field`` (variance over samples and repeats), ``ratio`` of the two, and ``var_draw``,
     the part due to the s_A draw alone (mean over the data of the variance over ``draws`` draws of s_A at

@@ -45,6 +45,7 @@ PURPOSES: dict[str, str] = {
     "classifier-batches": "mini-batches of the digit classifier that judges generated images (chapter 8)",
     "sample-budget": "samples of the training snapshots for the training-budget curves (training chapter)",
     "sample-exact": "generated samples, IMH chains and hybrid sweeps of the exact-statistics chapter (chapter 7)",
+    "verdict-power": "the simulated studies behind the stated power of the decision rule (chapter 5)",
     "audit": "the audit chapter's bootstrap resamples (extra 0, 1, 2) and its every-sweep Metropolis chain (extra 3)",
 }
 
