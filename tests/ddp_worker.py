@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adsorbstudy.generators import distributed as dist
+from adsorbstudy.generators import ranks
 from adsorbstudy.generators.families import build
 from adsorbstudy.generators.train import fit
 from adsorbstudy.study.runtime import seed_everything
 
 torch.set_num_threads(1)
 job = json.loads(open(sys.argv[1]).read())
-dist.init(torch.device("cpu"))
+ranks.init(torch.device("cpu"))
 with np.load(job["data"]) as z:
     data = {float(k): z[k] for k in z.files}
 seed_everything(job["cfg"]["seed"])
@@ -32,9 +32,9 @@ if job.get("record"):
     frames, saves, save = record_training_frames(model), [], train._save
     train._save = lambda path, obj: (saves.append(Path(path).name), save(path, obj))[1]
 hist = fit(model, data, job["cfg"], job["ckpt"], progress=False)
-if dist.is_main():
-    torch.save({"model": model.state_dict(), "loss": hist["loss"], "world": dist.world()}, job["out"])
+if ranks.is_main():
+    torch.save({"model": model.state_dict(), "loss": hist["loss"], "world": ranks.world()}, job["out"])
 if job.get("record"):
-    with open(f"{job['record']}.rank{dist.rank()}.json", "w") as fh:
+    with open(f"{job['record']}.rank{ranks.rank()}.json", "w") as fh:
         json.dump({"frames": frames, "saves": saves}, fh)
 torch.distributed.destroy_process_group()
