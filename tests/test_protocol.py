@@ -67,21 +67,30 @@ def test_arm_separates_the_two_ddpms():
     assert comparisons.arm_of({"kind": "ddpm", "hparams": {"n_steps": 50}}) == "ddpm-50"
     assert comparisons.arm_of({"kind": "ddpm", "hparams": {}}) == "ddpm-1000"
     assert comparisons.arm_of({"kind": "adsorption-nolateral"}) == "adsorption-nolateral"
+    # the matched DDPM on the adsorption generator's ᾱ is its own arm, not the linear 50-level DDPM
+    assert comparisons.arm_of({"kind": "ddpm", "hparams": {"n_steps": 50, "schedule": "cosine"}}) == "ddpm-50-cosine"
 
 
 def test_claims_refuse_unequal_sample_counts():
     """Catches a comparison of a model scored on 300 samples with one scored on 200 (small-n bias)."""
-    reg = {"n_T": 1, "d_e": 0.1, "d_m_abs": 0.1, "w1_e": 0.1}
-    v = {"models": {"a0": {"arm": "adsorption", "n": 300, "seen": reg}, "a1": {"arm": "adsorption", "n": 300, "seen": reg},
-                    "d0": {"arm": "ddpm-50", "n": 200, "seen": reg}, "d1": {"arm": "ddpm-50", "n": 200, "seen": reg}}}
+    def row(model, e, n):
+        return {"model": model, "T": 2.0, "n": n, "e": e, "e_err": 0.01, "m_abs": 0.5, "m_abs_err": 0.01, "U4": 0.6,
+                "U4_err": 0.01, "C": 1.0, "C_err": 0.1, "exact_c": 1.0, "chi": 1.0, "chi_err": 0.1, "w1_e": 0.1,
+                "w1_e_err": 0.01, "w1_m": 0.1, "w1_m_err": 0.01, "nfe": 10, "seconds_per_1000": 1.0}
+
+    def study(n_d):
+        rows = [row("MC", -1.7, 300), row("a0", -1.6, 300), row("a1", -1.62, 300), row("d0", -1.5, n_d), row("d1", -1.52, n_d)]
+        extras = {m: {"arm": "adsorption" if m[0] == "a" else "ddpm-50", "sampler": "native"} for m in ("a0", "a1", "d0", "d1")}
+        return rows, comparisons.verdict(rows, [2.0, 2.5], extras=extras)
+
+    rows, v = study(200)
     with pytest.raises(ValueError, match="n_samples"):
-        comparisons.claims(v, [("adsorption", "ddpm-50")])
-    for m in ("d0", "d1"):
-        v["models"][m]["n"] = 300
-    cs = comparisons.claims(v, [("adsorption", "ddpm-50")])
+        comparisons.claims(rows, v, [("adsorption", "ddpm-50")], [2.0, 2.5])
+    rows, v = study(300)
+    cs = comparisons.claims(rows, v, [("adsorption", "ddpm-50")], [2.0, 2.5])
     assert [c["region"] for c in cs] == ["seen"] * 3 and cs[0]["n"] == 300
     md = wording.claims_markdown(cs)
-    assert "300 samples per temperature" in md and "| seen (1 T) |" in md and "no difference" in md
+    assert "300 samples per temperature" in md and "| seen (1 T) |" in md and "never called better" in md
 
 
 # --------------------------------------------------------------------------- training-budget trend
@@ -107,6 +116,10 @@ def test_budget_trend_outcomes(a, b, outcome):
 def test_budget_trend_one_seed_makes_no_claim():
     t = comparisons.budget_trend(_curves([[0.1, 0.1, 0.1]]), _curves([[0.5, 0.5, 0.5]]), "d_e", "a", "b")
     assert t["outcome"] == "no claim"
+    # one arm with one seed, the other with two: no claim, whichever side of the pair it stands on
+    one, two = _curves([[0.1, 0.1, 0.1]]), _curves([[0.5, 0.5, 0.5], [0.51, 0.52, 0.5]])
+    assert comparisons.budget_trend(one, two, "d_e", "a", "b")["outcome"] == "no claim"
+    assert comparisons.budget_trend(two, one, "d_e", "b", "a")["outcome"] == "no claim"
 
 
 def test_budget_curve_known_numbers():

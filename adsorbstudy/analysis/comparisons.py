@@ -384,7 +384,9 @@ def budget_trend(curves_a: Sequence[Mapping], curves_b: Sequence[Mapping], key: 
     ends = []
     for step in (steps[0], steps[-1]):
         a, b = at(curves_a, step), at(curves_b, step)
-        spread = max(np.std(a, ddof=1) if a.size > 1 else np.nan, np.std(b, ddof=1) if b.size > 1 else np.nan)
+        # both arms need a spread: Python's max(nan, x) is nan but max(x, nan) is x, which judged a
+        # one-seed arm differently depending on which side of the pair it stood
+        spread = max(np.std(a, ddof=1), np.std(b, ddof=1)) if a.size > 1 and b.size > 1 else np.nan
         ends.append((float(a.mean() - b.mean()), float(spread)))
     (g0, s0), (g1, s1) = ends
     if not (np.isfinite(s0) and np.isfinite(s1)):
