@@ -42,8 +42,12 @@ chromium:
 	      || echo "chromium could not be installed: the browser test will be skipped"; \
 	  else echo "chromium missing and cannot be installed here: the browser test will be skipped"; fi; }
 
+# Test processes (pytest-xdist): one per core, at most 8. The tests of the smoke study form one group
+# (tests/conftest.py), run by one worker; the other workers take the rest.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 8 ? 8 : n )))
+
 test: venv chromium
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup
 
 benchmarks: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

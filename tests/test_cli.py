@@ -1,12 +1,11 @@
 """`python -m adsorbstudy` on a copy of the repository: invalid input is one line naming the key, exit 2,
 before any notebook runs, and an existing book/generated/ is left byte-identical."""
 import copy
-import subprocess
 
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, copy_repo, run_cli
 
 SMOKE = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
 #: index of each smoke run by name, so the expected messages follow the profile's layout
@@ -17,15 +16,7 @@ NOTEBOOKS = ", ".join(sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A copy of the repository's files (as git sees them) with a book/generated/ from an earlier batch."""
-    import shutil
-
-    root = tmp_path_factory.mktemp("repo")
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                         cwd=ROOT, capture_output=True, check=True).stdout.decode()
-    for f in filter(None, out.split("\0")):
-        if (ROOT / f).is_file():
-            (root / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, root / f)
+    root = copy_repo(tmp_path_factory.mktemp("repo"))
     gen = root / "book" / "generated"
     (gen / "figures").mkdir(parents=True, exist_ok=True)
     (gen / "02-isotherms.ipynb").write_text('{"cells": [], "note": "an earlier batch"}\n')

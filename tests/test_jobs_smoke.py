@@ -1,22 +1,19 @@
-"""SLOW (two smoke studies, ~6-8 min on 2 idle cores): `--jobs 2` gives the results of `--jobs 1`.
+"""SLOW (a smoke study, ~3-4 min on 2 idle cores): `--jobs 2` gives the results of `--jobs 1`.
 
-Each study runs in its own fresh copy of the repository. Every result file is compared: sample
+Each study runs in its own fresh copy of the repository: `--jobs 1` here, `--jobs 2` is the session's smoke
+study (tests/conftest.py), which the pipeline tests read too. Every result file is compared: sample
 arrays bitwise, JSON and CSV values exactly except floats within 1e-6 relative (``close``: the
 thread count changes float32 summation order), after dropping the fields that measure wall-clock time
 or name the thread count (they differ between any two runs, whatever the number of jobs).
 """
 import csv
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import copy_repo, run_smoke_study
 
 pytestmark = pytest.mark.slow
 
@@ -28,27 +25,6 @@ VOLATILE = re.compile(r"second|time|thread|finished|started|hardware|per_sweep|p
 #: Result files made of wall-clock measurements: the cost-against-L timings and the fits and crossovers
 #: drawn from them (τ_int there is measured over a minimum wall time, too).
 TIMED_FILES = {"scaling.csv", "scaling.json"}
-
-
-def repo_files():
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                         cwd=ROOT, capture_output=True, check=True).stdout.decode()
-    return [f for f in out.split("\0") if f and (ROOT / f).is_file()]
-
-
-def copy_repo(root):
-    for f in repo_files():
-        (root / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, root / f)
-    return root
-
-
-def smoke_study(root, jobs):
-    env = dict(os.environ, ADSORBSTUDY_ROOT=str(root), PYTHONPATH=str(root))
-    res = subprocess.run([sys.executable, "-m", "adsorbstudy", "study", "--profile", "smoke", "--jobs", str(jobs)],
-                         cwd=root, env=env, capture_output=True, text=True, timeout=3600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return root / "results" / "smoke"
 
 
 def stable(obj):
@@ -92,10 +68,13 @@ def close(a, b, rtol=1e-6):
     return a == b
 
 
-def test_jobs_2_gives_the_results_of_jobs_1(tmp_path):
-    roots = [copy_repo(tmp_path / "one"), copy_repo(tmp_path / "two")]  # the same source for both
-    one = smoke_study(roots[0], 1)
-    two = smoke_study(roots[1], 2)
+def test_jobs_2_gives_the_results_of_jobs_1(tmp_path, request):
+    # --jobs 1 in a copy of its own first; --jobs 2 is the session's smoke study (conftest.smoke_study), asked
+    # for only now, so that under pytest-xdist this study runs while another worker builds that one
+    run_smoke_study(copy_repo(tmp_path), jobs=1)
+    one = tmp_path / "results" / "smoke"
+    shared = request.getfixturevalue("smoke_study")
+    two = shared.results
     files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file() and p.name != "provenance.json")
     assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file() and p.name != "provenance.json")
     files = [f for f in files if f.name not in TIMED_FILES]
@@ -106,5 +85,5 @@ def test_jobs_2_gives_the_results_of_jobs_1(tmp_path):
             assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), f"{f} differs"
         else:
             assert close(a, b), f"{f} differs"
-    timings = json.loads((tmp_path / "two" / "artifacts" / "smoke" / "timings.json").read_text())
+    timings = json.loads((shared.root / "artifacts" / "smoke" / "timings.json").read_text())
     assert timings["jobs"] == 2 and timings["status"] == "finished"

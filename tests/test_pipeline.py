@@ -1,14 +1,10 @@
 """The whole study on the smoke profile in a fresh copy of the repository, the book build, and a browser check.
 
-One module-scoped fixture runs the pipeline once (study + `jupyter-book build -W`); the tests read its output.
+The session fixture ``smoke_study`` (tests/conftest.py) runs the pipeline once (study + `jupyter-book build -W`),
+shared with the other tests that need it; the tests here read its output.
 """
 import html.parser
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -20,35 +16,12 @@ import browser
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 
 
-def repo_files():
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                         cwd=ROOT, capture_output=True, check=True).stdout.decode()
-    return [f for f in out.split("\0") if f and (ROOT / f).is_file()]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """Copy the repository, run `adsorbstudy study --profile smoke --jobs 2` (as `make study` does), build the
-    book; return (root, timings)."""
-    root = tmp_path_factory.mktemp("study")
-    for f in repo_files():
-        (root / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, root / f)
-    env = dict(os.environ, ADSORBSTUDY_ROOT=str(root))
-    t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "adsorbstudy", "study", "--profile", "smoke", "--jobs", "2"], cwd=root,
-                         env=env, capture_output=True, text=True, timeout=1800)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    t1 = time.perf_counter()
-    res = subprocess.run([str(BIN / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going"], cwd=root, env=env,
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-5000:]
-    t2 = time.perf_counter()
-    print(f"\nsmoke pipeline: study {t1 - t0:.0f} s, book {t2 - t1:.0f} s")
-    return root, {"study": t1 - t0, "book": t2 - t1}
+@pytest.fixture
+def built(smoke_study):
+    """The session's smoke study and its book (``conftest.smoke_study``): (root, timings)."""
+    return smoke_study.root, smoke_study.seconds
 
 
 def chapters():
