@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= default
-# Concurrent notebook runs (adsorbstudy study --jobs): independent runs in parallel, threads split between them.
-JOBS ?= 2
+# Concurrent notebook runs (adsorbstudy study --jobs): one per core by default, independent runs in parallel,
+# one torch thread each (the profiles set threads: 1), so more cores finish sooner with the same numbers.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Without an NVIDIA GPU, pin the CPU wheel of torch (a plain `torch` would pull a multi-GB CUDA build).
 HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 CONSTRAINTS := $(if $(HAVE_GPU),,-c constraints-cpu.txt)
