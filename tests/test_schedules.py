@@ -167,3 +167,27 @@ def test_stub_point_mass_network_gives_zero_loss_and_its_image():
         if schedule == "cosine":
             assert torch.equal(m.sample(4, 2.0, seed=1), c.expand(4, L, L).to(torch.int8))
             assert torch.equal(m.sample(4, 2.0, seed=1, steps=3), c.expand(4, L, L).to(torch.int8))
+
+
+@pytest.mark.parametrize("K", [6, 50])
+def test_pure_noise_level_weighted_by_the_snr_of_the_level_it_produces(K):
+    """With a network that outputs 0, the loss at the pure-noise level is SNR_{K−1}·mean(x_0²) =
+    ᾱ_{K−1}/(1 − ᾱ_{K−1}) exactly (x_0 = ±1), and at every other level it is mean(ε²) (weight 1, Ho's
+    L_simple), computed by hand; the linear schedule has weight 1 everywhere."""
+    L, n = 8, 32
+    m = DDPM(L, n_steps=K, schedule="cosine", **TINY)
+    m.eps = lambda x, t, T: torch.zeros_like(x)
+    g = torch.Generator().manual_seed(5)
+    x0 = torch.where(torch.rand((n, 1, L, L), generator=g) < 0.5, -1.0, 1.0)
+    noise = torch.randn((n, 1, L, L), generator=g)
+    T = torch.full((n,), 2.0)
+    ab = math.cos(0.5 * math.pi * (K - 1) / K) ** 2
+    at_noise = float(m.loss_at(x0, torch.full((n,), K), noise, T))
+    assert at_noise == pytest.approx(ab / (1 - ab), rel=1e-6)
+    t = torch.randint(1, K, (n,), generator=g)
+    assert float(m.loss_at(x0, t, noise, T)) == pytest.approx(float((noise ** 2).mean()), rel=1e-6)
+    mixed = torch.where(torch.arange(n) % 2 == 0, torch.full((n,), K), t)
+    by_hand = torch.where((mixed == K).view(-1, 1, 1, 1), ab / (1 - ab) * x0 ** 2, noise ** 2).mean()
+    assert float(m.loss_at(x0, mixed, noise, T)) == pytest.approx(float(by_hand), rel=1e-6)
+    lin = DDPM(L, n_steps=40, **TINY)
+    assert torch.equal(lin.level_weights()[1:], torch.ones(40, dtype=torch.float64))

@@ -21,14 +21,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from .blocks import check_classes, check_n, GeneratorBase, randint, randn, spins_energy_mabs, UNet
 from .schedules import betas_from_alpha_bar, cosine_alpha_bar, ddpm_linear_beta, posterior_variance
 
 #: Version of the code that determines this family's checkpoints (part of their cache key; see
 #: adsorbstudy.study.codeversion). Bump it with any change that alters the trained numbers.
-VERSION = 2
+VERSION = 3
 
 N_STEPS = 1000
 #: Noise schedules of the DDPM: "linear" (Ho et al.'s β, rescaled to n_steps; the default) and "cosine"
@@ -65,7 +64,8 @@ class DDPM(GeneratorBase):
     The pure-noise last level of ``"cosine"``: x_n = ε holds no information about x_0, so ε-prediction is
     trivial there (ε = x_n) and x̂_0 = (x_n − √(1−ᾱ_n) ε̂)/√ᾱ_n is 0/0; the ε-form ancestral mean,
     (x_n − β_n ε̂/√(1−ᾱ_n))/√α_n, divides by √α_n = 0. At t = n only, the network therefore predicts x_0
-    itself (loss ‖x_0 − f_θ(x_n, n, T)‖², minimised by E[x_0 | T]), and the step uses the posterior mean
+    itself (loss ‖x_0 − f_θ(x_n, n, T)‖² weighted by SNR_{n−1}, see :meth:`level_weights`; minimised by
+    E[x_0 | T]), and the step uses the posterior mean
     written with x̂_0, μ̃_n = √ᾱ_{n−1} x̂_0 (the x_n coefficient √α_n (1−ᾱ_{n−1})/(1−ᾱ_n) is 0), and
     variance β̃_n = 1 − ᾱ_{n−1}: x_{n−1} = √ᾱ_{n−1} x̂_0 + √(1−ᾱ_{n−1}) z, the Gaussian closest to
     q(x_{n−1}). Every other level is the usual ε-prediction; DDIM from t = n uses x̂_0 = f_θ and ε̂ = x_n.
@@ -154,17 +154,42 @@ class DDPM(GeneratorBase):
             return e
         return (1 + w) * e - w * self.eps(x, t, torch.full_like(T, self.null_class))
 
+    def level_weights(self) -> torch.Tensor:
+        """The loss weight of each level t = 0..n_steps, shape (n_steps + 1,), float64 (index 0 unused).
+
+        1 at every ε-prediction level (Ho et al.'s L_simple). At a pure-noise level (:meth:`predicts_x0`)
+        the weight is SNR_{t−1} = ᾱ_{t−1}/(1 − ᾱ_{t−1}). Why: L_simple weighs errors of x̂_0 by the level's
+        signal-to-noise ratio (‖ε̂ − ε‖² = SNR_t ‖x̂_0 − x_0‖²), which is 0 at ᾱ_t = 0; unweighted, the x_0
+        target there has an irreducible MSE Var(x_0 | T) (about 1 per pixel for spins, ten times the ε
+        levels' loss), and its gradient noise slowed the whole shared network (the matched DDPM learned the
+        temperature dependence far more slowly). SNR_{t−1}, the weight of the level the step produces, is
+        the smallest non-zero weight of the chain: the level is still trained, without dominating."""
+        w = torch.ones(self.n_steps + 1, dtype=torch.float64)
+        for t in range(1, self.n_steps + 1):
+            if self.predicts_x0(t):
+                ab = float(self.abar[t - 1])
+                w[t] = ab / (1.0 - ab)
+        return w
+
+    def loss_at(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+        """The weighted MSE (mean over pixels and batch) at given levels: x0 (B, 1, L, L) ±1 floats, t (B,)
+        in [1, n_steps], noise (B, 1, L, L). The target is ε, or x_0 at a pure-noise level, and each sample
+        is weighted by :meth:`level_weights` at its t."""
+        target = noise
+        if self.predicts_x0(self.n_steps):
+            target = torch.where((t == self.n_steps).view(-1, 1, 1, 1), x0, noise)
+        err = (self.eps(self.q_sample(x0, t, noise), t, T) - target) ** 2
+        w = self.level_weights().to(device=t.device, dtype=err.dtype)[t]
+        return (w.view(-1, 1, 1, 1) * err).mean()
+
     def loss(self, spins: torch.Tensor, T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """ε-prediction MSE (mean over pixels and batch), t uniform in 1..n_steps; at a pure-noise level
-        (cosine, t = n_steps) the target is x_0 instead of ε (:meth:`predicts_x0`)."""
+        """The training loss: t uniform in 1..n_steps, then :meth:`loss_at` (ε-prediction MSE; at a
+        pure-noise level, cosine t = n_steps, the x_0 MSE weighted by SNR_{n−1})."""
         x0 = spins.to(torch.float32)[:, None]
         t = randint(1, self.n_steps + 1, x0.shape[0], generator, x0.device)
         noise = randn(x0.shape, generator, x0.device)
         T = self.drop_condition(T, self.p_uncond, generator)
-        target = noise
-        if self.predicts_x0(self.n_steps):
-            target = torch.where((t == self.n_steps).view(-1, 1, 1, 1), x0, noise)
-        return F.mse_loss(self.eps(self.q_sample(x0, t, noise), t, T), target)
+        return self.loss_at(x0, t, noise, T)
 
     def nfe_for(self, steps: int | None = None) -> int:
         return self.n_steps if steps is None else len(ddim_timesteps(steps, self.n_steps))
