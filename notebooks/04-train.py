@@ -10,17 +10,21 @@
 #
 # This chapter runs once per model family. Each run trains one temperature-conditioned generator
 # on the Monte Carlo ensembles of the training grid, or reuses the cached checkpoint when the
-# parameters have not changed. It then samples the test grid for the evaluation chapter. The five runs are:
+# parameters have not changed. It then samples the test grid for the evaluation chapter. The model families are:
 #
 # - **adsorption**: the Bernoulli adsorption diffusion of DESIGN §3. Each of the K reverse
 #   layers solves seed 000's Eq. 6 at every site, with U-Net energies ε_s and ε_a and a
 #   self-consistent lateral coupling.
 # - **adsorption-nolateral**: the same model with ε_a ≡ 0, which is binomial diffusion. This
 #   ablation isolates what the lateral adsorption equilibrium adds.
-# - **ddpm**: seed 004's diffusion model, with 1000 steps, ε-prediction and the same U-Net trunk. The
-#   *matched* DDPM runs the same model with 50 noise levels (`n_steps`), Ho et al.'s linear β rescaled to
-#   the shorter chain, and samples ancestrally with those 50 steps: the same noise-level count, NFE and
-#   optimizer budget as the adsorption generator at K = 50.
+# - **adsorption-checkerboard**: correlated layers. One checkerboard sublattice is drawn from the Eq. 6
+#   solve, the other given those sampled neighbours, so the lateral term acts on real occupancies and
+#   the trajectory likelihood stays exact (the sublattice drawn first alternates from layer to layer).
+# - **ddpm**: seed 004's diffusion model, with 1000 steps, Ho et al.'s linear β, ε-prediction and the
+#   same U-Net trunk. The *matched* DDPM runs the same model on the adsorption generator's cosine ᾱ
+#   sequence, level for level (`n_steps` = K, `schedule: cosine`), and samples ancestrally with the
+#   posterior variance: the same schedule, noise-level count, NFE and optimizer budget as the adsorption
+#   generator.
 # - **gan** and **gan-m**: seed 004's conditional WGAN with weight clipping, and the "M⊂L" variant
 #   with a magnetization loss.
 #

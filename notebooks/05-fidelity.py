@@ -22,7 +22,7 @@
 profile = "smoke"          # str
 device = "auto"            # {auto, cpu, cuda}
 L = 8                      # [4, 256] lattice side
-models = ["adsorption", "adsorption-nolateral", "ddpm-matched", "ddpm", "gan", "gan-m"]  # str each: trained runs shown in the figures (results/<profile>/models/<name>.json)
+models = ["adsorption", "adsorption-nolateral", "adsorption-checkerboard", "ddpm-matched", "ddpm", "gan", "gan-m"]  # str each: trained runs shown in the figures (results/<profile>/models/<name>.json)
 seed_models = []           # str each: further training seeds of the same kinds, used for the seed spread of the verdict
 fine_models = []           # str each: runs trained on the fine grid (DiffIsing2), compared with their coarse-grid kind
 subset_models = []         # str each: runs sampled only on a subset of the test grid (the ancestral DDPM-1000 seeds)

@@ -204,7 +204,7 @@ K_SMOKE = _run(SMOKE, "04-train-adsorption")["parameters"]["K"]
      "of the models that earlier 04-train runs train, {} (no 04-train run comes before this one) (element 0); got 'adsorption'"),
     (_set("04-train-ddpm", L=16),
      f"runs[{IDX['05-fidelity']}] (05-fidelity).parameters.models (the notebook's default): expected models trained at this run's L = 8; "
-     "'ddpm' is trained at L = 16 (element 3); got 'ddpm'"),
+     "'ddpm' is trained at L = 16 (element 4); got 'ddpm'"),
     (_set("04-train-adsorption", grid="fine"),
      f"runs[{IDX['05-fidelity']}] (05-fidelity).parameters.models (the notebook's default): expected models trained on this run's "
      "grid = 'coarse' (fine-grid runs go in fine_models); 'adsorption' is trained on 'fine' (element 0); got 'adsorption'"),
