@@ -134,7 +134,7 @@ def write_verdict(path: Path | str, v: Mapping) -> dict:
 
 
 #: verdict.json keys that chapters after the fidelity chapter write, kept when the fidelity chapter rewrites it
-LATER_KEYS = ("exact", "scaling", "images")
+LATER_KEYS = ("exact", "scaling", "images", "layers")
 
 
 def temperature_response(rows: Sequence[Mapping], reference: Sequence[Mapping]) -> tuple[float, float]:

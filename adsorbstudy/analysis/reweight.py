@@ -311,11 +311,13 @@ def exact_row(model: str, T: float, method: str, stats: Mapping, L: int, mc: Map
     return row
 
 
-def sample_weighted(model, n: int, T: float, seed: int = 0, batch: int = 256, progress: bool = False):
+def sample_weighted(model, n: int, T: float, seed: int = 0, batch: int = 256, progress: bool = False, **proposal):
     """n samples of a Bernoulli generator at T with their log weights: (spins int8 (n, L, L), log_w (n,), seconds).
 
     Batch i of ``batch`` samples draws from the stream ``seed_for(seed, "sample-exact", i)``; ``seconds`` is
-    the wall time of those calls (sampling and bookkeeping, nothing else)."""
+    the wall time of those calls (sampling and bookkeeping, nothing else). ``proposal`` goes to the model's
+    ``sample_with_logprob`` (the checkerboard generator's physics guidance ``physics=λ``, ``guide_layers``):
+    it changes the proposal, whose exact log p enters the weights, never the Boltzmann target."""
     import time
 
     from tqdm.auto import tqdm
@@ -323,7 +325,7 @@ def sample_weighted(model, n: int, T: float, seed: int = 0, batch: int = 256, pr
     parts, lws, secs = [], [], 0.0
     for i, j in enumerate(tqdm(range(0, n, batch), disable=not progress, desc=f"T={T:g}", leave=False)):
         t0 = time.perf_counter()
-        s, lp, lq = model.sample_with_logprob(min(batch, n - j), T, seed=seed_for(seed, "sample-exact", i))
+        s, lp, lq = model.sample_with_logprob(min(batch, n - j), T, seed=seed_for(seed, "sample-exact", i), **proposal)
         secs += time.perf_counter() - t0
         s = s.numpy()
         parts.append(s)

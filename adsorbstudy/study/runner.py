@@ -287,6 +287,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     # ... and the ESS of chapter 07 for the corrected generator's crossover
     "06-cost": ("03-ising-monte-carlo", "04-train", "05-fidelity", "07-exact"),
     "08-images": (),  # trains its own models on the digits; adds its verdict under a lock
+    # the checkerboard and mean-field models, the fidelity verdict's claims and the exact-statistics rows
+    "10-correlated-layers": ("03-ising-monte-carlo", "04-train", "05-fidelity", "07-exact"),
     "09-audit": ("04-train", "05-fidelity"),  # the saved samples: a model's (04) and the MC test ensembles (05)
 }
 

@@ -46,6 +46,8 @@ PURPOSES: dict[str, str] = {
     "sample-budget": "samples of the training snapshots for the training-budget curves (training chapter)",
     "sample-exact": "generated samples, IMH chains and hybrid sweeps of the exact-statistics chapter (chapter 7)",
     "verdict-power": "the simulated studies behind the stated power of the decision rule (chapter 5)",
+    "layers": "the correlated-layers chapter (chapter 10): frames of the loss variance (extra 0), its loss draws "
+              "(extra 1), the bistability trajectories (extra 2), the guidance curve (extra 3)",
     "audit": "the audit chapter's bootstrap resamples (extra 0, 1, 2) and its every-sweep Metropolis chain (extra 3)",
 }
 
