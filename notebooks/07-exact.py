@@ -129,17 +129,24 @@ mc_stats = {T: reweight.weighted_stats(mc[T], T) for T in temps}
 # Each Bernoulli model draws `n_exact` samples per temperature with `sample_with_logprob`, which books
 # $\log p_\theta$ and $\log q$ in the same pass as the draws. The same samples give the raw
 # estimate, the SNIS estimate, an IMH chain (proposals in the order drawn) and the hybrid arm (each
-# sample relaxed by $n$ Metropolis sweeps). Errors are delta-method errors of the self-normalised
+# sample relaxed by $n$ Metropolis sweeps). The hybrid arm relaxes the same number of samples for every
+# model, the DDPMs' and GANs' saved test-grid samples and as many of each Bernoulli model's, so that its
+# error bars compare like with like. Errors are delta-method errors of the self-normalised
 # estimators (the IMH ones inflated by $2\tau_\mathrm{int}$); see `adsorbstudy.analysis.reweight`.
 
 # %%
+# The hybrid arm scores every model on the same n: the hybrid models' saved test-grid samples (the
+# smallest count among them), and as many of each Bernoulli model's samples.
+saved_n = {m: min(len(x) for x in tables.load_samples(out / "samples" / f"{m}.npz").values()) for m in hybrid_models}
+n_hybrid = min([n_exact, *saved_n.values()])
 rows = []
 for m in models:
     model = load_trained(m, profile, device=str(dev))
     for i, T in enumerate(temps):
         s, lw, secs = reweight.sample_weighted(model, n_exact, T, seed=run_seed(m, i), progress=True)
         kl = reweight.kl_bound(model, mc[T][:n_heldout], T)
-        rows += reweight.corrected_rows(m, s, lw, T, mc_stats[T], secs, sweeps=sweeps, seed=run_seed(m, i), kl=kl)
+        rows += reweight.corrected_rows(m, s, lw, T, mc_stats[T], secs, sweeps=sweeps, seed=run_seed(m, i), kl=kl,
+                                        n_hybrid=n_hybrid)
     del model
 for m in hybrid_models:
     saved = tables.load_samples(out / "samples" / f"{m}.npz")
@@ -147,7 +154,7 @@ for m in hybrid_models:
     if lost:
         raise ValueError(f"hybrid_models: the saved samples of {m!r} lack T = {lost}; retrain with the same test grid")
     for i, T in enumerate(temps):
-        x = saved[T]
+        x = saved[T][:n_hybrid]
         secs = specs[m]["seconds_per_1000"] / 1000 * len(x)
         rows.append(reweight.exact_row(m, T, "raw", reweight.weighted_stats(x, T), L, mc_stats[T], seconds=secs))
         rows += reweight.hybrid_rows(m, x, T, mc_stats[T], secs, sweeps=sweeps, seed=run_seed(m, i))

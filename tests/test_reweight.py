@@ -335,3 +335,70 @@ def test_reweight_overhead_benchmark_quick():
         for k in ("seconds_plain", "seconds_logprob", "ratio"):
             assert math.isfinite(r[k]) and r[k] > 0
         assert r["same_samples"] is True
+
+
+def test_imh_ess_and_error_bars_assume_one_tau():
+    """The IMH row's ESS is n/(2τ) with the τ that widens its error bars: the e error equals the
+    equal-weight error of the chain's states × √(2τ), and τ = max(τ_e, τ_|m|), computed here by hand."""
+    from adsorbstudy.physics.autocorr import integrated_autocorr_time
+
+    rng = np.random.default_rng(seed_of("imh-tau"))
+    # proposals in two blocks, 12 and then 8 up-spins of 16 at random places: |m| steps from 0.5 to 0 along
+    # the chain while e stays noisy, so τ_|m| > τ_e and a row that used τ_e alone would differ
+    ups = np.r_[np.full(200, 12), np.full(200, 8)]
+    x = -np.ones((400, 16), np.int8)
+    for i, u in enumerate(ups):
+        x[i, rng.permutation(16)[:u]] = 1
+    x = x.reshape(400, 4, 4)
+    lw = rng.normal(0.0, 1.5, 400)  # rejections make the chain sticky, so τ > 1/2
+    st = reweight.imh_stats(x, 2.5, lw, seed=3)
+    states = x[st["chain"]]
+    tau = max(integrated_autocorr_time(lattice.energy(states))[0],
+              integrated_autocorr_time(np.abs(lattice.magnetization(states)))[0])
+    assert st["tau_int_m"] > st["tau_int_e"] and st["tau_int"] == pytest.approx(tau)
+    assert st["ess"] == pytest.approx(400 / (2 * tau))
+    plain = reweight.weighted_stats(states, 2.5)
+    for k in ("e", "m_abs"):
+        assert st[f"{k}_err"] == pytest.approx(plain[f"{k}_err"] * np.sqrt(2 * tau), rel=1e-9)
+
+
+def test_corrected_rows_hybrid_arm_on_the_first_n_hybrid_samples():
+    """With n_hybrid the hybrid rows are those of hybrid_rows on the first n_hybrid samples (same seed),
+    with n = n_hybrid, while raw/SNIS/IMH keep every sample."""
+    rng = np.random.default_rng(seed_of("nhyb"))
+    x = np.where(rng.random((60, 4, 4)) < 0.5, 1, -1).astype(np.int8)
+    lw = rng.normal(0.0, 0.3, 60)
+    mc = reweight.weighted_stats(x, 2.5)
+    rows = reweight.corrected_rows("m", x, lw, 2.5, mc, 6.0, sweeps=(1, 4), seed=5, n_hybrid=20)
+    by = {r["method"]: r for r in rows}
+    assert by["raw"]["n"] == by["snis"]["n"] == 60
+    ref = {r["method"]: r for r in reweight.hybrid_rows("m", x[:20], 2.5, mc, 2.0, sweeps=(1, 4), seed=5)}
+    for k in ("hybrid-1", "hybrid-4"):
+        assert by[k]["n"] == 20 and by[k]["e"] == ref[k]["e"] and by[k]["e_err"] == ref[k]["e_err"]
+    with pytest.raises(ValueError, match="n_hybrid"):
+        reweight.corrected_rows("m", x, lw, 2.5, mc, 6.0, sweeps=(1,), n_hybrid=61)
+
+
+def test_small_ess_bias_matches_simulated_studies_with_known_weights():
+    """The stated shortfalls against 20,000 simulated SNIS estimates with known answers: observable
+    e ~ N(0, 1) independent of log-normal weights (σ = 1), so the weighted plug-in variance has
+    expectation exactly 1 − E[Σw̄²], and Z = E[w] = exp(σ²/2) is known for ln Ẑ."""
+    rng = np.random.default_rng(seed_of("small-ess"))
+    R, n, sig = 20000, 40, 1.0
+    lw = rng.normal(0.0, sig, (R, n))
+    e = rng.normal(0.0, 1.0, (R, n))
+    w = np.exp(lw - lw.max(1, keepdims=True))
+    wbar = w / w.sum(1, keepdims=True)
+    var_w = (wbar * e ** 2).sum(1) - (wbar * e).sum(1) ** 2
+    ess_r = 1.0 / (wbar ** 2).sum(1)
+    stated = np.array([reweight.small_ess_bias(float(x), n)["c_chi_shortfall"] for x in ess_r])
+    # variance shortfall: mean(1 - var_w) against the mean stated 1/ESS, within 4 standard errors
+    short = 1.0 - var_w
+    assert abs(short.mean() - stated.mean()) < 4 * short.std() / np.sqrt(R)
+    # ln Z: the mean of ln Ẑ - ln Z against minus the mean stated rel²/2 (delta method: within 15 %)
+    logz_hat = np.log(np.exp(lw).mean(1))
+    observed = sig ** 2 / 2 - logz_hat.mean()
+    lz = np.mean([reweight.small_ess_bias(float(x), n)["logz_shortfall"] for x in ess_r])
+    assert observed > 0 and abs(observed - lz) < 0.15 * lz + 4 * logz_hat.std() / np.sqrt(R)
+    with pytest.raises(ValueError, match="ess must"):
+        reweight.small_ess_bias(0.5, 40)

@@ -107,7 +107,7 @@ def bistability_plot(summary: dict, path, title: str | None = None):
     ax.axvspan(left[0], -4.0, color="C3", alpha=0.08, label="|ε_a| z_a > 4: several roots possible")
     ax.axvspan(4.0, left[-1] + width, color="C3", alpha=0.08)
     ax.set_yscale("log")
-    ax.set_xlabel("ε_a · z_a [k_B T, dimensionless]"), ax.set_ylabel("fraction of pixel-steps")
+    ax.set_xlabel("ε_a · z_a (energies in units of k_B T)"), ax.set_ylabel("fraction of pixel-steps")
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)

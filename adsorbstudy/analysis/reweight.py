@@ -100,6 +100,23 @@ def log_partition(log_w) -> tuple[float, float]:
     return val, float(math.sqrt(rel2))
 
 
+def small_ess_bias(ess_value: float, n: int) -> dict:
+    """The expected shortfall of plug-in SNIS estimates at a given ESS of n weights (first order).
+
+    - C and χ are weighted variances; their plug-in value is low by the factor 1 − Σw̄² = 1 − 1/ESS
+      (exactly, in expectation, when the weights are independent of the observable; the weighted
+      analogue of Bessel's n/(n − 1)). Returned as ``c_chi_shortfall`` = 1/ESS, a fraction.
+    - ln Ẑ is low by about rel²/2 nats (total, not per spin; the delta method, E ln Ẑ ≈ ln Z − rel²/2),
+      with rel² = (n/ESS − 1)/(n − 1) the squared relative error of Ẑ (:func:`log_partition`).
+      Returned as ``logz_shortfall`` (nats) and ``logz_shortfall_in_errors`` = rel/2, the shortfall in
+      units of ln Ẑ's own error bar.
+    """
+    if not (math.isfinite(ess_value) and 1.0 <= ess_value <= n + 1e-9) or n < 2:
+        raise ValueError(f"ess must lie in [1, n] with n >= 2; got ess={ess_value!r}, n={n!r}")
+    rel2 = max(n / ess_value - 1.0, 0.0) / (n - 1)
+    return {"c_chi_shortfall": 1.0 / ess_value, "logz_shortfall": rel2 / 2, "logz_shortfall_in_errors": math.sqrt(rel2) / 2}
+
+
 def ess_ceiling(kl_per_spin, N: int):
     """exp(−N·KL): the large-n limit ESS/n cannot exceed, given the per-spin path KL bound (nats)."""
     return np.exp(-N * np.asarray(kl_per_spin, dtype=float))
@@ -178,19 +195,22 @@ def imh(log_w, seed: int = 0) -> tuple[np.ndarray, float]:
 def imh_stats(spins, T: float, log_w, seed: int = 0) -> dict:
     """Observables of the IMH chain over ``spins`` with errors inflated by 2τ_int.
 
-    Returns :func:`weighted_stats` of the chain's states (equal weights, variance × 2 max(τ_e, τ_|m|))
-    plus ``acceptance``, ``tau_int`` (of e along the chain, in proposals, by
-    :func:`adsorbstudy.physics.autocorr.integrated_autocorr_time`), ``tau_int_m`` (of |m|), ``chain`` (indices)
-    and ``ess`` = n / (2 τ_int).
+    One τ serves both the errors and the ESS: τ_int = max(τ_e, τ_|m|), the slower of the energy's and
+    |m|'s integrated autocorrelation times along the chain (in proposals, by
+    :func:`adsorbstudy.physics.autocorr.integrated_autocorr_time`), so the reported ESS is the one the
+    error bars assume. Returns :func:`weighted_stats` of the chain's states (equal weights, variance
+    × 2τ_int) plus ``acceptance``, ``tau_int`` (that max), ``tau_int_e``, ``tau_int_m``, ``chain``
+    (indices) and ``ess`` = n / (2 τ_int).
     """
     x = check_spins(spins)
     chain, acc = imh(_vector(log_w, x.shape[0], "log_w"), seed)
     states = x[chain]
     tau_e = autocorr.integrated_autocorr_time(lattice.energy(states))[0]
     tau_m = autocorr.integrated_autocorr_time(np.abs(lattice.magnetization(states)))[0]
-    out = weighted_stats(states, T, None, inflation=2 * max(tau_e, tau_m))
-    out.update({"acceptance": float(acc), "tau_int": float(tau_e), "tau_int_m": float(tau_m), "chain": chain,
-                "ess": float(x.shape[0] / (2 * tau_e))})
+    tau = max(tau_e, tau_m)
+    out = weighted_stats(states, T, None, inflation=2 * tau)
+    out.update({"acceptance": float(acc), "tau_int": float(tau), "tau_int_e": float(tau_e), "tau_int_m": float(tau_m),
+                "chain": chain, "ess": float(x.shape[0] / (2 * tau))})
     return out
 
 
@@ -334,21 +354,26 @@ def sample_weighted(model, n: int, T: float, seed: int = 0, batch: int = 256, pr
 
 
 def corrected_rows(model: str, spins, log_w, T: float, mc: Mapping, seconds: float, *,
-                   sweeps: Sequence[int] = (1, 4, 16, 64), seed: int = 0, kl=None) -> list[dict]:
+                   sweeps: Sequence[int] = (1, 4, 16, 64), seed: int = 0, kl=None,
+                   n_hybrid: int | None = None) -> list[dict]:
     """The exact.csv rows of one Bernoulli model at one T: raw, snis, imh and hybrid-n.
 
     ``spins``/``log_w`` from :func:`sample_weighted`, ``seconds`` its wall time, ``mc`` the Monte
     Carlo statistics at T (:func:`adsorbstudy.physics.observables.thermo_stats`), ``kl`` the (bound, err) per spin
     of :func:`kl_bound`. The raw, SNIS and IMH rows share the samples (and their cost); the hybrid rows
-    relax the same samples and add the sweeps' time.
+    relax the first ``n_hybrid`` of the same samples (None: all), charged their share of ``seconds``
+    plus the sweeps' time, so that the hybrid arm can score every model on the same n.
     """
     x = check_spins(spins)
     L = x.shape[1]
+    n_h = x.shape[0] if n_hybrid is None else n_hybrid
+    if isinstance(n_h, bool) or not isinstance(n_h, (int, np.integer)) or not 2 <= n_h <= x.shape[0]:
+        raise ValueError(f"n_hybrid must be an integer in [2, {x.shape[0]}] (the samples given) or None; got {n_hybrid!r}")
     rows = [exact_row(model, T, "raw", weighted_stats(x, T), L, mc, seconds=seconds),
             exact_row(model, T, "snis", weighted_stats(x, T, log_w), L, mc, seconds=seconds,
                       logz=log_partition(log_w), kl=kl),
             exact_row(model, T, "imh", imh_stats(x, T, log_w, seed=seed), L, mc, seconds=seconds)]
-    return rows + hybrid_rows(model, x, T, mc, seconds, sweeps=sweeps, seed=seed)
+    return rows + hybrid_rows(model, x[:n_h], T, mc, seconds * n_h / x.shape[0], sweeps=sweeps, seed=seed)
 
 
 def hybrid_rows(model: str, spins, T: float, mc: Mapping, seconds: float, *, sweeps: Sequence[int] = (1, 4, 16, 64),
@@ -453,6 +478,12 @@ def exact_markdown(rows: Sequence[Mapping], summary: Mapping, models: Sequence[s
              f"error bars from Kaufman's value. The bar of ESS/n ≥ 0.1 inside the range is "
              f"{met(b['ess_frac_ge_0.1_inside'])}, |z| ≤ 3 for e and C inside is {met(b['abs_z_e_c_le_3_inside'])}, "
              f"ln Z within 3σ at every T is {met(b['abs_z_logz_le_3'])}.")
+        low = min(sn, key=lambda r: r["ess"])
+        bias = small_ess_bias(low["ess"], int(low["n"]))
+        t += (f" At its smallest ESS ({low['ess']:.1f} of {int(low['n'])}, T = {low['T']:g}) the plug-in SNIS estimates "
+              f"are biased low, to first order: C and χ by {100 * bias['c_chi_shortfall']:.2g} % (the factor 1 − 1/ESS), "
+              f"ln Z by {bias['logz_shortfall']:.2g} nats in total, {bias['logz_shortfall_in_errors']:.2g} of its error "
+              "bar; these are not corrected in the table.")
         if min(r["ess"] for r in sn) < 30:
             t += (f" The smallest ESS is {min(r['ess'] for r in sn):.1f} samples: with so few effective samples the "
                   "delta-method error bars of SNIS are themselves unreliable (the largest weights have not been seen "
