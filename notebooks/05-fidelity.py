@@ -205,15 +205,19 @@ plt.show()
 # Every seed of the adsorption generator, its ablation and both DDPMs kept its weights at regular
 # optimizer steps (the training chapter's `snapshot_every`); each snapshot was sampled at a few fixed
 # test temperatures with a fixed sample count and the sampler of the run's test-grid samples. Lines are
-# the seed means, bands the seed-to-seed standard deviation. The snapshots play no part in model
-# selection.
+# the seed means, bands the seed-to-seed standard deviation; triangles mark each seed's selected
+# checkpoint (the validation-loss rule) on its own curve. The snapshots play no part in model selection.
+# Below the figure, each gap is stated at the last snapshot with its interval, and its trend is the
+# regression of every seed's curve on ln(optimizer steps) over all snapshots, with Welch's interval.
 
 # %%
-budget, arm_run = {}, {}
+budget, arm_run, selected = {}, {}, {}
 for m in budget_models:
     arm_run.setdefault(comparisons.arm_of(specs[m]), m)
     budget.setdefault(comparisons.arm_of(specs[m]), []).append(
         comparisons.budget_curve(load_npz(out / "budget" / f"{m}.npz"), mc))
+    # the checkpoint the selection rule kept (validation loss), marked on its own seed's curve
+    selected.setdefault(comparisons.arm_of(specs[m]), []).append((specs[m]["best_step"], budget[comparisons.arm_of(specs[m])][-1]))
 if budget:
     fig, axes = plt.subplots(1, len(comparisons.BUDGET_METRICS), figsize=(4.4 * len(comparisons.BUDGET_METRICS), 3.6))
     for ax, (key, label) in zip(axes, comparisons.BUDGET_METRICS):
@@ -225,8 +229,13 @@ if budget:
                     label=f"{arm_name} ({len(curves)} seeds)")
             ax.fill_between(steps_b, mean - sd, mean + sd, color=plots.color_of(arm_run[arm_name]),
                             alpha=0.2, lw=0)
-        ax.set_xlabel("optimizer steps"), ax.set_ylabel(f"{label}, mean over the budget temperatures")
-        ax.set_yscale("log")
+            for step, curve in selected[arm_name]:
+                if step in curve["step"]:
+                    ax.plot(step, curve[key][curve["step"].index(step)], "v", ms=6, mfc="none",
+                            color=plots.color_of(arm_run[arm_name]))
+        ax.plot([], [], "v", mfc="none", color="k", label="selected checkpoint (one per seed)")
+        ax.set_xlabel("optimizer steps (log scale)"), ax.set_ylabel(f"{label} (mean over T)")
+        ax.set_xscale("log"), ax.set_yscale("log")
     axes[0].legend(fontsize=7)
     T_b = next(iter(budget.values()))[0]["T"]
     fig.suptitle(f"Fidelity along training at T = {', '.join(f'{t:g}' for t in T_b)} "

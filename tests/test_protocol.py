@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from adsorbstudy.analysis import comparisons, tables, wording
 from adsorbstudy.physics import ensembles, exact, grids, lattice, observables
@@ -98,28 +99,58 @@ def _curves(values_by_seed, steps=(250, 500, 750)):
     return [{"step": list(steps), "d_e": list(v), "d_m_abs": list(v), "w1_e": list(v)} for v in values_by_seed]
 
 
+STEPS = (250, 500, 1000, 2000)
+
+
 @pytest.mark.parametrize("a, b, outcome", [
-    ([[0.10, 0.08, 0.05], [0.11, 0.09, 0.06]], [[0.30, 0.10, 0.055], [0.31, 0.11, 0.05]], "closes"),
-    ([[0.10, 0.08, 0.05], [0.11, 0.09, 0.06]], [[0.30, 0.25, 0.30], [0.31, 0.26, 0.31]], "grows"),
-    ([[0.10, 0.08, 0.10], [0.11, 0.09, 0.11]], [[0.30, 0.25, 0.30], [0.31, 0.26, 0.31]], "holds"),
-    ([[0.10, 0.08, 0.40], [0.11, 0.09, 0.41]], [[0.30, 0.25, 0.20], [0.31, 0.26, 0.21]], "reverses"),
-    ([[0.10, 0.08, 0.05], [0.20, 0.09, 0.06]], [[0.15, 0.10, 0.055], [0.16, 0.11, 0.05]], "no gap"),
+    # b improves faster than a: the negative gap (a better) closes with budget
+    ([[0.10, 0.09, 0.08, 0.07], [0.11, 0.10, 0.09, 0.075]], [[0.40, 0.30, 0.20, 0.10], [0.42, 0.31, 0.21, 0.11]], "narrows"),
+    # a improves, b does not: the negative gap grows
+    ([[0.10, 0.07, 0.05, 0.03], [0.11, 0.08, 0.05, 0.035]], [[0.30, 0.30, 0.31, 0.30], [0.31, 0.30, 0.30, 0.31]], "widens"),
+    # parallel curves: no trend of the gap beyond the seeds' scatter
+    ([[0.10, 0.08, 0.06, 0.04], [0.12, 0.07, 0.07, 0.03]], [[0.30, 0.29, 0.26, 0.24], [0.31, 0.27, 0.27, 0.23]], "no trend resolved"),
 ])
-def test_budget_trend_outcomes(a, b, outcome):
-    t = comparisons.budget_trend(_curves(a), _curves(b), "d_e", "a", "b")
-    assert t["outcome"] == outcome
-    assert t["first_step"] == 250 and t["last_step"] == 750
-    assert math.isclose(t["gap_last"], np.mean([x[-1] for x in a]) - np.mean([x[-1] for x in b]))
-    assert "a vs b" in wording.budget_markdown({"T": [2.0], "n": 64, "trends": [t]})
+def test_budget_trend_regresses_each_seed_on_log_steps(a, b, outcome):
+    t = comparisons.budget_trend(_curves(a, STEPS), _curves(b, STEPS), "d_e", "a", "b")
+    assert t["outcome"] == outcome and t["steps"] == list(STEPS) and t["last_step"] == 2000
+    # the slope and its interval by hand: least squares on ln(steps) per seed, then Welch over seeds
+    x = np.log(STEPS)
+    sl = lambda y: np.polyfit(x, y, 1)[0]  # noqa: E731
+    sa, sb = np.array([sl(y) for y in a]), np.array([sl(y) for y in b])
+    va, vb = sa.var(ddof=1) / 2, sb.var(ddof=1) / 2
+    dof = (va + vb) ** 2 / (va ** 2 + vb ** 2)
+    half = stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
+    d = sa.mean() - sb.mean()
+    assert t["slope"] == pytest.approx(d, abs=1e-12)
+    assert t["slope_low"] == pytest.approx(d - half, rel=1e-9) and t["slope_high"] == pytest.approx(d + half, rel=1e-9)
+    assert math.isclose(t["gap_last"], np.mean([y[-1] for y in a]) - np.mean([y[-1] for y in b]))
+    md = wording.budget_markdown({"T": [2.0], "n": 64, "trends": [t]})
+    assert "a vs b" in md and "at 2000 optimizer steps" in md
+
+
+def test_budget_trend_interval_covers_a_zero_trend_at_the_nominal_rate():
+    """2,000 simulated pairs of arms (3 seeds each, 5 snapshots) whose curves have the same true slope
+    and independent noise: the slope interval covers the true difference 0 in 95 % ± 2 % of them."""
+    rng = np.random.default_rng(2024)
+    steps = (250, 500, 1000, 2000, 3000)
+    base = 0.3 - 0.04 * np.log(np.array(steps) / 250)
+    cover = 0
+    for _ in range(2000):
+        a = base + rng.normal(0, 0.02, (3, 5)) + rng.normal(0, 0.02, (3, 1))
+        b = base + 0.1 + rng.normal(0, 0.02, (3, 5)) + rng.normal(0, 0.02, (3, 1))
+        t = comparisons.budget_trend(_curves(a, steps), _curves(b, steps), "d_e", "a", "b")
+        cover += t["slope_low"] <= 0 <= t["slope_high"]
+    assert abs(cover / 2000 - 0.95) < 0.02
 
 
 def test_budget_trend_one_seed_makes_no_claim():
     t = comparisons.budget_trend(_curves([[0.1, 0.1, 0.1]]), _curves([[0.5, 0.5, 0.5]]), "d_e", "a", "b")
-    assert t["outcome"] == "no claim"
+    assert t["outcome"] == "no claim" and t["slope_low"] is None
     # one arm with one seed, the other with two: no claim, whichever side of the pair it stands on
     one, two = _curves([[0.1, 0.1, 0.1]]), _curves([[0.5, 0.5, 0.5], [0.51, 0.52, 0.5]])
     assert comparisons.budget_trend(one, two, "d_e", "a", "b")["outcome"] == "no claim"
     assert comparisons.budget_trend(two, one, "d_e", "b", "a")["outcome"] == "no claim"
+    assert "no interval" in wording.budget_markdown({"T": [2.0], "n": 8, "trends": [t]})
 
 
 def test_budget_curve_known_numbers():
@@ -261,9 +292,9 @@ def test_later_entries_survive_the_fidelity_write_in_either_order(tmp_path):
     assert finals[0] == finals[1] == {"models": {"a": 1}, "images": {"acc": 0.9}, "exact": {"bar": True}}
     comparisons.write_verdict(path, {"models": {"a": 2}})          # a rerun of the fidelity chapter replaces its own part
     assert json.loads(path.read_text()) == {"models": {"a": 2}, "images": {"acc": 0.9}, "exact": {"bar": True}}
-    with pytest.raises(ValueError, match="allowed: exact, scaling, images"):
+    with pytest.raises(ValueError, match="allowed: exact, scaling, images, layers"):
         comparisons.update_verdict(path, "models", {})
-    assert set(comparisons.LATER_KEYS) == {"exact", "scaling", "images"}
+    assert set(comparisons.LATER_KEYS) == {"exact", "scaling", "images", "layers"}
 
 
 def test_exact_markdown_states_the_bar_from_the_rows():

@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from . import decision
 from .tables import REGIONS, _finite, region_of
 
 
@@ -274,7 +275,7 @@ def claims(rows: Sequence[Mapping], v: Mapping, pairs: Sequence[tuple[str, str]]
     is declared, so "no difference" is never said). Every other comparison is ``secondary``: shown with
     its uncorrected interval, never called better. Both sides must be scored on one sample count.
     """
-    from . import decision
+
 
     arm = (lambda e: e.get("arm") or e.get("kind"))
     out, family = [], []
@@ -363,50 +364,51 @@ def budget_curve(samples: Mapping[str, np.ndarray], reference: Mapping[float, np
     return out
 
 
-def budget_trend(curves_a: Sequence[Mapping], curves_b: Sequence[Mapping], key: str, name_a: str,
-                 name_b: str) -> dict:
-    """Whether the gap in ``key`` between two arms closes, holds or grows with the training budget.
+def log_slope(steps, y) -> float:
+    """The least-squares slope of ``y`` against ln(``steps``): the change of y per e-fold of optimizer
+    steps (y's units). ``steps`` > 0, at least two distinct."""
+    x = np.log(np.asarray(steps, dtype=float))
+    y = np.asarray(y, dtype=float)
+    xc = x - x.mean()
+    return float(xc @ (y - y.mean()) / (xc @ xc))
 
-    ``curves_a``, ``curves_b``: :func:`budget_curve` results, one per training seed. The gap is the
-    difference of the seed means, mean_a − mean_b, at the first and at the last snapshot step both arms
-    share; it counts only where it exceeds the seed-to-seed spread there (the larger sample standard
-    deviation of the two arms). Outcome: ``closes`` (a gap at the first step,
-    none at the last), ``opens`` (the reverse), ``reverses`` (gaps of opposite sign), ``grows`` /
-    ``narrows`` (a gap at both ends whose size changes by more than the larger spread), ``holds``, or
-    ``no gap`` at either end. Needs at least two seeds per arm, else the outcome is ``no claim``."""
+
+def budget_trend(curves_a: Sequence[Mapping], curves_b: Sequence[Mapping], key: str, name_a: str,
+                 name_b: str, level: float = 0.95) -> dict:
+    """How the gap in ``key`` between two arms moves with the training budget, with intervals.
+
+    ``curves_a``, ``curves_b``: :func:`budget_curve` results, one per training seed, over the snapshot
+    steps they all share (≥ 2). Each seed's curve is regressed on ln(optimizer steps) over every shared
+    snapshot (:func:`log_slope`); the trend of the gap is the difference of the arms' mean slopes, with
+    Welch's ``level`` interval over the seeds (:func:`adsorbstudy.analysis.decision.difference`, which
+    carries each seed's own noise in its spread). The gap at the last shared snapshot gets its Welch
+    interval too. Outcome, descriptive (secondary, never Holm-corrected): ``narrows`` or ``widens``
+    when the slope's interval excludes 0 and moves the gap toward or away from 0 (judged against the sign
+    of the last gap), ``no trend resolved`` otherwise, ``no claim`` when an arm has one seed.
+    Returns the steps, ``gap`` (difference of the seed means at every step), ``slope`` (per e-fold of
+    steps) with ``slope_low``/``slope_high``, ``gap_last`` with ``gap_last_low``/``gap_last_high``,
+    ``outcome``, ``n_a``, ``n_b``."""
     steps = sorted(set.intersection(*[set(c["step"]) for c in [*curves_a, *curves_b]]))
     if len(steps) < 2:
         raise ValueError(f"curves: {name_a} and {name_b} share fewer than two snapshot steps")
 
-    def at(curves, step):
-        return np.array([c[key][c["step"].index(step)] for c in curves], float)
+    def table(curves):
+        return np.array([[c[key][c["step"].index(s)] for s in steps] for c in curves], float)
 
-    ends = []
-    for step in (steps[0], steps[-1]):
-        a, b = at(curves_a, step), at(curves_b, step)
-        # both arms need a spread: Python's max(nan, x) is nan but max(x, nan) is x, which judged a
-        # one-seed arm differently depending on which side of the pair it stood
-        spread = max(np.std(a, ddof=1), np.std(b, ddof=1)) if a.size > 1 and b.size > 1 else np.nan
-        ends.append((float(a.mean() - b.mean()), float(spread)))
-    (g0, s0), (g1, s1) = ends
-    if not (np.isfinite(s0) and np.isfinite(s1)):
+    ya, yb = table(curves_a), table(curves_b)
+    slope = decision.difference(np.array([log_slope(steps, y) for y in ya]),
+                                np.array([log_slope(steps, y) for y in yb]), level=level)
+    last = decision.difference(ya[:, -1], yb[:, -1], level=level)
+    if not (np.isfinite(slope["low"]) and np.isfinite(slope["high"])):
         outcome = "no claim"
+    elif slope["low"] > 0 or slope["high"] < 0:
+        outcome = "narrows" if np.sign(slope["diff"]) != np.sign(last["diff"]) else "widens"
     else:
-        sig0, sig1 = abs(g0) > s0, abs(g1) > s1
-        if sig0 and sig1 and np.sign(g0) != np.sign(g1):
-            outcome = "reverses"
-        elif sig0 and sig1:
-            change = abs(g1) - abs(g0)
-            outcome = "grows" if change > max(s0, s1) else "narrows" if -change > max(s0, s1) else "holds"
-        elif sig0:
-            outcome = "closes"
-        elif sig1:
-            outcome = "opens"
-        else:
-            outcome = "no gap"
-    return {"a": name_a, "b": name_b, "key": key, "first_step": steps[0], "last_step": steps[-1],
-            "gap_first": g0, "spread_first": s0, "gap_last": g1, "spread_last": s1, "outcome": outcome,
-            "n_a": len(curves_a), "n_b": len(curves_b)}
+        outcome = "no trend resolved"
+    return {"a": name_a, "b": name_b, "key": key, "steps": steps, "first_step": steps[0], "last_step": steps[-1],
+            "gap": (ya.mean(0) - yb.mean(0)).tolist(), "slope": slope["diff"], "slope_low": _or_none(slope["low"]),
+            "slope_high": _or_none(slope["high"]), "gap_last": last["diff"], "gap_last_low": _or_none(last["low"]),
+            "gap_last_high": _or_none(last["high"]), "level": level, "outcome": outcome, "n_a": len(curves_a), "n_b": len(curves_b)}
 
 
 def sampler_name(raw: str | None) -> str:

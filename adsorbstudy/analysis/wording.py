@@ -241,21 +241,24 @@ TABLE_NOTE = (r"T range: seen = the training temperatures, unseen = test tempera
               "on every column.")
 
 
-_TREND_TEXT = {"closes": "the gap closes", "opens": "a gap opens", "reverses": "the gap reverses its sign",
-               "grows": "the gap grows", "narrows": "the gap narrows but stays", "holds": "the gap holds",
-               "no gap": "there is no gap at either end", "no claim": "one seed only, no claim"}
+_TREND_TEXT = {"narrows": "the gap narrows as the budget grows", "widens": "the gap widens as the budget grows",
+               "no trend resolved": "no trend of the gap is resolved", "no claim": "one seed only, no claim"}
 
 
 def budget_markdown(b: Mapping) -> str:
-    """Sentences on the training-budget curves, from ``verdict.json``'s ``budget`` entry."""
+    """Sentences on the training-budget curves, from ``verdict.json``'s ``budget`` entry: per pair and
+    metric, the gap at the last snapshot ("at N optimizer steps") and its trend per e-fold of steps, each
+    with its interval (secondary statements, never called better)."""
     names = dict(BUDGET_METRICS)
     lines = [f"Fidelity was measured at training snapshots on {len(b['T'])} test temperatures "
              f"(T = {', '.join(f'{t:g}' for t in b['T'])}; {b['n']} samples per temperature and snapshot). "
-             "Gap = difference of the seed means (first arm minus second); it counts where it exceeds the "
-             "seed-to-seed spread at that step.", ""]
+             "Gap = difference of the seed means (first arm minus second). Trend = the change of the gap per "
+             "e-fold of optimizer steps, from each seed's regression on ln(steps) over every snapshot; both "
+             "with Welch's 95 % interval over the seeds, descriptive and uncorrected.", ""]
     for t in b["trends"]:
-        lines.append(f"- **{t['a']} vs {t['b']}**, {names.get(t['key'], t['key'])}: gap "
-                     f"{fmt_pm(t['gap_first'], t['spread_first'])} at step {t['first_step']}, "
-                     f"{fmt_pm(t['gap_last'], t['spread_last'])} at step {t['last_step']}: "
+        lines.append(f"- **{t['a']} vs {t['b']}**, {names.get(t['key'], t['key'])}: at {t['last_step']} optimizer "
+                     f"steps the gap is {fmt_interval({'diff': t['gap_last'], 'low': t['gap_last_low'], 'high': t['gap_last_high']})}; "
+                     f"trend {fmt_interval({'diff': t['slope'], 'low': t['slope_low'], 'high': t['slope_high']})} "
+                     f"per e-fold of steps over {len(t['steps'])} snapshots ({t['first_step']}-{t['last_step']}): "
                      f"{_TREND_TEXT[t['outcome']]} ({t['n_a']} and {t['n_b']} seeds).")
     return "\n".join(lines)
