@@ -210,6 +210,17 @@ def test_the_answer_is_generated_from_the_file():
     assert "called better in 71 % of studies (3 seeds per arm, family of 1" in md
     assert "raw samples max |z_e| = 12.3" in md and "(SNIS) max |z_e| = 1.0" in md and "ESS/n = 0.123" in md
     assert "(0.0087): never cheaper than Monte Carlo" in md and "L ≈ 99" not in md  # hypothetical KLs stay out
+    # with budget curves: the answer names the budget and the pair's trend with its interval
+    v["budget"] = {"T": [2.0], "n": 64, "trends": [
+        {"a": "adsorption", "b": "ddpm-50", "key": c["key"], "last_step": 1000, "slope": 0.041, "slope_low": 0.012,
+         "slope_high": 0.07, "outcome": "narrows"},
+        {"a": "adsorption", "b": "ddpm-50", "key": "d_m_abs", "last_step": 1000, "slope": 9.0, "slope_low": 8.0,
+         "slope_high": 10.0, "outcome": "narrows"}]}
+    md = answer_markdown(v)
+    assert "favour the first model; at 1000 optimizer steps, the budget of every model here):" in md
+    assert ("so **adsorption is better**. With the budget, the gap's trend is +0.041 [+0.012, +0.070] J per e-fold "
+            "of optimizer steps: the gap narrows as the budget grows.") in md
+    assert "+9.0" not in md  # only the primary metric's trend
     text = verdict_markdown(v)
     assert "adsorption 3, ddpm-50 3" in text and "trains 3 seeds of adsorption, 4 seeds of ddpm-50." in text
     one = _study(_gaps(0.05, 0.0, 1), _gaps(0.5, 0.0, 1))

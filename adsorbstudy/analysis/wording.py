@@ -90,8 +90,17 @@ def answer_markdown(v: Mapping) -> str:
                      f"{REGION_TEXT.get(c0['region'], c0['region'])}; Holm's correction over the {len(prim)} "
                      "declared comparisons; negative differences favour the first model):")
         lines.append("")
+        trends = {(t["a"], t["b"]): t for t in (v.get("budget") or {}).get("trends", []) if t["key"] == c0["key"]}
+        if trends:
+            lines[-1] = lines[-1][:-1] + (f"; at {max(t['last_step'] for t in trends.values())} optimizer steps, "
+                                          "the budget of every model here):")
         for c in prim:
-            lines.append(f"- {c['a']} vs {c['b']}: {fmt_interval(c)} J, so **{c['outcome']}**.")
+            t = trends.get((c["a"], c["b"]))
+            trend = "" if t is None else (
+                f" With the budget, the gap's trend is "
+                f"{fmt_interval({'diff': t['slope'], 'low': t['slope_low'], 'high': t['slope_high']})} J per e-fold "
+                f"of optimizer steps: {_TREND_TEXT[t['outcome']]}.")
+            lines.append(f"- {c['a']} vs {c['b']}: {fmt_interval(c)} J, so **{c['outcome']}**.{trend}")
         pw = v.get("power")
         if pw:
             lines.append(f"- Power of this design: a true difference of {pw['effect_sd']:g} seed-to-seed standard "
