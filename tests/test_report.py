@@ -216,9 +216,12 @@ def test_the_answer_is_generated_from_the_file():
          "slope_high": 0.07, "outcome": "narrows"},
         {"a": "adsorption", "b": "ddpm-50", "key": "d_m_abs", "last_step": 1000, "slope": 9.0, "slope_low": 8.0,
          "slope_high": 10.0, "outcome": "narrows"}]}
+    for t in v["budget"]["trends"]:
+        t |= {"steps": [250, 500, 1000], "first_step": 250, "gap_last": -0.2, "gap_last_low": -0.3, "gap_last_high": -0.1,
+              "n_a": 3, "n_b": 3}
     md = answer_markdown(v)
     assert "favour the first model; at 1000 optimizer steps, the budget of every model here):" in md
-    assert ("so **adsorption is better**. With the budget, the gap's trend is +0.041 [+0.012, +0.070] J per e-fold "
+    assert ("so **adsorption is better**. With the budget, the gap's trend is +0.0410 [+0.0120, +0.0700] J per e-fold "
             "of optimizer steps: the gap narrows as the budget grows.") in md
     assert "+9.0" not in md  # only the primary metric's trend
     text = verdict_markdown(v)

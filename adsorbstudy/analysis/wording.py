@@ -92,7 +92,7 @@ def answer_markdown(v: Mapping) -> str:
         lines.append("")
         trends = {(t["a"], t["b"]): t for t in (v.get("budget") or {}).get("trends", []) if t["key"] == c0["key"]}
         if trends:
-            lines[-1] = lines[-1][:-1] + (f"; at {max(t['last_step'] for t in trends.values())} optimizer steps, "
+            lines[-2] = lines[-2][:-2] + (f"; at {max(t['last_step'] for t in trends.values())} optimizer steps, "
                                           "the budget of every model here):")
         for c in prim:
             t = trends.get((c["a"], c["b"]))
