@@ -40,6 +40,7 @@ bistability_T = [1.8, 2.3, 3.0]  # float each: temperatures of the bistability d
 n_bistability = 32         # [1, 100000] sampled trajectories per temperature in the diagnostic
 n_loss = 128               # [8, 100000] Monte Carlo frames for the loss-variance measurement
 loss_repeats = 8           # [2, 1000] repeated loss evaluations per frame
+ksweep_models = []         # str each: trained runs of the K sweep (one seed per kind and K); [] = show the published one
 seed = 0                   # [0, 2147483647] root seed (streams by purpose: adsorbstudy.study.seeds)
 threads = 0                # [0, 64] torch CPU threads; 0 = torch's default
 
@@ -50,8 +51,9 @@ import numpy as np
 import torch
 from IPython.display import Image, Markdown, display
 
-from adsorbstudy.analysis import comparisons, guidance, wording
-from adsorbstudy.analysis.tables import write_csv
+from adsorbstudy.analysis import comparisons, guidance, ksweep, wording
+from adsorbstudy.analysis.tables import load_samples, read_csv, write_csv
+from adsorbstudy.study.publish import banner, verify
 from adsorbstudy.analysis.reweight import exact_markdown, read_exact_csv
 from adsorbstudy.generators.bistability import bistability
 from adsorbstudy.generators.checkerboard import loss_variance
@@ -171,8 +173,39 @@ display(Markdown(" ".join(
     f"At T = {T:g} the raw energy is closest to the exact value at λ = {r['lambda']:g}." for T, r in best.items())))
 
 # %% [markdown]
-# The K sweep (the no-lateral, mean-field and checkerboard generators at K = 5, 10, 20 and 50) needs
-# twelve more trainings and does not fit the default build; it belongs to the long profile.
+# ## The K sweep
+#
+# The no-lateral, mean-field and checkerboard generators trained at several numbers of layers K (one seed
+# per point, the same optimizer budget), each compared with Monte Carlo on the test grid. At K = 5 a layer
+# must bridge a large noise step, where one Gibbs half-sweep per layer should matter most. The sweep takes
+# twelve trainings and runs in the long profile; a build without it shows the published sweep.
+
+# %%
+ks_path = out / "ksweep.csv"
+if ksweep_models:
+    specs_k = {m: json.loads((out / "models" / f"{m}.json").read_text()) for m in ksweep_models}
+    runs_k = {m: {"kind": sp["kind"], "K": sp["hparams"]["K"], "seed": sp["training"]["config"]["seed"],
+                  "samples": load_samples(out / "samples" / f"{m}.npz")} for m, sp in specs_k.items()}
+    ks_rows = ksweep.rows(runs_k, load_samples(out / "samples" / "MC.npz"), verdict["train_T"])
+    write_csv(ks_path, ks_rows, ksweep.COLUMNS)
+    ks_source = f"this build ({profile} profile)"
+else:
+    ks_rows, ks_source = [], None
+    pub = repo_root() / "published" / "long" / "ksweep.csv"
+    if pub.exists():
+        display(Markdown(banner(verify(pub.parent))))
+        ks_rows, ks_source = read_csv(pub, ("model", "kind", "region")), "the published long profile"
+if ks_rows:
+    display(Image(filename=str(ksweep.plot(ks_rows, figdir / "layers-ksweep.png", title=f"K sweep, {ks_source}"))))
+    lines = [f"From {ks_source}:", "", "| kind | K | seen | unseen | outside |", "|---|---|---|---|---|"]
+    for kind, K in sorted({(r["kind"], int(r["K"])) for r in ks_rows}):
+        cell = {r["region"]: wording.fmt_pm(float(r["abs_de"]), float(r["abs_de_se"])) for r in ks_rows
+                if r["kind"] == kind and int(r["K"]) == K}
+        lines.append(f"| {kind} | {K} | " + " | ".join(cell.get(g, "—") for g in ("seen", "unseen", "outside")) + " |")
+    display(Markdown("\n".join(lines) + "\n\nEntries: mean |Δe| [J per spin] over the region's temperatures ± its standard error."))
+else:
+    display(Markdown("No K sweep in this build, and none published yet: it runs in the long profile "
+                     "(`make book PROFILE=long`, then `python -m adsorbstudy publish --profile long`)."))
 
 # %%
 comparisons.update_verdict(out / "verdict.json", "layers", {
@@ -181,4 +214,5 @@ comparisons.update_verdict(out / "verdict.json", "layers", {
     "bistability": {k: v for k, v in bi.items() if k != "per_T"} | {"per_T": {f"{T:g}": s for T, s in bi["per_T"].items()},
                                                                       "T": list(bistability_T), "n_per_T": n_bistability},
     "guidance": {"guide_layers": guide_layers, "n": n_guidance, "rows": g_rows},
+    "ksweep": {"source": ks_source, "rows": ks_rows},
 })

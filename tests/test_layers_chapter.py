@@ -43,3 +43,16 @@ def test_chapter_text_quotes_the_files(smoke_study):
     bi = v["layers"]["bistability"]
     assert f"Over {bi['n']} pixel-steps" in page
     assert "layers-bistability.png" in page and "layers-guidance.png" in page
+
+
+def test_ksweep_table_has_every_run_and_region_of_the_smoke_sweep(smoke_study):
+    p = _params()
+    with open(smoke_study.results / "ksweep.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["model"] for r in rows} == set(p["ksweep_models"])
+    for m in p["ksweep_models"]:
+        spec = json.loads((smoke_study.results / "models" / f"{m}.json").read_text())
+        mine = [r for r in rows if r["model"] == m]
+        assert {r["region"] for r in mine} == {"seen", "unseen", "outside"}
+        assert all(int(r["K"]) == spec["hparams"]["K"] and r["kind"] == spec["kind"] for r in mine)
+        assert all(float(r["abs_de"]) >= 0 and float(r["abs_de_se"]) > 0 for r in mine)

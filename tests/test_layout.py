@@ -12,9 +12,9 @@ MAX_LINES = 650
 LAYERS = ("study", "physics", "generators", "analysis", "tasks")
 #: The order of imports: a module imports only from its own layer or the layers before it. The study
 #: package holds both ends: its utilities (seed streams, validation, runtime, the store, code versions,
-#: provenance) sit below the science, and its orchestration (profiles, the runner, the CLI) above it.
+#: provenance) sit below the science, and its orchestration (profiles, the runner, the CLI, publishing) above it.
 ORDER = ("study.utilities", "physics", "generators", "analysis", "tasks", "study.orchestration")
-ORCHESTRATION = {"profile", "runner", "cli"}
+ORCHESTRATION = {"profile", "runner", "cli", "publish"}
 
 
 def layer_of(mod: str) -> str | None:

@@ -322,8 +322,9 @@ def test_a_torchrun_run_and_the_cost_chapter_run_alone():
 def test_the_real_profiles_dependencies(name):
     """``NEEDS`` on the real chapters: Monte Carlo before every training run, every training run before
     fidelity (05) and exact statistics (07), both before cost (06); the images chapter (08) and the
-    physics chapters (01, 02) need nothing; the audit (09) needs the saved samples of 04 and 05; no run
-    needs a later one."""
+    physics chapters (01, 02) need nothing; the audit (09) needs the saved samples of 04 and 05; the
+    correlated layers (10) need the models, the verdict and the exact rows; the published results (11)
+    the verdict's chapters; no run needs a later one."""
     from adsorbstudy.study import runner
     from adsorbstudy.study.profile import load_profile
 
@@ -341,7 +342,10 @@ def test_the_real_profiles_dependencies(name):
                 "07-exact": set(by_nb["03-ising-monte-carlo"]) | set(by_nb["04-train"]),
                 "06-cost": set(by_nb["03-ising-monte-carlo"]) | set(by_nb["04-train"]) | set(by_nb["05-fidelity"])
                 | set(by_nb["07-exact"]),
-                "09-audit": set(by_nb["04-train"]) | set(by_nb["05-fidelity"])}[r.notebook]
+                "09-audit": set(by_nb["04-train"]) | set(by_nb["05-fidelity"]),
+                "10-correlated-layers": set(by_nb["03-ising-monte-carlo"]) | set(by_nb["04-train"])
+                | set(by_nb["05-fidelity"]) | set(by_nb["07-exact"]),
+                "11-beyond": set(by_nb["05-fidelity"]) | set(by_nb["06-cost"]) | set(by_nb["07-exact"])}[r.notebook]
         if r.notebook == "05-fidelity":  # the default rule: every lower-numbered chapter, 01 and 02 too
             want |= set(by_nb["01-derive-eq6"]) | set(by_nb["02-isotherms"])
         assert set(deps[r.name]) == want, (r.name, sorted(set(deps[r.name]) ^ want))

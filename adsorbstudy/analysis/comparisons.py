@@ -380,7 +380,7 @@ def budget_trend(curves_a: Sequence[Mapping], curves_b: Sequence[Mapping], key: 
     ``curves_a``, ``curves_b``: :func:`budget_curve` results, one per training seed, over the snapshot
     steps they all share (≥ 2). Each seed's curve is regressed on ln(optimizer steps) over every shared
     snapshot (:func:`log_slope`); the trend of the gap is the difference of the arms' mean slopes, with
-    Welch's ``level`` interval over the seeds (:func:`adsorbstudy.analysis.decision.difference`, which
+    Welch's ``level`` interval over the seeds (``adsorbstudy.analysis.decision.difference``, which
     carries each seed's own noise in its spread). The gap at the last shared snapshot gets its Welch
     interval too. Outcome, descriptive (secondary, never Holm-corrected): ``narrows`` or ``widens``
     when the slope's interval excludes 0 and moves the gap toward or away from 0 (judged against the sign

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..physics import exact
-from ..study.store import atomic_write
+from .plots import save
 from .reweight import ess, sample_weighted, weighted_stats
 
 COLUMNS = ("lambda", "T", "n", "guide_layers", "e_exact", "e_raw", "e_raw_err", "de_raw", "z_raw",
@@ -81,7 +81,7 @@ def plot(rows: Sequence[dict], path, title: str | None = None):
     a.legend(fontsize=8), b.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def bistability_plot(summary: dict, path, title: str | None = None):
@@ -111,14 +111,4 @@ def bistability_plot(summary: dict, path, title: str | None = None):
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    return _save(fig, path)
-
-
-def _save(fig, path):
-    """Lay out, write the PNG atomically, close; returns ``path``."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -169,3 +169,13 @@ def snapshots(rows: Mapping[str, Mapping[float, np.ndarray]], per_cell: int = 2,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def save(fig, path, dpi: int = 110):
+    """Lay out ``fig``, write it as PNG to ``path`` atomically and close it; returns ``path``."""
+    from ..study.store import atomic_write
+
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    plt.close(fig)
+    return path

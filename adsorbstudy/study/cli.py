@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a profile (every value and the checks between values and runs) and exit")
     c.add_argument("--profile", default="default")
     sub.add_parser("profiles", help="list the available profiles")
+    pub = sub.add_parser("publish", help="copy a finished study's results (CSV, JSON, samples as packed bits) into "
+                                         "published/PROFILE/ with a manifest (commit, code versions, SHA-256 of "
+                                         "every file, run times, machine); refuses a dirty tree or an incomplete study")
+    pub.add_argument("--profile", required=True)
     a = sub.add_parser("audit", help="check an Ising ensemble (.npz/.npy/.pt) against the exact finite-size torus: "
                                      "e, |m|, C, χ, U4 with errors, τ_int, z-scores, a verdict per temperature")
     audit.add_arguments(a)
@@ -63,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             return _versions(args)
         if args.command == "audit":
             return audit.run(args)
+        if args.command == "publish":
+            from .publish import publish
+            dest = publish(args.profile)
+            print(f"published {args.profile} to {dest}")
+            return 0
         profile = load_profile(args.profile)
         if args.command == "check":
             print(f"profile {profile.name}: {len(profile.runs)} runs, valid")

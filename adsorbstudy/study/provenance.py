@@ -16,9 +16,11 @@ from pathlib import Path
 RUN_ENV = "ADSORBSTUDY_RUN"
 
 
-def git_state(root: Path | str) -> dict:
+def git_state(root: Path | str, ignore: tuple[str, ...] = ()) -> dict:
     """{"commit": full hash or None (not a git checkout, or git missing), "dirty": bool or None,
-    "changed": up to 20 paths that differ from the commit (tracked or untracked, not ignored)}."""
+    "changed": up to 20 paths that differ from the commit (tracked or untracked, not ignored)}.
+    Paths under the top-level directories ``ignore`` do not count (publishing ignores ``published/``,
+    its own output)."""
     def git(*args: str) -> str | None:
         try:
             res = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
@@ -31,6 +33,7 @@ def git_state(root: Path | str) -> dict:
         return {"commit": None, "dirty": None, "changed": []}
     status = git("status", "--porcelain") or ""
     changed = [ln[3:] for ln in status.splitlines() if ln.strip()]
+    changed = [c for c in changed if c.strip('"').split("/", 1)[0] not in ignore]
     return {"commit": head.strip(), "dirty": bool(changed), "changed": changed[:20]}
 
 

@@ -280,18 +280,18 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "02-isotherms": (),
     "03-ising-monte-carlo": (),
     "04-train": ("03-ising-monte-carlo",),  # the training ensembles that chapter 03 caches
-    # 05-fidelity: the default (every lower-numbered chapter)
-    # the trained models, their test-grid samples and the Monte Carlo test ensembles; its verdict entry
-    # survives the fidelity chapter's write in either order (report.update_verdict), so it runs beside it
+    # 05-fidelity: the default (every lower-numbered chapter). 07: the models, their samples and the MC test
+    # ensembles; its verdict entry survives the fidelity chapter's write in either order, so it runs beside it
     "07-exact": ("03-ising-monte-carlo", "04-train"),
     # ... and the ESS of chapter 07 for the corrected generator's crossover
     "06-cost": ("03-ising-monte-carlo", "04-train", "05-fidelity", "07-exact"),
     "08-images": (),  # trains its own models on the digits; adds its verdict under a lock
-    # the checkerboard and mean-field models, the fidelity verdict's claims and the exact-statistics rows
-    "10-correlated-layers": ("03-ising-monte-carlo", "04-train", "05-fidelity", "07-exact"),
+    "10-correlated-layers": ("03-ising-monte-carlo", "04-train", "05-fidelity", "07-exact"),  # models, claims, exact rows
     "09-audit": ("04-train", "05-fidelity"),  # the saved samples: a model's (04) and the MC test ensembles (05)
+    "11-beyond": ("05-fidelity", "06-cost", "07-exact"),  # this build's verdict beside the published ones
 }
 
+READS_PUBLISHED = ("11-beyond",)  #: notebooks that read published/*/: their manifests enter the run key
 #: Notebooks that run alone: no other job starts while they execute, so the wall-clock costs they
 #: measure are not shared with another job.
 EXCLUSIVE = ("06-cost",)
@@ -336,8 +336,13 @@ def run_key(profile: Profile, run: Run, seen: dict | None = None) -> str:
     if source not in seen:
         seen[source] = imported_modules(source)
     modules = seen[source]
-    return params_key({"source": source, "parameters": run.parameters, "profile": profile.name,
-                       "in_book": run.in_book, "modules": modules if modules is not None else all_modules()})
+    key = {"source": source, "parameters": run.parameters, "profile": profile.name,
+           "in_book": run.in_book, "modules": modules if modules is not None else all_modules()}
+    if run.notebook in READS_PUBLISHED:
+        # a chapter rendered from published/*/ reruns when a publication changes
+        key["published"] = sorted((str(m.relative_to(repo_root())), sha256_file(m))
+                                  for m in (repo_root() / "published").glob("*/manifest.json"))
+    return params_key(key)
 
 
 def _stamp(profile: Profile, run: Run) -> Path:
@@ -510,7 +515,8 @@ def run_study(profile_name: str, only: list[str] | None = None, force: bool = Fa
         status[run.name] = "ran"
         out = output_path(profile, run)
         atomic_write_json(_stamp(profile, run), {"key": keys[run.name], "sha256": sha256_file(out),
-                                                 "git": batch_git, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+                                                 "git": batch_git, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                                 "seconds": round(outcome.seconds, 1)})
         _write_provenance(profile, batch_git)
         if jobs > 1:
             log(f"  {run.name:<34s} {outcome.seconds:8.1f} s  -> {out.relative_to(repo_root())}")
@@ -602,7 +608,8 @@ def _write_provenance(profile: Profile, batch: dict) -> Path:
         except ValueError:
             continue
         if stamp.stem in {r.name for r in profile.runs} and "git" in rec:
-            runs[stamp.stem] = rec["git"] | {"finished": rec.get("finished")}
+            # seconds: the wall time of the execution that finished the run (a resumed run: its last part)
+            runs[stamp.stem] = rec["git"] | {"finished": rec.get("finished"), "seconds": rec.get("seconds")}
     return atomic_write_json(results_dir(profile.name) / "provenance.json", {"batch": batch, "runs": runs})
 
 
