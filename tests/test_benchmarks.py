@@ -116,8 +116,9 @@ def test_paper_profile_estimate_counts_the_profiles_work():
     assert rows["04-train-ddpm"]["nfe_per_sample"] == 1000
     from adsorbstudy.study.profile import load_profile
 
-    default = {r["run"]: r for r in ppe.work("default")}
-    p = {r.name: r.parameters for r in load_profile("default").runs}
+    # the long profile holds the ancestral DDPM-1000 subset beside the DDIM-50 runs
+    default = {r["run"]: r for r in ppe.work("long")}
+    p = {r.name: r.parameters for r in load_profile("long").runs}
     anc, ddpm = p["04-train-ddpm-anc"], p["04-train-ddpm"]
     assert default["04-train-ddpm-anc"]["steps"] == 0 and default["04-train-ddpm"]["steps"] == ddpm["steps"]
     # sample_T with the ancestral 1000-step chain; the grid with DDIM-50 plus the snapshots

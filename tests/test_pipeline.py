@@ -57,7 +57,9 @@ def test_every_chapter_is_a_page_with_its_figures(built):
             if src.startswith("data:"):
                 continue
             assert (page.parent / unquote(urlparse(src).path)).is_file(), (chapter, src)
-        if chapter.startswith("book/generated/") and chapter != "book/generated/01-derive-eq6":
+        # 11-beyond draws figures only from published results, and this checkout has none
+        if chapter.startswith("book/generated/") and chapter not in ("book/generated/01-derive-eq6",
+                                                                     "book/generated/11-beyond"):
             assert [s for s in srcs if not s.startswith("data:")], f"{chapter} has no figures"
 
 
@@ -280,10 +282,12 @@ def test_results_page_renders_the_verdict_file(built):
     K = json.loads((root / "results" / "smoke" / "models" / "adsorption.json").read_text())["hparams"]["K"]
     matched = f"ddpm-{K}-cosine"  # the matched DDPM: the adsorption generator's K levels and its ᾱ
     assert {(c["a"], c["b"]) for c in primary} == {("adsorption", "adsorption-nolateral"), ("adsorption", matched),
-                                                   ("adsorption-nolateral", matched)}
+                                                   ("adsorption-nolateral", matched),
+                                                   ("adsorption-checkerboard", "adsorption"),
+                                                   ("adsorption-checkerboard", "adsorption-nolateral")}
     assert any("ancestral DDPM-1000" in c["sampler_b"] for c in v["claims"]), "no comparison with the ancestral DDPM-1000"
     for t in v["budget"]["trends"]:
-        assert f"{fmt_pm(t['gap_first'], t['spread_first'])} at step {t['first_step']}" in text, t
+        assert f"at {t['last_step']} optimizer steps the gap is" in text, t
     assert f"Monte Carlo {fmt_pm(v['eta_mc']['eta'], v['eta_mc']['eta_err'])}" in text
     for m, e in v["models"].items():
         if finite(e.get("eta")):
