@@ -7,7 +7,7 @@ never run here. This benchmark makes its expected run time an arithmetic of meas
 1. **Work, counted from the profile** for every ``04-train`` run: optimizer steps (a run whose
    training parameters equal an earlier run's reuses its checkpoint and adds none), and network
    evaluations (NFE) of sampling: ``n_samples`` × temperatures × the sampler's NFE per sample, plus
-   the training-budget snapshots (``steps // snapshot_every`` × ``budget_T`` × ``n_budget`` × NFE).
+   the training-budget snapshots (``TrainConfig.snapshot_schedule`` × ``budget_T`` × ``n_budget`` × NFE).
 2. **Time per unit, measured on this machine** side by side in one process: one optimizer step at
    the profile's batch (median of ``--steps`` steps after a warm-up step; the GAN's step includes
    its ``n_critic`` critic steps) and one NFE of sampling per configuration (one network evaluation
@@ -60,10 +60,11 @@ def work(profile: str) -> list[dict]:
         nfe = model.nfe_for(steps_arg)
         temps = p["sample_T"] or grids.test_grid(p["test_start"], p["test_stop"], p["test_step"])
         key = json.dumps([p["model"], p["L"], hp, p["grid"], p["steps"], p["batch"], p["lr"], p.get("ema", 0.0),
-                          p["seed"], p["snapshot_every"]], sort_keys=True)
+                          p["seed"], p["snapshot_every"], p["snapshot_steps"]], sort_keys=True)
         steps = 0 if key in trained else p["steps"]
         trained.add(key)
-        snaps = (p["steps"] // p["snapshot_every"]) if p["snapshot_every"] else 0
+        snaps = len(TrainConfig(steps=p["steps"], snapshot_every=p["snapshot_every"],
+                                   snapshot_steps=list(p["snapshot_steps"])).snapshot_schedule())
         sample_nfe = p["n_samples"] * len(temps) * nfe + snaps * len(p["budget_T"]) * p["n_budget"] * nfe
         rows.append(dict(run=run.name, kind=p["model"], L=p["L"], hparams=hp, batch=p["batch"], steps=steps,
                          nfe_per_sample=nfe, n_T=len(temps), sample_config_nfe=int(sample_nfe),

@@ -74,6 +74,7 @@ n_samples = 50           # [1, 1000000] generated configurations per test temper
 sample_steps = 0         # [0, 10000] sampling steps: 0 = the model default (DDPM: its n_steps ancestral chain); DDPM k < n_steps = DDIM-k
 sample_T = []            # [0.1, 20] each: sample only at these temperatures (J/k_B) instead of the test grid; [] = the test grid
 snapshot_every = 0       # [0, 10000000] keep the weights every this many steps for the training-budget curves; 0 = off
+snapshot_steps = []      # int each: [1, 10000000] further steps (strictly increasing, ≤ steps) at which to keep the weights, e.g. log-spaced
 budget_T = []            # [0.1, 20] each: temperatures (J/k_B) at which every snapshot is sampled
 n_budget = 100           # [1, 100000] configurations per snapshot and budget temperature
 threads = 2              # [0, 64] torch CPU threads; 0 = the torch default
@@ -114,6 +115,7 @@ params = {"kind": model, "L": L, "grid": grid, "n_per_T": n_train, "mc_seed": mc
           "mc_backend": mc_backend, "hparams": hparams,
           "train": dict(steps=steps, batch=batch, lr=lr, ema=ema, val_every=val_every,
                         ckpt_every=max(val_every, min(1000, steps)), snapshot_every=snapshot_every, seed=seed)
+                   | ({"snapshot_steps": [int(s) for s in snapshot_steps]} if snapshot_steps else {})
                    | ({"bf16": True} if bf16 else {}) | ({"compile": True} if torch_compile else {})}
 
 # %% [markdown]
@@ -187,13 +189,13 @@ display(Markdown(msg))
 # %% [markdown]
 # ## Samples along training, for the training-budget curves
 #
-# When the profile asks for it (`snapshot_every` > 0), the run kept its weights every
-# `snapshot_every` optimizer steps. Each snapshot is sampled here at the budget temperatures with the
+# When the profile asks for it, the run kept its weights every `snapshot_every` optimizer steps
+# (when > 0) and at the steps listed in `snapshot_steps` (log-spaced in the long profile). Each snapshot is sampled here at the budget temperatures with the
 # same sampler and the same random stream, so the fidelity chapter can draw the error against the
 # optimizer steps spent. The snapshots are never used to choose a model.
 
 # %%
-if snapshot_every and budget_T:
+if (snapshot_every or snapshot_steps) and budget_T:
     budget = {}
     for step_k, snap in tr.snapshots(run_name, profile, device=device):
         for T in budget_T:
@@ -205,7 +207,7 @@ if snapshot_every and budget_T:
                      f"T = {', '.join(f'{float(T):g}' for T in budget_T)}, {n_budget} configurations each, "
                      f"with the {sampler} sampler."))
 else:
-    display(Markdown("This run samples no training snapshots (`snapshot_every` = 0 or no `budget_T`)."))
+    display(Markdown("This run samples no training snapshots (`snapshot_every` = 0 and no `snapshot_steps`, or no `budget_T`)."))
 
 # %% [markdown]
 # ## Snapshots beside Monte Carlo

@@ -125,7 +125,8 @@ def test_paper_profile_estimate_counts_the_profiles_work():
     assert default["04-train-ddpm-anc"]["sample_config_nfe"] == anc["n_samples"] * len(anc["sample_T"]) * 1000
     assert default["04-train-ddpm"]["sample_config_nfe"] == (
         ddpm["n_samples"] * 31 * 50
-        + (ddpm["steps"] // ddpm["snapshot_every"]) * len(ddpm["budget_T"]) * ddpm["n_budget"] * 50)
+        + len(ddpm["snapshot_steps"]) * len(ddpm["budget_T"]) * ddpm["n_budget"] * 50)
+    assert "snapshot_every" not in ddpm and ddpm["snapshot_steps"] == [250, 500, 1000, 2000, 3000]
 
 
 def test_paper_profile_estimate_quick():

@@ -219,6 +219,12 @@ K_SMOKE = _run(SMOKE, "04-train-adsorption")["parameters"]["K"]
     (_set("04-train-adsorption", sample_steps=5),
      f"runs[{IDX['04-train-adsorption']}] (04-train-adsorption).parameters.sample_steps: expected 0 or K = {K_SMOKE} (model adsorption samples with its "
      "K layers); got 5"),
+    (_set("04-train-adsorption", snapshot_steps=[10, 5]),
+     f"runs[{IDX['04-train-adsorption']}] (04-train-adsorption).parameters.snapshot_steps: expected strictly increasing steps "
+     "within [1, steps = 200]; got [10, 5]"),
+    (_set("04-train-adsorption", snapshot_steps=[10, 201]),
+     f"runs[{IDX['04-train-adsorption']}] (04-train-adsorption).parameters.snapshot_steps: expected strictly increasing steps "
+     "within [1, steps = 200]; got [10, 201]"),
     (_set("04-train-ddpm", name="adsorption"),
      f"runs[{IDX['04-train-ddpm']}] (04-train-ddpm).parameters.name: expected a model name (name, else model) that no earlier 04-train run "
      f"trains; runs[{IDX['04-train-adsorption']}] (04-train-adsorption) already trains 'adsorption'; got 'adsorption'"),

@@ -272,6 +272,27 @@ def test_snapshots_hold_the_weights_of_their_step(tmp_path):
         tr.TrainConfig(snapshot_every=-1)
 
 
+def test_snapshot_steps_log_spaced(tmp_path):
+    """``snapshot_steps`` keeps exactly the listed steps (with ``snapshot_every`` too: their union), each
+    holding that step's weights; out-of-range or unordered lists are refused naming the field."""
+    from adsorbstudy.generators import train as tr
+    from adsorbstudy.generators.families import build
+
+    data = {2.0: ensembles.sample_ensemble(8, 2.0, 20, method="wolff", seed=1).configs,
+            3.0: ensembles.sample_ensemble(8, 3.0, 20, method="wolff", seed=2).configs}
+    model = build("adsorption", 8, K=4, base=4, depth=1, emb_dim=8)
+    cfg = dict(steps=6, batch=8, lr=0.01, val_every=6, ckpt_every=3, snapshot_steps=[1, 2, 5], seed=0)
+    tr.fit(model, data, cfg, tmp_path, progress=False)
+    snaps = sorted(tmp_path.glob("snap-*.pt"))
+    assert [int(p.stem.split("-")[1]) for p in snaps] == [1, 2, 5]
+    assert [torch.load(p, weights_only=True)["step"] for p in snaps] == [1, 2, 5]
+    both = tr.TrainConfig(steps=12, snapshot_every=4, snapshot_steps=[1, 2, 4, 9])
+    assert both.snapshot_schedule() == [1, 2, 4, 8, 9, 12]
+    for bad in ([2, 1], [0, 3], [3, 3], [1, 7], [1.5]):
+        with pytest.raises(ValueError, match="snapshot_steps"):
+            tr.TrainConfig(steps=6, snapshot_steps=bad)
+
+
 # --------------------------------------------------------------------------- later chapters' verdict entries
 def test_later_entries_survive_the_fidelity_write_in_either_order(tmp_path):
     """Under ``study --jobs`` the images chapter (it needs no Ising model) can finish before the fidelity

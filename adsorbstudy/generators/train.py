@@ -30,7 +30,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -44,83 +44,12 @@ from ..study.validate import check_T
 from . import ranks
 from .blocks import RankSlice
 from .families import build, KINDS
+from .trainconfig import config_key, CUDA_OPTIONS, TrainConfig
 
 CKPT_VERSION = 1
 #: Version of the training loop's numbers (part of every checkpoint's cache key; see
 #: adsorbstudy.study.codeversion). Bump it with any change to train_run/fit that alters trained weights.
 TRAIN_VERSION = 2
-
-
-def _real(x) -> bool:
-    """A real number (not a bool), so the range checks below never compare None or a string."""
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-
-
-@dataclass
-class TrainConfig:
-    """Training parameters. ``steps``: optimizer (generator) steps; ``batch``: frames per step; ``lr``,
-    ``weight_decay``: AdamW; ``lr_schedule``: "constant" or "cosine" (decay to 10 % of ``lr``);
-    ``grad_clip``: max gradient norm (0 = off; not used by the GAN, whose critic is weight-clipped);
-    ``ema``: EMA decay of the weights (0 = off; when on, validation, the best model and sampling use
-    the EMA weights); ``val_fraction`` of each temperature's frames held out (at most ``val_max`` per T);
-    ``val_every``, ``ckpt_every``: in steps; ``snapshot_every``: keep the (EMA) weights every this many
-    steps as ``snap-<step>.pt`` beside the checkpoints, for training-budget curves (0 = off; snapshots
-    are never used for selection); ``seed``; ``max_seconds``: optional wall-clock budget
-    (0 = none; it stops at the next validation point, so the number of steps then depends on the
-    machine — the step budget is the deterministic one); ``bf16``: bf16 autocast of the loss
-    (CUDA only); ``compile``: ``torch.compile`` of the loss (CUDA only). The last two are left out of
-    the checkpoint's config key when off, so checkpoints written before they existed still resume.
-    """
-
-    steps: int = 1000
-    batch: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    lr_schedule: str = "cosine"
-    grad_clip: float = 1.0
-    ema: float = 0.0
-    val_fraction: float = 0.1
-    val_max: int = 200
-    val_every: int = 100
-    ckpt_every: int = 100
-    snapshot_every: int = 0
-    seed: int = 0
-    max_seconds: float = 0.0
-    bf16: bool = False
-    compile: bool = False
-
-    def __post_init__(self):
-        checks = [
-            ("steps", isinstance(self.steps, int) and self.steps >= 1, "an integer ≥ 1"),
-            ("batch", isinstance(self.batch, int) and self.batch >= 1, "an integer ≥ 1"),
-            ("lr", _real(self.lr) and 0 < self.lr < 1, "a float in (0, 1)"),
-            ("weight_decay", _real(self.weight_decay) and self.weight_decay >= 0, "≥ 0"),
-            ("lr_schedule", self.lr_schedule in ("constant", "cosine"), "one of {constant, cosine}"),
-            ("grad_clip", _real(self.grad_clip) and self.grad_clip >= 0, "≥ 0"),
-            ("ema", _real(self.ema) and 0 <= self.ema < 1, "in [0, 1)"),
-            ("val_fraction", _real(self.val_fraction) and 0 < self.val_fraction < 1, "in (0, 1)"),
-            ("val_max", isinstance(self.val_max, int) and self.val_max >= 1, "an integer ≥ 1"),
-            ("val_every", isinstance(self.val_every, int) and self.val_every >= 1, "an integer ≥ 1"),
-            ("ckpt_every", isinstance(self.ckpt_every, int) and self.ckpt_every >= 1, "an integer ≥ 1"),
-            ("snapshot_every", isinstance(self.snapshot_every, int) and self.snapshot_every >= 0, "an integer ≥ 0"),
-            ("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer ≥ 0"),
-            ("max_seconds", _real(self.max_seconds) and self.max_seconds >= 0, "≥ 0"),
-            ("bf16", isinstance(self.bf16, bool), "true or false"),
-            ("compile", isinstance(self.compile, bool), "true or false"),
-        ]
-        for name, ok, what in checks:
-            if not ok:
-                raise ValueError(f"train config {name} must be {what}; got {getattr(self, name)!r}")
-
-    @classmethod
-    def from_dict(cls, d: dict | "TrainConfig") -> "TrainConfig":
-        if isinstance(d, TrainConfig):
-            return d
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"train config: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(known))}")
-        return cls(**d)
 
 
 # --------------------------------------------------------------------------- data
@@ -208,20 +137,10 @@ def _load(path: Path) -> dict:
 
 
 def snapshot_path(ckpt_dir: Path | str, step: int) -> Path:
-    """Where ``fit`` keeps the weights of step ``step`` when ``snapshot_every`` asks for them."""
+    """Where ``fit`` keeps the weights of step ``step`` when ``snapshot_every`` or ``snapshot_steps`` asks."""
     return Path(ckpt_dir) / f"snap-{step:09d}.pt"
 
 
-def _cfg_key(cfg: TrainConfig) -> dict:
-    d = asdict(cfg)
-    d.pop("max_seconds")
-    for opt in CUDA_OPTIONS:
-        if not d[opt]:
-            d.pop(opt)
-    return d
-
-
-CUDA_OPTIONS = ("bf16", "compile")
 
 
 def check_cuda_options(cfg: TrainConfig, device, kind: str | None = None) -> None:
@@ -302,6 +221,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     check_cuda_options(cfg, dev, getattr(model, "kind", None))
     rank, world = ranks.rank(), ranks.world()
     main = rank == 0
+    snap_at = set(cfg.snapshot_schedule())
     if world > 1:
         check_data_parallel(model.kind, cfg.batch, world)
     progress = progress and main
@@ -317,7 +237,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     last = ckpt_dir / "last.pt"
     if last.exists():
         ck = _load(last)
-        if ck.get("cfg") != _cfg_key(cfg) or ck.get("version") != CKPT_VERSION:
+        if ck.get("cfg") != config_key(cfg) or ck.get("version") != CKPT_VERSION:
             raise ValueError(f"ckpt_dir {ckpt_dir}: its checkpoint was written with another config; "
                              f"use a fresh directory (checkpoint cfg {ck.get('cfg')})")
         model.load_state_dict(ck["model"])
@@ -347,7 +267,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
     def checkpoint(done: bool) -> None:
         if not main:
             return
-        _save(last, {"version": CKPT_VERSION, "cfg": _cfg_key(cfg), "model": model.state_dict(),
+        _save(last, {"version": CKPT_VERSION, "cfg": config_key(cfg), "model": model.state_dict(),
                      "opts": {k: o.state_dict() for k, o in opts.items()}, "ema": ema,
                      "rng": torch.get_rng_state(), "data_rng": data_gen.get_state(),
                      "history": hist, "step": step, "done": done})
@@ -378,7 +298,7 @@ def fit(model, data: dict, cfg: TrainConfig | dict, ckpt_dir: Path | str, progre
         step += 1
         hist["step"].append(step)
         hist["loss"].append(loss)
-        if main and cfg.snapshot_every and step % cfg.snapshot_every == 0:
+        if main and step in snap_at:
             _save(snapshot_path(ckpt_dir, step), {"model": _eval_state(model, ema), "step": step})
         bar.set_postfix(loss=f"{loss:.4g}", refresh=False)  # shown by the update, within its refresh interval
         bar.update(1)
@@ -601,7 +521,7 @@ def load_trained(name: str, profile: str, device: str = "cpu"):
 
 
 def snapshots(name: str, profile: str, device: str = "cpu") -> Iterator[tuple[int, Any]]:
-    """The training snapshots of run ``name`` (``snapshot_every`` > 0), as (step, model in eval mode), by step.
+    """The training snapshots of run ``name`` (``snapshot_every``, ``snapshot_steps``), as (step, model in eval mode), by step.
 
     Each is the model the run held at that step (its EMA weights when EMA is on); the last one is the
     final step, which is not necessarily the selected model."""
@@ -610,7 +530,7 @@ def snapshots(name: str, profile: str, device: str = "cpu") -> Iterator[tuple[in
     files = sorted(ckpt_dir.glob("snap-*.pt"))
     if not files:
         raise ValueError(f"name: run {name!r} of profile {profile!r} kept no training snapshots "
-                         f"(train it with snapshot_every > 0)")
+                         f"(train it with snapshot_every > 0 or snapshot_steps)")
     for f in files:
         model = build(rec["kind"], rec["L"], **rec["hparams"])
         ck = _load(f)

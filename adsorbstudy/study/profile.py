@@ -291,7 +291,8 @@ def _trained_name(p: dict) -> str:
 
 
 def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
-    """04-train: a usable, unique model name; an L the architecture takes; sample_steps the model has."""
+    """04-train: a usable, unique model name; an L the architecture takes; sample_steps the model has;
+    snapshot_steps strictly increasing within the run's steps."""
     name = p["name"]
     if name and not NAME_RE.match(name):
         raise _Bad("name", "\"\" (the model family) or letters, digits, '-', '_' or '.'", name)
@@ -302,6 +303,9 @@ def _check_train_run(p: dict, earlier: list[_Earlier]) -> None:
         raise _Bad("name", f"a model name (name, else model) that no earlier 04-train run trains; "
                            f"runs[{twin.index}] ({twin.name}) already trains {trained!r}", name)
     _check_launch(p)
+    snaps = p["snapshot_steps"]
+    if any(s > p["steps"] for s in snaps) or any(a >= b for a, b in zip(snaps, snaps[1:])):
+        raise _Bad("snapshot_steps", f"strictly increasing steps within [1, steps = {p['steps']}]", snaps)
     # the library's own validators, so the profile accepts exactly the lattices the models accept
     if p["model"] in UNET_KINDS:
         from ..generators.blocks import GeneratorBase
