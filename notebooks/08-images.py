@@ -13,9 +13,11 @@
 # The rest of this book tests the model on Ising configurations. This chapter gives it seed 000's own
 # job, at a size a laptop can train: the 8×8 handwritten digits that ship with scikit-learn
 # (`sklearn.datasets.load_digits`, 1,797 images, loaded offline), binarised at half intensity, each
-# generated from a prompt such as "three" or "7". The same four generators as in the Ising chapters
-# compete, all conditioned on the prompt: the adsorption generator, its no-lateral ablation, DDPM
-# with the same U-Net trunk, and the conditional WGAN. They are measured the way image generators
+# generated from a prompt such as "three" or "7". The same generators as in the Ising chapters
+# compete, all conditioned on the prompt: the adsorption generator, its no-lateral ablation, the
+# matched DDPM (the adsorption generator's cosine schedule at the same K levels, sampled ancestrally)
+# with the same U-Net trunk, and, as labelled variants, seed 004's DDPM-1000 sampled by DDIM-K and the
+# conditional WGAN. They are measured the way image generators
 # are measured, with a classifier as the judge. The methods page derives the classifier-free guidance
 # used here ({doc}`../methods`, "Images from a prompt").
 
@@ -24,9 +26,11 @@ profile = "smoke"        # str           injected by the study runner
 device = "auto"          # {auto, cpu, cuda}
 split_seed = 0           # [0, 2147483647] seed of the stratified train/validation/test split
 clf_steps = 60           # [10, 100000] optimizer steps of the judge (the classifier)
-seeds = [0, 1]           # [0, 2147483647] training seeds of the adsorption generator, its ablation and DDPM
+seeds = [0, 1]           # [0, 2147483647] training seeds of the adsorption generator, its ablation and both DDPMs
 gan_seeds = [0]          # [0, 2147483647] training seeds of the GAN
 steps = 40               # [1, 10000000] optimizer steps of every model (GAN: generator steps); equal budgets
+budget_steps = [20]      # int each: [1, 10000000] other budgets of the training-budget sweep (every model but the GAN)
+budget_seeds = [0]       # [0, 2147483647] the seeds (from seeds) trained at every budget_steps
 batch = 64               # [1, 100000] images per step
 lr = 0.002               # (0, 1) AdamW learning rate of the adsorption models and DDPM (cosine decay to 10 %)
 gan_lr = 0.001           # (0, 1) learning rate of the GAN (as in the Ising profiles)
@@ -34,7 +38,7 @@ val_every = 20           # [1, 10000000] validation (best-model check) interval,
 base = 8                 # [1, 1024] U-Net channels at full resolution (adsorption, DDPM)
 depth = 2                # [1, 3] U-Net resolutions (8 must be divisible by 2**(depth-1))
 emb_dim = 32             # [2, 1024] step / class embedding width
-K = 5                    # [1, 10000] adsorption layers (NFE); DDPM samples with DDIM-K, the same NFE
+K = 5                    # [1, 10000] adsorption layers (NFE) = the matched DDPM's levels; DDPM-1000 samples with DDIM-K
 p_uncond = 0.1           # [0, 1) probability that the prompt is dropped in training (classifier-free guidance)
 ngf = 16                 # [1, 1024] GAN generator base width
 ndf = 16                 # [1, 1024] GAN critic base width
@@ -67,6 +71,10 @@ if 0.0 not in guidance_weights:
     raise ValueError("guidance_weights: must include 0 (the conditional sampler every table uses)")
 if 8 % 2 ** (depth - 1):
     raise ValueError(f"depth: 8 must be divisible by 2**(depth-1); got depth = {depth}")
+if not set(budget_seeds) <= set(seeds):
+    raise ValueError(f"budget_seeds: each must be one of seeds = {seeds}; got {budget_seeds}")
+if steps in budget_steps:
+    raise ValueError(f"budget_steps: the other budgets, without steps = {steps}; got {budget_steps}")
 t_start = time.perf_counter()
 dev = pick_device(device)
 store = study_store(profile)
@@ -161,7 +169,7 @@ display(Markdown(
 #
 # Every model gets the same optimizer budget: `steps` steps of `batch` images (the GAN: `steps`
 # generator steps with `n_critic` critic steps each, as in the Ising chapters). The adsorption
-# generator, its ablation and DDPM share the U-Net trunk, are conditioned on the class through an
+# generator, its ablation and both DDPMs share the U-Net trunk, are conditioned on the class through an
 # 11-row embedding (ten digits and a "null" prompt) in place of the temperature MLP, and see the prompt
 # dropped to "null" with probability `p_uncond` in training, for classifier-free guidance. Each is
 # trained with every seed in `seeds`; the GAN with `gan_seeds`, and the chapter says so below. Each
@@ -172,18 +180,26 @@ display(Markdown(
 
 # %%
 unet = dict(base=base, depth=depth, emb_dim=emb_dim, p_uncond=p_uncond)
-specs = {"adsorption": unet | {"K": K}, "adsorption-nolateral": unet | {"K": K}, "ddpm": unet,
-         "gan": dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip)}
+# model name -> (kind, hyperparameters, sampling steps: None = the model's own sampler)
+specs = {"adsorption": ("adsorption", unet | {"K": K}, None),
+         "adsorption-nolateral": ("adsorption-nolateral", unet | {"K": K}, None),
+         "ddpm-matched": ("ddpm", unet | {"n_steps": K, "schedule": "cosine"}, None),
+         "ddpm": ("ddpm", unet, K),
+         "gan": ("gan", dict(ngf=ngf, ndf=ndf, n_critic=n_critic, clip=clip), None)}
 train_data = {k: (to_spins(data[k][0]), data[k][1]) for k in ("train", "val")}
 sub = np.sort(np.random.default_rng(split_seed).permutation(len(split["train"]))[:n_elbo_train])
 elbo_train = (data["train"][0][sub], data["train"][1][sub])
-runs = {}
-for kind, hp in specs.items():
-    for s in (gan_seeds if kind == "gan" else seeds):
-        cfg = dict(steps=steps, batch=batch, lr=gan_lr if kind == "gan" else lr, val_every=val_every,
-                   ckpt_every=max(val_every, min(1000, steps)), seed=s)
-        runs[(kind, s)] = im.train_image_model(kind, hp, cfg, train_data, store, device=dev, progress=False,
-                                               key_extra={"split_seed": split_seed})
+
+
+def train(name, s, n_steps):
+    kind, hp, _ = specs[name]
+    cfg = dict(steps=n_steps, batch=batch, lr=gan_lr if kind == "gan" else lr, val_every=val_every,
+               ckpt_every=max(val_every, min(1000, n_steps)), seed=s)
+    return im.train_image_model(kind, hp, cfg, train_data, store, device=dev, progress=False,
+                                key_extra={"split_seed": split_seed})
+
+
+runs = {(name, s): train(name, s, steps) for name in specs for s in (gan_seeds if name == "gan" else seeds)}
 display(Markdown("| model | seed | parameters | training (s) | selected checkpoint: validation loss (step) |\n|---|---|---|---|---|\n" + "\n".join(
     f"| {k} | {s} | {info['n_params']:,} | {info['seconds']:.1f} | {info['best_val']:.4g} ({info['best_step']}) |"
     for (k, s), (_, info) in runs.items())))
@@ -194,27 +210,31 @@ if len(gan_seeds) == 1:
 # ## Samples for every prompt
 #
 # Every model draws `n_per_prompt` images for each of the ten prompts with its conditional sampler
-# (guidance w = 0). DDPM samples with DDIM at the adsorption generator's K steps, the same number of
-# network evaluations. Each row of a panel below is one sample per prompt, from the first training seed.
+# (guidance w = 0). The matched DDPM samples ancestrally through its K levels; DDPM-1000 with DDIM at
+# the adsorption generator's K steps; all three make K network evaluations per image. Each row of a
+# panel below is one sample per prompt, from the first training seed. Every image is saved with its
+# prompt in `results/<profile>/images/<model>-s<seed>.npz` (`images`: uint8 (n, 8, 8), 1 = ink;
+# `prompts`: (n,) class labels), so that anyone can rescore them with another classifier.
 
 # %%
 prompts = im.balanced_prompts(n_per_prompt)
 rows, samples = [], {}
-for (kind, s), (model, info) in runs.items():
-    st = K if kind == "ddpm" else None
+for (name, s), (model, info) in runs.items():
+    kind, _, st = specs[name]
     row, imgs = im.evaluate(model, prompts, seed=10_000 + 1000 * s, steps=st, guidance=0.0, judge=judge, n_boot=n_boot)
     if kind.startswith("adsorption"):
         row |= im.likelihood_columns(model, data["test"], elbo_train, seed=split_seed, n_boot=n_boot)
-    rows.append({"model": kind, "kind": kind, "seed": s, **row, "n_params": info["n_params"], "train_seconds": info["seconds"]})
-    samples[(kind, s)] = imgs
+    rows.append({"model": name, "kind": kind, "seed": s, **row, "n_params": info["n_params"], "train_seconds": info["seconds"]})
+    samples[(name, s)] = imgs
+    im.save_generated(out / "images" / f"{name}-s{s}.npz", imgs, prompts)
 show = min(4, n_per_prompt)
-fig, axes = plt.subplots(1, 5, figsize=(13, 2.6), constrained_layout=True)
+fig, axes = plt.subplots(1, len(specs) + 1, figsize=(2.6 * (len(specs) + 1), 2.6), constrained_layout=True)
 real_stack = np.stack([data["test"][0][data["test"][1] == c][:show] for c in range(10)], 1)
 show_montage(axes[0], real_stack, "real test digits")
-for ax, kind in zip(axes[1:], specs):
-    s0 = (gan_seeds if kind == "gan" else seeds)[0]
-    imgs = samples[(kind, s0)]
-    show_montage(ax, np.stack([imgs[prompts == c][:show] for c in range(10)], 1), f"{kind} (seed {s0})")
+for ax, name in zip(axes[1:], specs):
+    s0 = (gan_seeds if name == "gan" else seeds)[0]
+    imgs = samples[(name, s0)]
+    show_montage(ax, np.stack([imgs[prompts == c][:show] for c in range(10)], 1), f"{name} (seed {s0})")
 for ax in axes:
     ax.set(xlabel="prompt 0 … 9")
 axes[0].set_ylabel("samples")
@@ -250,6 +270,8 @@ plt.show()
 # %% [markdown]
 # ## The metric table
 #
+# The matched DDPM (cosine schedule, K levels, ancestral) is the decisive DDPM, as in the Ising
+# chapters; seed 004's DDPM-1000 (linear schedule) sampled by DDIM-K is a labelled variant.
 # Each number is the mean over training seeds ± the spread across seeds (standard deviation); the
 # column "± sample" is the mean bootstrap error over the images of one seed. Prompt accuracy: the
 # share of images the judge assigns to the prompt. FD: Fréchet distance to the real test digits in
@@ -302,30 +324,79 @@ for m, what in (("bernoulli-marginal", "per-pixel Bernoulli marginal"), ("bernou
 display(Markdown(lik))
 
 # %% [markdown]
+# ## Does the ranking change with the training budget?
+#
+# The table above is at one budget, `steps` optimizer steps. Each model but the GAN is trained again
+# with the seeds `budget_seeds` at the other budgets `budget_steps`, with everything else unchanged
+# (data, split, selection rule, sampler, `n_per_prompt` images per prompt at w = 0), and scored like
+# the table. Lines join the mean over those seeds; bars are their spread where there are several.
+
+# %%
+budget_rows = [r | {"steps": steps} for r in rows if r["seed"] in budget_seeds and r["kind"] != "gan"]
+for n_steps in budget_steps:
+    for name, (kind, _, st) in specs.items():
+        if kind == "gan":
+            continue
+        for s in budget_seeds:
+            model, info = train(name, s, n_steps)
+            row, _ = im.evaluate(model, prompts, seed=10_000 + 1000 * s, steps=st, guidance=0.0, judge=judge,
+                                 n_boot=n_boot)
+            budget_rows.append({"model": f"{name}@{n_steps}", "kind": kind, "seed": s, **row,
+                                "n_params": info["n_params"], "train_seconds": info["seconds"], "steps": n_steps})
+budgets = sorted(set(budget_steps) | {steps})
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+for name in (n for n, (k, _, _) in specs.items() if k != "gan"):
+    for ax, key in zip(axes, ("acc", "fd")):
+        ss = [im.seed_summary(budget_rows, name if b == steps else f"{name}@{b}", key) for b in budgets]
+        ax.errorbar(budgets, [x["mean"] for x in ss], yerr=[np.nan_to_num(x["spread"]) for x in ss], marker="o",
+                    capsize=3, color=plots.color_of(name), label=name, ls="--" if name == "ddpm" else "-")
+axes[0].axhline(ref["real-test"]["acc"], color="k", ls="--", lw=1, label="ceiling: real test digits")
+axes[1].axhline(ref["real-test"]["fd"], color="k", ls="--", lw=1, label="floor: real train vs test")
+axes[0].set(xlabel="optimizer steps", ylabel="prompt accuracy (fraction)", ylim=(0, 1.02), xscale="log")
+axes[1].set(xlabel="optimizer steps", ylabel="Fréchet distance (squared feature units)", xscale="log", yscale="log")
+for ax in axes:
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.legend(fontsize=7)
+fig.suptitle(f"Training-budget sweep, seeds {', '.join(map(str, budget_seeds))}, w = 0", fontsize=9)
+keep_figure(fig, "images-budget.png")
+plt.show()
+order = {b: sorted((n for n, (k, _, _) in specs.items() if k != "gan"),
+                   key=lambda n: -im.seed_summary(budget_rows, n if b == steps else f"{n}@{b}", "acc")["mean"])
+         for b in budgets}
+display(Markdown("Ranking by prompt accuracy (seed means, best first): " + "; ".join(
+    f"at {b} steps {' > '.join(order[b])}" for b in budgets)
+    + (". The ranking is the same at every budget." if len({tuple(o) for o in order.values()}) == 1
+       else ". The ranking changes with the budget.")
+    + f" With {len(budget_seeds)} seed{'s' if len(budget_seeds) > 1 else ''} per point this is descriptive, "
+    "not a decision."))
+im.write_images_csv(out / "images_budget.csv", budget_rows, extra=["steps"])
+
+# %% [markdown]
 # ## Quality against guidance weight
 #
 # Classifier-free guidance sharpens each reverse step towards the prompt: the Bernoulli models sample
-# from the logits (1 + w)·l_cond − w·l_null of each step, DDPM from ε = (1 + w)·ε_cond − w·ε_null
+# from the logits (1 + w)·l_cond − w·l_null of each step, the DDPMs from ε = (1 + w)·ε_cond − w·ε_null
 # (derivation on the methods page). w = 0 is the conditional sampler. Guidance doubles the NFE. The
 # GAN has no null prompt and is not guided. Points are means over training seeds, bars the seed spread.
 
 # %%
 gw = [w for w in guidance_weights if w > 0]
 gprompts = im.balanced_prompts(n_guidance_per_prompt)
-for (kind, s), (model, info) in runs.items():
+for (name, s), (model, info) in runs.items():
+    kind, _, st = specs[name]
     if kind == "gan":
         continue
-    st = K if kind == "ddpm" else None
     for w in [0.0] + gw:
         row, _ = im.evaluate(model, gprompts, seed=20_000 + 1000 * s, steps=st, guidance=w, judge=judge, n_boot=n_boot)
         # the w = 0 point of the sweep is drawn with the sweep's sample size, kept under its own name
-        all_rows.append({"model": f"{kind}@sweep", "kind": kind, "seed": s, **row, "n_params": info["n_params"]})
+        all_rows.append({"model": f"{name}@sweep", "kind": kind, "seed": s, **row, "n_params": info["n_params"]})
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
-for kind in ("adsorption", "adsorption-nolateral", "ddpm"):
+for name in ("adsorption", "adsorption-nolateral", "ddpm-matched", "ddpm"):
     for ax, key in zip(axes, ("acc", "fd")):
-        ss = [im.seed_summary(all_rows, f"{kind}@sweep", key, w) for w in [0.0] + gw]
+        ss = [im.seed_summary(all_rows, f"{name}@sweep", key, w) for w in [0.0] + gw]
         ax.errorbar([0.0] + gw, [x["mean"] for x in ss], yerr=[np.nan_to_num(x["spread"]) for x in ss],
-                    marker="o", capsize=3, color=plots.color_of(kind), label=kind)
+                    marker="o", capsize=3, color=plots.color_of(name), label=name,
+                    ls="--" if name == "ddpm" else "-")
 axes[0].axhline(ref["real-test"]["acc"], color="k", ls="--", lw=1, label="ceiling: real test digits")
 axes[0].axhline(0.1, color="0.5", ls=":", lw=1, label="chance")
 axes[1].axhline(ref["real-test"]["fd"], color="k", ls="--", lw=1, label="floor: real train vs test")
@@ -350,9 +421,9 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True, grids
 bins = np.arange(0, 25) - 0.5
 axes[0].hist(im.nearest_hamming(data["test"][0], data["train"][0]), bins=bins, density=True, histtype="step",
              color="k", lw=2, label="real test digits")
-for kind in specs:
-    d = np.concatenate([im.nearest_hamming(v, data["train"][0]) for (k, _), v in samples.items() if k == kind])
-    axes[0].hist(d, bins=bins, density=True, histtype="step", color=plots.color_of(kind), label=kind)
+for name in specs:
+    d = np.concatenate([im.nearest_hamming(v, data["train"][0]) for (k, _), v in samples.items() if k == name])
+    axes[0].hist(d, bins=bins, density=True, histtype="step", color=plots.color_of(name), label=name)
 axes[0].set(xlabel="Hamming distance to the nearest training image (pixels of 64)", ylabel="fraction of images")
 axes[0].legend(fontsize=7)
 imgs = samples[("adsorption", seeds[0])][::max(1, n_per_prompt)][:10]

@@ -55,6 +55,7 @@ def test_publish_copies_results_with_a_manifest_and_samples_recompute_the_summar
     assert manifest["machine"]["cores"] >= 1 and manifest["machine"]["torch"]
     files = set(manifest["files"])
     assert "verdict.json" in files and "summary.csv" in files and "samples/MC.npz" in files
+    assert "images/adsorption-s0.npz" in files and "images_verdict.json" in files
     assert not any(f.startswith("budget/") or f.endswith(".pt") for f in files)
     # a summary row recomputed from the published (packed) samples equals the published table
     samples = publish.load_packed(out / "samples" / "adsorption.npz")

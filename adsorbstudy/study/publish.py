@@ -8,6 +8,7 @@ read the book. ``adsorbstudy publish --profile P`` copies what the book needs fr
 - the saved test-grid and exact-statistics samples (``samples/*.npz``) as packed bits (one bit per spin,
   ``np.packbits`` of σ > 0, with the shape beside them): the samples from which every summary row can be
   recomputed;
+- the generated digits with their prompts (``images/*.npz``), as written, for rescoring;
 - not the training-budget snapshot samples, the checkpoints or anything under ``artifacts/``.
 
 Beside them it writes ``manifest.json``: the git commit and whether the tree was clean (it refuses a dirty
@@ -132,6 +133,9 @@ def publish(profile: str, root: Path | str | None = None) -> Path:
             if not f.is_file() or rel.parts[0] in EXCLUDED_DIRS:
                 continue
             if f.suffix in (".csv", ".json") and not f.name.endswith(".lock"):
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, tmp / rel)
+            elif f.suffix == ".npz" and rel.parts[0] == "images":  # generated digits with prompts: already small
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, tmp / rel)
             elif f.suffix == ".npz" and rel.parts[0] == "samples":

@@ -277,6 +277,25 @@ def sample_prompts(model, prompts, seed: int, steps: int | None = None, guidance
     return to_occupancy(np.concatenate(parts)), 1000 * secs / len(y)
 
 
+def save_generated(path: Path | str, images, prompts) -> Path:
+    """Write generated digits for rescoring, atomically: ``images`` uint8 (n, 8, 8) with 1 = ink, 0 = empty,
+    and ``prompts`` int64 (n,) the class each image was asked for (0–9)."""
+    from ..study.store import save_npz
+
+    x, y = np.asarray(images), np.asarray(prompts, dtype=np.int64)
+    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE) or len(x) != len(y) or not np.isin(x, (0, 1)).all():
+        raise ValueError(f"images must be (n, {SIDE}, {SIDE}) in {{0, 1}} with one prompt each; got {x.shape}, {y.shape}")
+    return save_npz(path, {"images": x.astype(np.uint8), "prompts": y})
+
+
+def load_generated(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (n, 8, 8), prompts (n,)) as :func:`save_generated` wrote them."""
+    from ..study.store import load_npz
+
+    z = load_npz(path)
+    return z["images"], z["prompts"]
+
+
 def balanced_prompts(n_per_class: int) -> np.ndarray:
     """Class labels 0, …, 9 each ``n_per_class`` times, in blocks (int64)."""
     return np.repeat(np.arange(N_CLASSES, dtype=np.int64), n_per_class)
@@ -403,11 +422,12 @@ IMAGE_COLUMNS = ["model", "kind", "seed", "guidance", "n", "acc", "acc_err", "fd
                  "n_params", "train_seconds"]
 
 
-def write_images_csv(path: Path | str, rows: Sequence[Mapping[str, Any]]) -> Path:
-    """``results/<profile>/images.csv`` (``IMAGE_COLUMNS``), atomically; missing values are empty."""
+def write_images_csv(path: Path | str, rows: Sequence[Mapping[str, Any]], extra: Sequence[str] = ()) -> Path:
+    """``results/<profile>/images.csv`` (``IMAGE_COLUMNS`` and ``extra`` columns), atomically; missing values
+    are empty."""
     from ..analysis.tables import write_summary_csv
 
-    return write_summary_csv(path, rows, IMAGE_COLUMNS)
+    return write_summary_csv(path, rows, IMAGE_COLUMNS + list(extra))
 
 
 def read_images_csv(path: Path | str) -> list[dict]:
@@ -428,21 +448,49 @@ def seed_summary(rows: Sequence[Mapping], model: str, key: str, guidance: float 
             "seeds": int(v.size), "err": float(np.nanmean(e)) if v.size and np.isfinite(e).any() else math.nan}
 
 
-def _differs(a: Mapping, b: Mapping) -> bool:
-    """A difference counts only when it exceeds both seed spreads and both bootstrap errors (DESIGN §5)."""
-    tol = max(x for x in (a["spread"], b["spread"], a["err"], b["err"], 0.0) if np.isfinite(x))
-    return abs(a["mean"] - b["mean"]) > tol
+#: The digits' declared family (DESIGN §5, as the Ising verdict): one primary claim per decisive pair,
+#: prompt accuracy at w = 0 (higher is better), Holm-corrected over the three. The matched DDPM is the
+#: cosine DDPM with the adsorption generator's K levels, sampled ancestrally.
+DECISIVE_IMAGE_PAIRS = (("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm-matched"),
+                        ("adsorption-nolateral", "ddpm-matched"))
+PRIMARY_IMAGE_METRIC = "acc"
+#: Shown with 95 % Welch intervals and never called "better": the other metric on the decisive pairs, and
+#: the labelled variants (seed 004's DDPM-1000 sampled by DDIM-K, the GAN) against the adsorption generator.
+SECONDARY_IMAGE_PAIRS = (("adsorption", "ddpm"), ("adsorption", "gan"))
+METRIC_NAMES = {"acc": "prompt accuracy", "fd": "Fréchet distance"}
 
 
-def verdict_entries(rows: Sequence[Mapping]) -> dict:
+def seed_values(rows: Sequence[Mapping], model: str, key: str, guidance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per training seed (in seed order), ``key`` of ``model`` at guidance w and its bootstrap error."""
+    sel = sorted((r for r in rows if r["model"] == model and abs(r["guidance"] - guidance) < 1e-9
+                  and np.isfinite(r[key])), key=lambda r: r["seed"])
+    return (np.array([r[key] for r in sel], float), np.array([r.get(f"{key}_err", math.nan) for r in sel], float))
+
+
+def _image_claim(rows, a: str, b: str, key: str, role: str) -> dict:
+    from ..analysis.decision import difference
+
+    (va, ea), (vb, eb) = seed_values(rows, a, key), seed_values(rows, b, key)
+    errs = np.isfinite(ea).all() and np.isfinite(eb).all()
+    d = difference(va, vb, ea if errs else None, eb if errs else None)
+    return {"name": f"{key}: {a} vs {b}", "a": a, "b": b, "metric": key, "role": role,
+            "lower_is_better": key != "acc", "difference": d}
+
+
+def verdict_entries(rows: Sequence[Mapping], alpha: float = 0.05) -> dict:
     """The image verdict for ``verdict.json`` (key "images"), from the rows of ``images.csv``.
 
     Per model (w = 0): mean ± seed spread of prompt accuracy, Fréchet distance, nearest-neighbour
     Hamming, diversity, test and train −ELBO (bits per pixel, adsorption models), NFE and seconds per
     1000 images; the references (classifier ceiling, real-train vs real-test floor, marginal
-    baselines); and the two decisive comparisons (adsorption vs its ablation, adsorption vs DDPM) on
-    prompt accuracy and Fréchet distance, each "better", "worse" or "no difference" for adsorption.
+    baselines). ``comparisons``: the declared family (:data:`DECISIVE_IMAGE_PAIRS`, prompt accuracy,
+    Welch's interval of the difference a − b over the seeds, Holm's correction at ``alpha``; words
+    from ``adsorbstudy.analysis.decision.family``), then the secondary comparisons (the Fréchet distance
+    of the decisive pairs, both metrics of :data:`SECONDARY_IMAGE_PAIRS`) with 95 % intervals and
+    ``outcome`` "secondary". Pairs with a model missing from ``rows`` are left out.
     """
+    from ..analysis.decision import family
+
     keys = ("acc", "fd", "nn_hamming", "copies", "diversity", "nll_test_bits", "nll_train_bits", "nfe",
             "seconds_per_1000")
     ref = {r["model"]: r for r in rows if r["kind"] == "reference"}
@@ -454,27 +502,26 @@ def verdict_entries(rows: Sequence[Mapping]) -> dict:
     ws = sorted({r["guidance"] for r in rows if r["kind"] != "reference"})
     out["guidance"] = {m: {f"{w:g}": seed_summary(rows, m, "acc", w)["mean"] for w in ws
                            if seed_summary(rows, m, "acc", w)["seeds"]} for m in models}
-    for other in ("adsorption-nolateral", "ddpm"):
-        if "adsorption" not in out["models"] or other not in out["models"]:
-            continue
-        for key, higher_better in (("acc", True), ("fd", False)):
-            a, b = out["models"]["adsorption"][key], out["models"][other][key]
-            if not _differs(a, b):
-                word = "no difference"
-            else:
-                word = "better" if (a["mean"] > b["mean"]) == higher_better else "worse"
-            out["comparisons"].append({"a": "adsorption", "b": other, "metric": key, "result": word,
-                                       "a_mean": a["mean"], "a_spread": a["spread"], "b_mean": b["mean"],
-                                       "b_spread": b["spread"], "seeds": min(a["seeds"], b["seeds"])})
+    have = lambda a, b: a in out["models"] and b in out["models"]  # noqa: E731
+    primary = [_image_claim(rows, a, b, PRIMARY_IMAGE_METRIC, "primary") for a, b in DECISIVE_IMAGE_PAIRS if have(a, b)]
+    secondary = [_image_claim(rows, a, b, "fd", "secondary") for a, b in DECISIVE_IMAGE_PAIRS if have(a, b)]
+    secondary += [_image_claim(rows, a, b, k, "secondary") for a, b in SECONDARY_IMAGE_PAIRS if have(a, b)
+                  for k in ("acc", "fd")]
+    decided = family(primary, alpha) if primary else []
+    for c in secondary:
+        d = c.pop("difference")
+        decided.append(c | {k: d[k] for k in ("diff", "p", "low", "high", "n_a", "n_b")} | {"outcome": "secondary"})
+    for c in decided:
+        c["seeds"] = min(c["n_a"], c["n_b"])
+        c.update({k: (None if not np.isfinite(c[k]) else float(c[k])) for k in ("diff", "low", "high", "p")})
+        c.update({f"{side}_mean": out["models"][c[side]][c["metric"]]["mean"] for side in ("a", "b")})
+    out["comparisons"] = decided
     return out
-
-
-METRIC_NAMES = {"acc": "prompt accuracy", "fd": "Fréchet distance"}
 
 
 def verdict_markdown(v: Mapping) -> str:
     """Sentences of the image verdict, rendered from :func:`verdict_entries` (no number typed by hand)."""
-    from ..analysis.wording import fmt_pm
+    from ..analysis.wording import fmt_interval
 
     ref = v["references"]
     lines = []
@@ -483,11 +530,15 @@ def verdict_markdown(v: Mapping) -> str:
                      f"prompt accuracy; chance is 0.1); real training digits lie at Fréchet distance "
                      f"{ref['real-test']['fd']:.3g} from real test digits (the floor).")
     for c in v["comparisons"]:
-        what = METRIC_NAMES[c["metric"]]
-        a = fmt_pm(c["a_mean"], c["a_spread"]) if np.isfinite(c["a_spread"]) else f"{c['a_mean']:.3g}"
-        b = fmt_pm(c["b_mean"], c["b_spread"]) if np.isfinite(c["b_spread"]) else f"{c['b_mean']:.3g}"
-        seeds = f"over {c['seeds']} training seeds (± seed spread)" if c["seeds"] > 1 else "with one training seed"
-        verdict_word = {"better": "is better than", "worse": "is worse than",
-                        "no difference": "shows no difference from"}[c["result"]]
-        lines.append(f"On {what}, the adsorption generator ({a}) {verdict_word} {c['b']} ({b}), {seeds}.")
+        what = METRIC_NAMES[c["metric"]] + (" (higher is better)" if c["metric"] == "acc" else " (lower is better)")
+        seeds = f"{c['n_a']} seeds each" if c["n_a"] == c["n_b"] else f"{c['n_a']} and {c['n_b']} seeds"
+        if c["role"] == "primary":
+            level = (f"Holm-corrected over the declared family of {c['family_size']}, level "
+                     f"{1 - c['alpha_step']:.4g}")
+            words = c["outcome"]
+        else:
+            level, words = "95 % interval, secondary: never called better", None
+        lines.append(f"**{c['a']} vs {c['b']}**, {what}: {c['a']} {c['a_mean']:.3g}, {c['b']} {c['b_mean']:.3g}; "
+                     f"difference {c['a']} − {c['b']} = {fmt_interval(c)} ({level}; {seeds})"
+                     + (f": {words}." if words else "."))
     return "\n".join(f"- {s}" for s in lines)
