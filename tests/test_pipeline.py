@@ -366,3 +366,20 @@ def test_generated_digits_rescore_to_the_images_table(built):
     assert prim == [tuple(p) for p in im.DECISIVE_IMAGE_PAIRS]
     budget = im.read_images_csv(res / "images_budget.csv")
     assert {r["model"] for r in budget} >= {"adsorption@20", "ddpm-matched@20", "adsorption", "ddpm-matched"}
+
+
+def test_kl_trend_of_the_cost_chapter_is_its_own_fit(built):
+    """scaling.json's KL bound against L: one model per side (two sides in the smoke profile), and the
+    recorded exponent is the power-law fit of the recorded bounds; a crossover row uses that trend."""
+    import json
+
+    from adsorbstudy.analysis import scaling
+
+    root, _ = built
+    d = json.loads((root / "results" / "smoke" / "scaling.json").read_text())
+    k = d["kl_trend"]
+    assert k["L"] == [4, 8] and k["extrapolation_beyond_L"] == 8
+    fit = scaling.kl_trend(k["L"], k["kl_bound"], k["kl_bound_err"])
+    assert (k["A"], k["q"]) == pytest.approx((fit["A"], fit["p"]), rel=1e-12)
+    assert sum(c["kl_exponent"] == pytest.approx(k["q"]) for c in d["crossovers"]) == 2  # against both MC samplers
+    assert set(d["tau_fit_L"]) == {"metropolis", "wolff"}

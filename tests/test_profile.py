@@ -225,6 +225,12 @@ K_SMOKE = _run(SMOKE, "04-train-adsorption")["parameters"]["K"]
     (_set("04-train-adsorption", snapshot_steps=[10, 201]),
      f"runs[{IDX['04-train-adsorption']}] (04-train-adsorption).parameters.snapshot_steps: expected strictly increasing steps "
      "within [1, steps = 200]; got [10, 201]"),
+    (_set("06-cost", kl_L_models=["adsorption", "gan"]),
+     f"runs[{IDX['06-cost']}] (06-cost).parameters.kl_L_models: expected adsorption runs that earlier 04-train runs "
+     "train (element 1); got 'gan'"),
+    (_set("06-cost", kl_L_models=["adsorption", "ks-adsorption-K8"]),
+     f"runs[{IDX['06-cost']}] (06-cost).parameters.kl_L_models: expected runs at ≥ 2 different lattice sides (all "
+     "are at L = 8); got ['adsorption', 'ks-adsorption-K8']"),
     (_set("04-train-ddpm", name="adsorption"),
      f"runs[{IDX['04-train-ddpm']}] (04-train-ddpm).parameters.name: expected a model name (name, else model) that no earlier 04-train run "
      f"trains; runs[{IDX['04-train-adsorption']}] (04-train-adsorption) already trains 'adsorption'; got 'adsorption'"),

@@ -83,6 +83,46 @@ def test_crossover_with_kl_matches_a_brute_force_scan():
     assert scaling.cheaper_interval(1.0, 2.0, 1e-3, 4.0, 0.0)[0] == pytest.approx(1e3 ** 0.5)
 
 
+def test_crossover_with_a_kl_trend_matches_a_brute_force_scan():
+    """KL per spin kl·L^q (the trend over lattice sizes): the window of L where the generator is cheaper
+    equals a fine grid scan of A_g L^p exp(kl L^(2+q)) < A_m L^p_m, for q on both sides of 0."""
+    rng = _rng("crossover_kl_trend")
+    Lg = np.exp(np.linspace(0, math.log(1e5), 400001))
+    n_window = 0
+    for _ in range(30):
+        a, b = float(10 ** rng.uniform(-4, 1)), float(10 ** rng.uniform(-9, -4))
+        p, pm = float(rng.uniform(1.5, 2.5)), float(rng.uniform(2.3, 5.0))
+        kl, q = float(10 ** rng.uniform(-6, -2)), float(rng.uniform(-1.5, 1.0))
+        cheaper = math.log(a) + p * np.log(Lg) + kl * Lg ** (2 + q) < math.log(b) + pm * np.log(Lg)
+        iv = scaling.cheaper_interval(a, p, b, pm, kl, q)
+        if not cheaper.any():
+            assert iv is None
+            continue
+        n_window += 1
+        inside = Lg[cheaper]
+        assert iv[0] == pytest.approx(0.0 if cheaper[0] else inside[0], rel=1e-4, abs=1e-12)
+        if inside[-1] < Lg[-1]:
+            assert iv[1] == pytest.approx(inside[-1], rel=1e-4)
+    assert n_window > 5
+    with pytest.raises(ValueError, match="kl_exponent"):
+        scaling.cheaper_interval(1.0, 2.0, 1.0, 4.0, 1e-3, -2.0)
+    # a KL fit with a negligible covariance reproduces the central interval in every draw
+    fit_g = {"A": 1e-3, "p": 2.0, "cov": np.diag([1e-14, 1e-14])}
+    fit_m = {"A": 1e-8, "p": 4.2, "cov": np.diag([1e-14, 1e-14])}
+    kl_fit = {"A": 1e-4, "p": -0.5, "cov": np.diag([1e-14, 1e-14])}
+    c = scaling.crossover_draws(fit_g, fit_m, n_draws=50, kl_fit=kl_fit, seed=0)
+    assert c["interval"] == pytest.approx(scaling.cheaper_interval(1e-3, 2.0, 1e-8, 4.2, 1e-4, -0.5))
+    assert c["L_from_q"][1] == pytest.approx(c["interval"][0], rel=1e-5)
+
+
+def test_kl_trend_recovers_a_power_law_and_refuses_one_size():
+    L = np.array([8.0, 12.0, 16.0])
+    fit = scaling.kl_trend(L, 3e-3 * L ** -0.7, 1e-6 * np.ones(3))
+    assert (fit["A"], fit["p"]) == pytest.approx((3e-3, -0.7), rel=1e-9)
+    with pytest.raises(ValueError, match="≥ 2 lattice sizes"):
+        scaling.kl_trend([16, 16], [1e-3, 2e-3], [1e-5, 1e-5])
+
+
 def test_crossover_rejects_bad_input():
     with pytest.raises(ValueError, match="kl_per_spin"):
         scaling.cheaper_interval(1.0, 2.0, 1.0, 4.0, -1e-3)
@@ -118,6 +158,19 @@ def test_mc_cost_and_tau_at_known_numbers():
     assert t["tau_int"][2] == pytest.approx(0.5 * 128**2, rel=1e-6)
     assert t["fit"]["p"] == pytest.approx(2.0, rel=1e-8)
     assert scaling.kl_from_ess(math.exp(-2.56), 256) == pytest.approx(0.01)
+
+
+def test_tau_fit_uses_only_reliable_sizes():
+    """An unreliable (biased-low) τ_int is left out of the z fit and replaced by the fit's prediction."""
+    Ls = [8, 16, 32, 64]
+    tau = 0.5 * np.array(Ls, float) ** 2.1
+    tau_bad = tau.copy()
+    tau_bad[-1] *= 0.3  # a too-short series underestimates τ_int
+    t = scaling.tau_at(Ls, Ls, tau_bad, [0.01] * 4, reliable=[True, True, True, False])
+    assert t["fit"]["p"] == pytest.approx(2.1, rel=1e-9) and t["fit_L"] == [8, 16, 32]
+    assert t["measured"] == [True, True, True, False] and t["tau_int"][-1] == pytest.approx(tau[-1], rel=1e-9)
+    with pytest.raises(ValueError, match="2 reliable"):
+        scaling.tau_at(Ls, Ls, tau, [0.01] * 4, reliable=[True, False, False, False])
 
 
 def test_batch_keeps_pixels_fixed():

@@ -197,16 +197,25 @@ def power_law_at(fit: dict, x):
     return y, y * np.sqrt(np.maximum(var, 0.0))
 
 
-def tau_at(Ls, tau_L, tau, tau_err) -> dict:
-    """τ_int at each L of ``Ls``: the measurement where L was measured, else the power-law fit's prediction.
+def tau_at(Ls, tau_L, tau, tau_err, reliable=None) -> dict:
+    """τ_int at each L of ``Ls``: the measurement where L was measured reliably, else the power-law fit's
+    prediction.
 
     ``tau_L``, ``tau``, ``tau_err``: the sizes, mean τ_int (sweeps) and errors of a τ_int(L) scan
-    (``ising.tau_size_scan``; ≥ 2 sizes). Returns {"L", "tau_int", "tau_err", "measured" (bool)} lists and
-    "fit" (the ``fit_power_law`` result: "p" is the dynamic exponent z).
+    (``ensembles.tau_size_scan``); ``reliable``: its per-size flags (every run's series ≥ 50 τ_int), None =
+    all reliable. The fit uses only the reliable sizes (≥ 2 are needed, else ValueError): an unreliable
+    τ_int is biased low, and would bend z. Returns {"L", "tau_int", "tau_err", "measured" (bool: a reliable
+    measurement at that L)} lists, "fit" (the ``fit_power_law`` result: "p" is the dynamic exponent z)
+    and "fit_L" (the sizes fitted).
     """
-    fit = observables.fit_power_law(tau_L, tau, tau_err)
-    meas = {int(L): (float(t), float(e)) for L, t, e in zip(tau_L, tau, tau_err)}
-    out = {"L": [], "tau_int": [], "tau_err": [], "measured": [], "fit": fit}
+    ok = np.ones(len(tau_L), bool) if reliable is None else np.asarray(reliable, bool)
+    if ok.sum() < 2:
+        raise ValueError(f"tau_at: at least 2 reliable τ_int sizes are needed for the fit; reliable at "
+                         f"{[int(L) for L, r in zip(tau_L, ok) if r]} of {[int(L) for L in tau_L]}")
+    fit = observables.fit_power_law(np.asarray(tau_L)[ok], np.asarray(tau)[ok], np.asarray(tau_err)[ok])
+    meas = {int(L): (float(t), float(e)) for L, t, e, r in zip(tau_L, tau, tau_err, ok) if r}
+    out = {"L": [], "tau_int": [], "tau_err": [], "measured": [], "fit": fit,
+           "fit_L": [int(L) for L, r in zip(tau_L, ok) if r]}
     for L in sorted({int(x) for x in Ls}):
         if L in meas:
             t, e = meas[L]
@@ -231,9 +240,10 @@ def fit_cost(L, cost, cost_err=None) -> dict:
     return observables.fit_power_law(L, c, e)
 
 
-def _log_gap(lnA_g, p_g, lnA_m, p_m, kl, x):
-    """f(x) = ln(generator effective cost / Monte Carlo cost) at x = ln L; the generator is cheaper where f < 0."""
-    return lnA_g - lnA_m + (p_g - p_m) * x + kl * np.exp(2 * x)
+def _log_gap(lnA_g, p_g, lnA_m, p_m, kl, x, q=0.0):
+    """f(x) = ln(generator effective cost / Monte Carlo cost) at x = ln L, with KL per spin kl·L^q (so a
+    total KL of kl·L^(2+q)); the generator is cheaper where f < 0."""
+    return lnA_g - lnA_m + (p_g - p_m) * x + kl * np.exp((2 + q) * x)
 
 
 def _L(x: float) -> float:
@@ -246,9 +256,11 @@ def _root(f, a, b):
     return float(brentq(f, a, b, xtol=1e-12, rtol=1e-12))
 
 
-def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin: float = 0.0):
-    """The range of L where A_g L^p_g · exp(kl · L²) < A_m L^p_m: a generator's cost per effective sample
-    below a Monte Carlo sampler's cost per independent configuration.
+def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin: float = 0.0,
+                     kl_exponent: float = 0.0):
+    """The range of L where A_g L^p_g · exp(kl(L) · L²) < A_m L^p_m, kl(L) = ``kl_per_spin`` · L^q
+    (q = ``kl_exponent``, 0: the same KL per spin at every L; q > −2, so the total KL grows with L): a
+    generator's cost per effective sample below a Monte Carlo sampler's cost per independent configuration.
 
     ``A_*`` (seconds) and ``p_*`` are power-law prefactors and exponents (L in lattice spacings);
     ``kl_per_spin`` ≥ 0 is the KL divergence per spin in nats (0: the uncorrected generator, every
@@ -265,17 +277,19 @@ def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin
             raise ValueError(f"{name} must be finite; got {v!r}")
     if not (math.isfinite(kl_per_spin) and kl_per_spin >= 0):
         raise ValueError(f"kl_per_spin must be a finite number ≥ 0 (nats per spin); got {kl_per_spin!r}")
-    lg, lm, dp = math.log(A_g), math.log(A_m), p_g - p_m
+    if not (math.isfinite(kl_exponent) and kl_exponent > -2):
+        raise ValueError(f"kl_exponent must be a finite number > -2 (KL per spin ∝ L^q); got {kl_exponent!r}")
+    lg, lm, dp, g = math.log(A_g), math.log(A_m), p_g - p_m, 2 + kl_exponent
 
     def f(x):
-        return _log_gap(lg, p_g, lm, p_m, kl_per_spin, x)
+        return _log_gap(lg, p_g, lm, p_m, kl_per_spin, x, kl_exponent)
 
     if kl_per_spin == 0:
         if dp == 0:
             return (0.0, math.inf) if lg < lm else None
         L_star = _L((lm - lg) / dp)
         return (L_star, math.inf) if dp < 0 else (0.0, L_star)
-    # f is convex in x = ln L and → +∞ for x → +∞; it has its minimum where f'(x) = dp + 2 kl e^{2x} = 0
+    # f is convex in x = ln L and → +∞ for x → +∞; it has its minimum where f'(x) = dp + g kl e^{gx} = 0
     if dp >= 0:  # f increasing everywhere: cheaper (if at all) only below one crossover
         hi = 1.0
         while f(hi) < 0:
@@ -284,7 +298,7 @@ def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin
         while f(lo) > 0 and lo > -700:
             lo *= 2
         return None if f(lo) > 0 else (0.0, _L(_root(f, lo, hi)))
-    xm = 0.5 * math.log(-dp / (2 * kl_per_spin))
+    xm = math.log(-dp / (g * kl_per_spin)) / g
     if f(xm) >= 0:
         return None
     lo, hi = xm - 1.0, xm + 1.0
@@ -295,23 +309,32 @@ def cheaper_interval(A_g: float, p_g: float, A_m: float, p_m: float, kl_per_spin
     return _L(_root(f, lo, xm)), _L(_root(f, xm, hi))
 
 
-def crossover_draws(fit_g: dict, fit_m: dict, kl_per_spin: float = 0.0, n_draws: int = 2000, seed: int = 0) -> dict:
-    """The crossover of :func:`cheaper_interval` and its spread under the two fits' uncertainties.
+def crossover_draws(fit_g: dict, fit_m: dict, kl_per_spin: float = 0.0, n_draws: int = 2000, seed: int = 0,
+                    kl_fit: dict | None = None) -> dict:
+    """The crossover of :func:`cheaper_interval` and its spread under the fits' uncertainties.
 
-    Draws (ln A, p) of each fit from a Gaussian with its covariance (``fit["cov"]``; the fits are
-    independent), solves each draw, and returns {"interval": (L_from, L_to) of the central fit or
+    ``kl_fit``: a power-law fit of the KL per spin against L (:func:`kl_trend`), used instead of the
+    constant ``kl_per_spin``. Draws (ln A, p) of each fit from a Gaussian with its covariance
+    (``fit["cov"]``; the fits are independent; a draw of the KL exponent ≤ −2 is clipped just above −2),
+    solves each draw, and returns {"interval": (L_from, L_to) of the central fit or
     None, "L_from_q": (16th, 50th, 84th percentile) of the draws' L_from (inf where a draw never
     crosses), "L_to_q" likewise, "never_fraction": fraction of draws where the generator is never
     cheaper}.
     """
     rng = np.random.default_rng(seed)
-    central = cheaper_interval(fit_g["A"], fit_g["p"], fit_m["A"], fit_m["p"], kl_per_spin)
+    kl0, q0 = (kl_fit["A"], kl_fit["p"]) if kl_fit is not None else (kl_per_spin, 0.0)
+    central = cheaper_interval(fit_g["A"], fit_g["p"], fit_m["A"], fit_m["p"], kl0, q0)
     dg = rng.multivariate_normal([math.log(fit_g["A"]), fit_g["p"]], np.asarray(fit_g["cov"]), n_draws)
     dm = rng.multivariate_normal([math.log(fit_m["A"]), fit_m["p"]], np.asarray(fit_m["cov"]), n_draws)
+    if kl_fit is not None:
+        dk = rng.multivariate_normal([math.log(kl0), q0], np.asarray(kl_fit["cov"]), n_draws)
+        kls, qs = np.exp(dk[:, 0]), np.maximum(dk[:, 1], -2 + 1e-9)
+    else:
+        kls, qs = np.full(n_draws, kl0), np.zeros(n_draws)
     lo, hi = np.full(n_draws, np.inf), np.full(n_draws, np.inf)
     never = 0
     for i in range(n_draws):
-        iv = cheaper_interval(math.exp(dg[i, 0]), dg[i, 1], math.exp(dm[i, 0]), dm[i, 1], kl_per_spin)
+        iv = cheaper_interval(math.exp(dg[i, 0]), dg[i, 1], math.exp(dm[i, 0]), dm[i, 1], kls[i], qs[i])
         if iv is None:
             never += 1
         else:
@@ -321,6 +344,18 @@ def crossover_draws(fit_g: dict, fit_m: dict, kl_per_spin: float = 0.0, n_draws:
         return tuple(float(v[min(n_draws - 1, int(q * n_draws))]) for q in (0.16, 0.5, 0.84))
 
     return {"interval": central, "L_from_q": quantiles(lo), "L_to_q": quantiles(hi), "never_fraction": never / n_draws}
+
+
+def kl_trend(Ls, kl, kl_err) -> dict:
+    """The KL bound per spin against the lattice side: a power-law fit kl(L) = A · L^q over the sizes where
+    a model was trained and its bound measured (≥ 2 sizes; ``observables.fit_power_law``: "A" in nats per
+    spin, "p" = q, "cov" of (ln A, q)). Beyond the largest measured L it is an extrapolation."""
+    Ls, kl, kl_err = (np.asarray(v, float) for v in (Ls, kl, kl_err))
+    if len(set(Ls.tolist())) < 2:
+        raise ValueError(f"kl_trend: the KL bound must be measured at ≥ 2 lattice sizes; got L = {Ls.tolist()}")
+    if not (np.all(kl > 0) and np.all(np.isfinite(kl))):
+        raise ValueError(f"kl_trend: every KL bound per spin must be finite and > 0; got {kl.tolist()}")
+    return observables.fit_power_law(Ls, kl, kl_err)
 
 
 def kl_effective(ess_fraction: float, N: int, kl_bound: float | None = None) -> dict:
@@ -420,7 +455,7 @@ def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L
     no crossover); ``crossovers``: rows with "generator" (one of ``corrected``: a row for any other
     generator raises ValueError), "mc", "kl_per_spin", "kl_source", "L_from", "L_to" (None/inf as in
     :func:`cheaper_interval`), "L_from_q", "never_fraction", and optionally "ess_above_ceiling" (bool,
-    default False: see :func:`kl_effective`). Infinite values are written as None (JSON). Every
+    default False: see :func:`kl_effective`) and "kl_exponent" (q of a KL per spin kl·L^q; default 0). Infinite values are written as None (JSON). Every
     crossover is an extrapolation: fidelity is measured only at ``train_L``.
     """
     corrected = set(corrected)
@@ -442,6 +477,7 @@ def verdict_entry(gen_fits: dict, mc_fits: dict, crossovers: list[dict], train_L
                           **({"z": f["z"][0], "z_err": f["z"][1]} if "z" in f else {})}
                       for s, f in {**gen_fits, **mc_fits}.items()},
         "crossovers": [{"generator": c["generator"], "mc": c["mc"], "kl_per_spin": c["kl_per_spin"],
+                        "kl_exponent": float(c.get("kl_exponent", 0.0)),
                         "kl_source": c["kl_source"], "never": c["L_from"] is None or c["L_from"] == math.inf,
                         "L_from": num(c["L_from"]), "L_to": num(c["L_to"]),
                         "L_from_q16_q50_q84": [num(v) for v in c["L_from_q"]],

@@ -369,6 +369,20 @@ def _check_trained_models(*keys: str, same_grid: tuple[str, ...] = ()) -> Check:
     return check
 
 
+def _check_kl_models(p: dict, earlier: list[_Earlier]) -> None:
+    """06-cost: ``kl_L_models`` are adsorption runs an earlier 04-train trains, at ≥ 2 lattice sides."""
+    names = p.get("kl_L_models", [])
+    if not names:
+        return
+    trained = {_trained_name(e.values): e.values for e in earlier if e.notebook == "04-train"}
+    for i, m in enumerate(names):
+        if m not in trained or not trained[m]["model"].startswith("adsorption"):
+            raise _Bad("kl_L_models", f"adsorption runs that earlier 04-train runs train (element {i})", m)
+    sides = sorted({trained[m]["L"] for m in names})
+    if len(sides) < 2:
+        raise _Bad("kl_L_models", f"runs at ≥ 2 different lattice sides (all are at L = {sides[0]})", names)
+
+
 #: Per notebook, the checks that involve more than one value: they run after each value passed its
 #: own spec, in profile order, before any notebook executes.
 CROSS_CHECKS: dict[str, tuple[Check, ...]] = {
@@ -377,7 +391,7 @@ CROSS_CHECKS: dict[str, tuple[Check, ...]] = {
     "04-train": (_check_test_grid, _check_train_run),
     "05-fidelity": (_check_test_grid,
                     _check_trained_models("models", "seed_models", "fine_models", same_grid=("models", "seed_models"))),
-    "06-cost": (_check_trained_models("models", "scaling_models"),),
+    "06-cost": (_check_trained_models("models", "scaling_models"), _check_kl_models),
     "07-exact": (_check_test_grid, _check_trained_models("models", "hybrid_models", same_grid=("models", "hybrid_models"))),
 }
 
