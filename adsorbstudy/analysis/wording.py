@@ -51,9 +51,7 @@ def fmt_interval(c: Mapping) -> str:
         return "n/a"
     if c.get("low") is None or c.get("high") is None:
         return f"{c['diff']:+.3g} (no interval: one seed)"
-    if c["high"] - c["low"] <= 0:  # every seed identical in both arms: show the value, not 14 decimals of it
-        return f"{c['diff']:+.3g} [{c['low']:+.3g}, {c['high']:+.3g}]"
-    width = c["high"] - c["low"]
+    width = max(c["high"] - c["low"], 1e-12)
     d = max(0, 2 - int(math.floor(math.log10(width))))
     return f"{c['diff']:+.{d}f} [{c['low']:+.{d}f}, {c['high']:+.{d}f}]"
 

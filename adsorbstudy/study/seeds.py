@@ -34,7 +34,6 @@ PURPOSES: dict[str, str] = {
     "mc-cost-tau": "the tau_int and sweep-time scan of the cost chapter (chapter 6)",
     "mc-relaxation": "Metropolis relaxation from random starts, the reference of the trajectories (chapter 5)",
     "mc-exact-tau": "tau_int at the exact-statistics temperatures the Monte Carlo chapter did not scan (chapter 7)",
-    "kl-trend": "Wolff ensembles at Tc (extra: L) of the KL bound against L (chapter 6)",
     # model randomness (the root is the model's training ``seed``)
     "train-batches": "order of the training mini-batches",
     "train-validation": "the fixed noise of the validation loss",
@@ -43,7 +42,6 @@ PURPOSES: dict[str, str] = {
     "sample-eta": "model samples at Tc for G(r) and eta (chapter 5)",
     "sample-trajectory": "model trajectories along the generative steps (chapter 5)",
     "sample-cost": "timed model samples of the cost chapter (chapter 6)",
-    "kl-trend-elbo": "the one-draw ELBO noise of the KL bound against L (chapter 6; extra: L)",
     "classifier-batches": "mini-batches of the digit classifier that judges generated images (chapter 8)",
     "sample-budget": "samples of the training snapshots for the training-budget curves (training chapter)",
     "sample-exact": "generated samples, IMH chains and hybrid sweeps of the exact-statistics chapter (chapter 7)",
