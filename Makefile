@@ -48,7 +48,7 @@ chromium:
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 8 ? 8 : n )))
 
 test: venv chromium
-	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup --durations=10
 
 benchmarks: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
