@@ -434,7 +434,7 @@ def train_run(name: str, params: dict, profile: str, device: str = "auto", progr
     ``params``: {"kind", "L", "grid" ("coarse" | "fine", ``adsorbstudy.physics.grids.TRAIN_GRIDS``),
     "n_per_T" (MC frames per temperature), "mc_seed", "method", "mc_backend" (as in the Monte Carlo
     chapter, so its cached ensembles are reused), "hparams" (model constructor arguments),
-    "train" (a :class:`TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` and of
+    "train" (a :class:`~adsorbstudy.generators.trainconfig.TrainConfig` dict)}. The checkpoint is keyed by a hash of ``params`` and of
     ``code_versions`` in the profile's artifact store; an intact one is reused without training. Under ``--force``
     (``$ADSORBSTUDY_FORCE_SINCE``) the model and the training checkpoints written before the batch
     started are discarded and the model is trained again; an interrupted forced run resumes from

@@ -308,7 +308,7 @@ def train_image_model(kind: str, hparams: dict, train: dict, data: dict, store, 
 
     ``data``: {"train": (spins int8 (n, 8, 8), labels (n,)), "val": (...)} from the fixed split.
     ``hparams`` go to ``models.build`` (with ``n_classes`` = 10, zero padding); ``train`` is a
-    :class:`adsorbstudy.generators.train.TrainConfig` dict. The final weights are an artifact of ``store``
+    :class:`adsorbstudy.generators.trainconfig.TrainConfig` dict. The final weights are an artifact of ``store``
     keyed by (task, kind, hparams, train, ``key_extra``: e.g. the split seed), reused when intact;
     training checkpoints go beside it and resume an interrupted run. ``info``: seconds, steps,
     best_val, best_step, n_params.
