@@ -361,10 +361,10 @@ from tqdm.auto import tqdm
 lscan = ensembles.cached_tau_size_scan(store, tau_L, exact.TC, replicas=tau_replicas, n_chains=tau_chains,
                                    seed=seed_for(seed, "mc-tau-size"))
 mc_L = sorted(set(lscan["metropolis"]["L"]) | set(scaling_L))
-sc_rows, sc_fits = [], {}
+sc_rows, sc_fits, tau_fits = [], {}, {}
 for meth in ("metropolis", "wolff"):
     d = lscan[meth]
-    tau = scaling.tau_at(mc_L, d["L"], d["tau_int"], d["tau_err"], d["reliable"])
+    tau = tau_fits[meth] = scaling.tau_at(mc_L, d["L"], d["tau_int"], d["tau_err"], d["reliable"])
     # the fastest of scaling_repeats timings: interference from other processes only ever adds time
     sweep = np.array([min(montecarlo.time_sweeps(meth, Ls, exact.TC, tau_chains, seed=seed + r)
                           for r in range(scaling_repeats)) for Ls in mc_L])
@@ -432,11 +432,13 @@ for m in kl_L_models:
     b, b_err = reweight.kl_bound(km, ens.configs, exact.TC, seed=seed_for(seed, "sample-cost", 1000 + km.L))
     kl_rows.append({"model": m, "L": km.L, "kl_bound": b, "kl_bound_err": b_err})
 if kl_rows:
+    # None when fewer than two sizes give a bound > 0 (a noisy estimate can come out ≤ 0): no trend then
     kl_fit = scaling.kl_trend([r["L"] for r in kl_rows], [r["kl_bound"] for r in kl_rows],
                               [r["kl_bound_err"] for r in kl_rows])
-    kl_fit_text = (f"the KL bound per spin fitted over L = {', '.join(str(r['L']) for r in kl_rows)} "
-                   f"({', '.join(r['model'] for r in kl_rows)}): ∝ L^q, q = {kl_fit['p']:.2f} ± {kl_fit['p_err']:.2f}, "
-                   f"extrapolated beyond L = {max(r['L'] for r in kl_rows)}")
+if kl_fit is not None:
+    kl_fit_text = (f"the KL bound per spin fitted over L = {', '.join(map(str, kl_fit['fit_L']))} "
+                   f"({', '.join(r['model'] for r in kl_rows if r['L'] in kl_fit['fit_L'])}): ∝ L^q, "
+                   f"q = {kl_fit['p']:.2f} ± {kl_fit['p_err']:.2f}, extrapolated beyond L = {max(kl_fit['fit_L'])}")
 crossings = []
 for label in corrected:
     kls = [kl_known[label]] if label in kl_known else []
@@ -459,12 +461,13 @@ gen_fits = {k: v for k, v in sc_fits.items() if not k.startswith("MC")}
 mc_fits = {k: v for k, v in sc_fits.items() if k.startswith("MC")}
 scaling_summary = scaling.verdict_entry(gen_fits, mc_fits, crossings, L, scaling_L, lscan["metropolis"]["L"],
                                         corrected=corrected)
-scaling_summary["kl_trend"] = None if kl_fit is None else {
+scaling_summary["kl_trend"] = None if not kl_rows else {
     "L": [r["L"] for r in kl_rows], "models": [r["model"] for r in kl_rows], "T": exact.TC, "n": n_kl,
     "kl_bound": [r["kl_bound"] for r in kl_rows], "kl_bound_err": [r["kl_bound_err"] for r in kl_rows],
-    "A": kl_fit["A"], "q": kl_fit["p"], "q_err": kl_fit["p_err"], "extrapolation_beyond_L": max(r["L"] for r in kl_rows)}
-scaling_summary["tau_fit_L"] = {meth: scaling.tau_at(mc_L, lscan[meth]["L"], lscan[meth]["tau_int"], lscan[meth]["tau_err"],
-                                                     lscan[meth]["reliable"])["fit_L"] for meth in ("metropolis", "wolff")}
+    **({"A": None, "q": None, "q_err": None, "fit_L": [], "extrapolation_beyond_L": None} if kl_fit is None else
+       {"A": kl_fit["A"], "q": kl_fit["p"], "q_err": kl_fit["p_err"], "fit_L": kl_fit["fit_L"],
+        "extrapolation_beyond_L": max(kl_fit["fit_L"])})}
+scaling_summary["tau_fit_L"] = {meth: tau_fits[meth]["fit_L"] for meth in ("metropolis", "wolff")}
 atomic_write_json(out / "scaling.json", scaling_summary)
 verdict_now = comparisons.update_verdict(out / "verdict.json", "scaling", scaling_summary)
 # The answer first: this chapter runs after the fidelity and exact-statistics chapters (NEEDS), so
@@ -582,9 +585,11 @@ if kl_rows:
     kl_note += (". KL bound per spin at T_c against L (one model per side, " + f"{n_kl} Wolff samples each): "
                 + ", ".join(f"L = {r['L']} ({r['model']}): {wording.fmt_pm(r['kl_bound'], r['kl_bound_err'])}"
                             for r in kl_rows)
-                + f"; fitted ∝ L^q with q = {wording.fmt_pm(kl_fit['p'], kl_fit['p_err'])}, an **extrapolation** "
-                  f"beyond L = {max(r['L'] for r in kl_rows)}"
-                + ("" if kl_fit["p"] > -2 else " (q ≤ −2: a total KL that does not grow with L; no crossover drawn from it)"))
+                + ("; fewer than two sizes gave a bound > 0, so no trend is fitted or extrapolated" if kl_fit is None else
+                   (f"; fitted over L = {', '.join(map(str, kl_fit['fit_L']))} ∝ L^q with "
+                    f"q = {wording.fmt_pm(kl_fit['p'], kl_fit['p_err'])}, an **extrapolation** beyond L = {max(kl_fit['fit_L'])}"
+                    + (f" (left out, bound ≤ 0: L = {', '.join(map(str, kl_fit['dropped_L']))})" if kl_fit["dropped_L"] else "")
+                    + ("" if kl_fit["p"] > -2 else " (q ≤ −2: a total KL that does not grow with L; no crossover drawn from it)"))))
 zm, zw = mc_fits["MC metropolis"]["z"], mc_fits["MC wolff"]["z"]
 scaling_text = (
     f"Timed at T_c on L = {', '.join(map(str, scaling_L))} ({scaling_pixels} pixels per batch), τ_int measured at "

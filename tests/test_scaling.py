@@ -57,28 +57,56 @@ def test_crossover_of_two_exact_power_laws_is_the_analytic_one():
     assert scaling.cheaper_interval(2.0, 2.0, 1.0, 2.0) is None
 
 
+#: The regimes of the crossover brute-force scans: the generator's cost exponent below Monte Carlo's and
+#: dearer at L = 1 (a window, if any, opens at a crossing above 1); below and cheaper at L = 1 (the
+#: window opens at a crossing below 1, found by the root search's downward bracket); at or above it
+#: (cheaper, if at all, only below one crossing: "from the smallest L", 0.0). Each regime is drawn on
+#: purpose, so every branch of ``cheaper_interval`` is exercised whatever the random stream. The grid
+#: starts at L = 1e-3: the function is a formula in L, and its crossings below 1 are checked too.
+REGIMES = ("dearer at L = 1", "cheaper at L = 1", "exponent ≥ Monte Carlo's")
+
+
+def _draw_costs(rng, regime: str):
+    a, p = float(10 ** rng.uniform(-4, 1)), float(rng.uniform(1.5, 2.5))
+    if regime == "dearer at L = 1":
+        return a, p, float(10 ** rng.uniform(-9, -4)), float(rng.uniform(2.6, 5.0))
+    if regime == "cheaper at L = 1":
+        return a, p, a * float(10 ** rng.uniform(0.1, 3)), float(rng.uniform(2.6, 5.0))
+    return a, p, a * float(10 ** rng.uniform(-1, 3)), float(rng.uniform(1.0, p))
+
+
+def _check_against_grid(Lg, cheaper, iv) -> str:
+    """``iv`` from cheaper_interval against the grid's verdict; returns which case it was."""
+    if not cheaper.any():  # never, or only where the grid does not reach
+        assert iv is None or iv[1] <= Lg[0] * (1 + 1e-4) or iv[0] >= Lg[-1] * (1 - 1e-4), iv
+        return "never" if iv is None else "outside the grid"
+    inside = Lg[cheaper]
+    if cheaper[0]:  # cheaper at the grid's first L: the window opens at or below it
+        assert iv[0] <= Lg[0] * (1 + 1e-4)
+    else:
+        assert iv[0] == pytest.approx(inside[0], rel=1e-4)
+    if inside[-1] < Lg[-1]:
+        assert iv[1] == pytest.approx(inside[-1], rel=1e-4)
+    return "from the first L" if cheaper[0] else "window"
+
+
 def test_crossover_with_kl_matches_a_brute_force_scan():
     """With ESS/n = exp(−KL·L²) the generator is cheaper on a bounded window (or never): compare with a fine grid."""
     rng = _rng("crossover_kl")
-    Lg = np.exp(np.linspace(0, math.log(1e5), 400001))
-    n_window = n_none = 0
-    for _ in range(30):
-        a, b = float(10 ** rng.uniform(-4, 1)), float(10 ** rng.uniform(-9, -4))
-        p, q = float(rng.uniform(1.5, 2.5)), float(rng.uniform(2.3, 5.0))
-        kl = float(10 ** rng.uniform(-7, -2))
-        cheaper = math.log(a) + p * np.log(Lg) + kl * Lg**2 < math.log(b) + q * np.log(Lg)
-        iv = scaling.cheaper_interval(a, p, b, q, kl)
-        if not cheaper.any():
-            n_none += 1
-            assert iv is None
-            continue
-        n_window += 1
-        inside = Lg[cheaper]
-        lo = 0.0 if cheaper[0] else inside[0]
-        assert iv[0] == pytest.approx(lo, rel=1e-4, abs=1e-12)
-        assert iv[1] == pytest.approx(inside[-1], rel=1e-4)
-        assert math.isfinite(iv[1])  # the exponential always wins in the end
-    assert n_window > 0 and n_none > 0  # both cases were exercised
+    Lg = np.exp(np.linspace(math.log(1e-3), math.log(1e5), 400001))
+    seen = {r: set() for r in REGIMES}
+    for regime in REGIMES:
+        for _ in range(15):
+            a, p, b, q = _draw_costs(rng, regime)
+            kl = float(10 ** rng.uniform(-7, -2))
+            cheaper = math.log(a) + p * np.log(Lg) + kl * Lg**2 < math.log(b) + q * np.log(Lg)
+            iv = scaling.cheaper_interval(a, p, b, q, kl)
+            seen[regime].add(_check_against_grid(Lg, cheaper, iv))
+            if iv is not None:
+                assert math.isfinite(iv[1])  # the exponential always wins in the end
+                assert (iv[0] == 0.0) == (q <= p)  # "from the smallest L" only when MC's exponent is not larger
+    assert seen["dearer at L = 1"] == {"window", "never"} and "window" in seen["cheaper at L = 1"]
+    assert "from the first L" in seen["exponent ≥ Monte Carlo's"]
     # kl = 0 is the uncorrected crossover
     assert scaling.cheaper_interval(1.0, 2.0, 1e-3, 4.0, 0.0)[0] == pytest.approx(1e3 ** 0.5)
 
@@ -87,23 +115,16 @@ def test_crossover_with_a_kl_trend_matches_a_brute_force_scan():
     """KL per spin kl·L^q (the trend over lattice sizes): the window of L where the generator is cheaper
     equals a fine grid scan of A_g L^p exp(kl L^(2+q)) < A_m L^p_m, for q on both sides of 0."""
     rng = _rng("crossover_kl_trend")
-    Lg = np.exp(np.linspace(0, math.log(1e5), 400001))
-    n_window = 0
-    for _ in range(30):
-        a, b = float(10 ** rng.uniform(-4, 1)), float(10 ** rng.uniform(-9, -4))
-        p, pm = float(rng.uniform(1.5, 2.5)), float(rng.uniform(2.3, 5.0))
-        kl, q = float(10 ** rng.uniform(-6, -2)), float(rng.uniform(-1.5, 1.0))
-        cheaper = math.log(a) + p * np.log(Lg) + kl * Lg ** (2 + q) < math.log(b) + pm * np.log(Lg)
-        iv = scaling.cheaper_interval(a, p, b, pm, kl, q)
-        if not cheaper.any():
-            assert iv is None
-            continue
-        n_window += 1
-        inside = Lg[cheaper]
-        assert iv[0] == pytest.approx(0.0 if cheaper[0] else inside[0], rel=1e-4, abs=1e-12)
-        if inside[-1] < Lg[-1]:
-            assert iv[1] == pytest.approx(inside[-1], rel=1e-4)
-    assert n_window > 5
+    Lg = np.exp(np.linspace(math.log(1e-3), math.log(1e5), 400001))
+    seen = {r: set() for r in REGIMES}
+    for regime in REGIMES:
+        for _ in range(15):
+            a, p, b, pm = _draw_costs(rng, regime)
+            kl, q = float(10 ** rng.uniform(-6, -2)), float(rng.uniform(-1.5, 1.0))
+            cheaper = math.log(a) + p * np.log(Lg) + kl * Lg ** (2 + q) < math.log(b) + pm * np.log(Lg)
+            seen[regime].add(_check_against_grid(Lg, cheaper, scaling.cheaper_interval(a, p, b, pm, kl, q)))
+    assert "window" in seen["dearer at L = 1"] and "window" in seen["cheaper at L = 1"]
+    assert "from the first L" in seen["exponent ≥ Monte Carlo's"]
     with pytest.raises(ValueError, match="kl_exponent"):
         scaling.cheaper_interval(1.0, 2.0, 1.0, 4.0, 1e-3, -2.0)
     # a KL fit with a negligible covariance reproduces the central interval in every draw
@@ -115,12 +136,73 @@ def test_crossover_with_a_kl_trend_matches_a_brute_force_scan():
     assert c["L_from_q"][1] == pytest.approx(c["interval"][0], rel=1e-5)
 
 
+def test_crossover_draws_follow_an_uncertain_kl_exponent():
+    """Only the KL exponent q is uncertain (q ~ N(q0, s²), the cost laws exact): the generator is never
+    cheaper exactly when q > q* (found by bisection on :func:`cheaper_interval`), L_from rises and L_to
+    falls with q, so the draws' never-fraction and quantiles follow from the normal distribution of q.
+    About 4 % of the draws fall at q ≤ −2 and must be clipped, not refused."""
+    from statistics import NormalDist
+
+    fit_g = {"A": 1e-3, "p": 2.0, "cov": np.diag([1e-14, 1e-14])}
+    fit_m = {"A": 1e-8, "p": 4.2, "cov": np.diag([1e-14, 1e-14])}
+    q0, sq, n = -0.6, 0.8, 4000
+    kl_fit = {"A": 1e-4, "p": q0, "cov": np.diag([1e-14, sq ** 2])}
+
+    def iv(q):
+        return scaling.cheaper_interval(1e-3, 2.0, 1e-8, 4.2, 1e-4, q)
+
+    grid = np.linspace(-1.99, 1.0, 60)
+    never = np.array([iv(q) is None for q in grid])
+    assert 0 < never.sum() < len(grid) and not np.diff(never.astype(int)).min() < 0  # one threshold q*
+    lo, hi = -1.99, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if iv(mid) is None else (mid, hi)
+    F, qstar = NormalDist(q0, sq), lo
+    c = scaling.crossover_draws(fit_g, fit_m, n_draws=n, kl_fit=kl_fit, seed=0)
+
+    def se(a):
+        return 4 * math.sqrt(a * (1 - a) / n)
+
+    p_never = 1 - F.cdf(qstar)
+    assert abs(c["never_fraction"] - p_never) < se(p_never)
+    Fs = F.cdf(qstar)
+    for k, a in enumerate((0.16, 0.5, 0.84)):
+        # L_from's a-quantile is L_from at q's a-quantile while that is below q*; never-draws sort last (inf)
+        if a + se(a) < Fs:
+            band = [iv(F.inv_cdf(a + d))[0] for d in (-se(a), se(a))]
+            assert min(band) * (1 - 1e-6) <= c["L_from_q"][k] <= max(band) * (1 + 1e-6), (a, band, c["L_from_q"])
+        elif a - se(a) > Fs:
+            assert c["L_from_q"][k] == math.inf
+        # L_to falls with q: P(L_to ≤ h) = F(q*) − F(q_h), and beyond F(q*) the quantile is a never-draw
+        if a + se(a) < Fs - F.cdf(-2):
+            band = [iv(F.inv_cdf(Fs - a + d))[1] for d in (-se(a), se(a))]
+            assert min(band) * (1 - 1e-6) <= c["L_to_q"][k] <= max(band) * (1 + 1e-6), (a, band, c["L_to_q"])
+        elif a - se(a) > Fs:
+            assert c["L_to_q"][k] == math.inf
+    assert sum(math.isinf(v) for v in c["L_from_q"] + c["L_to_q"]) >= 2  # both branches were exercised
+
+
 def test_kl_trend_recovers_a_power_law_and_refuses_one_size():
     L = np.array([8.0, 12.0, 16.0])
     fit = scaling.kl_trend(L, 3e-3 * L ** -0.7, 1e-6 * np.ones(3))
     assert (fit["A"], fit["p"]) == pytest.approx((3e-3, -0.7), rel=1e-9)
+    assert fit["fit_L"] == [8, 12, 16] and fit["dropped_L"] == []
     with pytest.raises(ValueError, match="≥ 2 lattice sizes"):
         scaling.kl_trend([16, 16], [1e-3, 2e-3], [1e-5, 1e-5])
+
+
+def test_kl_trend_leaves_out_bounds_at_or_below_zero():
+    """A Monte Carlo KL bound can come out ≤ 0 (or nan) at a well-trained size: the power law is fitted
+    over the other sizes, exactly as if the bad size had not been measured; below two sizes, no trend."""
+    L = np.array([8.0, 12.0, 16.0, 24.0])
+    kl = 3e-3 * L ** -0.7
+    for bad in (0.0, -2e-4, float("nan")):
+        got = scaling.kl_trend(L, np.where(L == 12, bad, kl), 1e-5 * np.ones(4))
+        want = scaling.kl_trend(L[L != 12], kl[L != 12], 1e-5 * np.ones(3))
+        assert got["fit_L"] == [8, 16, 24] and got["dropped_L"] == [12]
+        assert (got["A"], got["p"], got["p_err"]) == pytest.approx((want["A"], want["p"], want["p_err"]), rel=1e-12)
+    assert scaling.kl_trend([8, 16], [1e-3, -1e-4], [1e-5, 1e-5]) is None
 
 
 def test_crossover_rejects_bad_input():

@@ -346,16 +346,24 @@ def crossover_draws(fit_g: dict, fit_m: dict, kl_per_spin: float = 0.0, n_draws:
     return {"interval": central, "L_from_q": quantiles(lo), "L_to_q": quantiles(hi), "never_fraction": never / n_draws}
 
 
-def kl_trend(Ls, kl, kl_err) -> dict:
+def kl_trend(Ls, kl, kl_err) -> dict | None:
     """The KL bound per spin against the lattice side: a power-law fit kl(L) = A · L^q over the sizes where
-    a model was trained and its bound measured (≥ 2 sizes; ``observables.fit_power_law``: "A" in nats per
-    spin, "p" = q, "cov" of (ln A, q)). Beyond the largest measured L it is an extrapolation."""
+    a model was trained and its bound measured (``observables.fit_power_law``: "A" in nats per spin,
+    "p" = q, "cov" of (ln A, q)). Beyond the largest measured L it is an extrapolation.
+
+    ``Ls`` must hold ≥ 2 distinct sizes (else ValueError: a configuration error). The bound is a Monte
+    Carlo estimate, so at a well-trained size it can come out ≤ 0 (or nan); such sizes cannot enter a
+    power law and are left out, listed in "dropped_L"; "fit_L" lists the sizes fitted. Returns None when
+    fewer than 2 sizes are left: then there is no trend to extrapolate.
+    """
     Ls, kl, kl_err = (np.asarray(v, float) for v in (Ls, kl, kl_err))
     if len(set(Ls.tolist())) < 2:
         raise ValueError(f"kl_trend: the KL bound must be measured at ≥ 2 lattice sizes; got L = {Ls.tolist()}")
-    if not (np.all(kl > 0) and np.all(np.isfinite(kl))):
-        raise ValueError(f"kl_trend: every KL bound per spin must be finite and > 0; got {kl.tolist()}")
-    return observables.fit_power_law(Ls, kl, kl_err)
+    ok = np.isfinite(kl) & (kl > 0)
+    if len(set(Ls[ok].tolist())) < 2:
+        return None
+    fit = observables.fit_power_law(Ls[ok], kl[ok], kl_err[ok])
+    return {**fit, "fit_L": [int(L) for L in Ls[ok]], "dropped_L": [int(L) for L in Ls[~ok]]}
 
 
 def kl_effective(ess_fraction: float, N: int, kl_bound: float | None = None) -> dict:
