@@ -444,7 +444,7 @@ plt.show()
 # %%
 im.write_images_csv(out / "images.csv", all_rows)
 rows_read = im.read_images_csv(out / "images.csv")
-v = im.verdict_entries(rows_read)
+v = im.verdict_entries(rows_read, steps=steps)
 atomic_write_json(out / "images_verdict.json", v)
 comparisons.update_verdict(out / "verdict.json", "images", v)  # beside the Ising verdict, whichever chapter ends first
 text = im.verdict_markdown(v)

@@ -299,7 +299,7 @@ def test_verdict_is_welch_with_holm_over_the_declared_family():
     fd = {"adsorption": (20, 22, 21), "adsorption-nolateral": (19, 23, 21), "ddpm-matched": (80, 90, 85),
           "ddpm": (100, 110, 105), "gan": (40, 41, 42)}
     rows = [_row(m, s, acc[m][s], fd[m][s]) for m in acc for s in range(3)]
-    v = im.verdict_entries(rows)
+    v = im.verdict_entries(rows, steps=400)
     prim = [c for c in v["comparisons"] if c["role"] == "primary"]
     assert [(c["a"], c["b"], c["metric"]) for c in prim] == [(a, b, "acc") for a, b in im.DECISIVE_IMAGE_PAIRS]
     p = {}
@@ -325,6 +325,43 @@ def test_verdict_is_welch_with_holm_over_the_declared_family():
     text = im.verdict_markdown(v)
     assert text.count(": adsorption is better.") == 1 and text.count("is better.") == 1
     assert text.count("never called better") == len(sec)
+    assert text.count("at 400 optimizer steps") == len(prim) + len(sec)  # the budget the verdict holds at
+    assert "optimizer steps" not in im.verdict_markdown(im.verdict_entries(rows))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="steps must be an integer ≥ 1"):
+            im.verdict_entries(rows, steps=bad)
+
+
+@pytest.mark.parametrize("spread, resolved", [(0.02, 3), (0.04, 1)])
+def test_verdict_holm_steps_past_the_first_and_reads_only_w0(spread, resolved):
+    """Holm's later steps: with the matched DDPM at 0.705 ± ``spread``, the second-smallest p is tested at
+    0.05/2 and the last at 0.05. At spread 0.02 all three resolve; at 0.04 the second p (≈ 0.038) fails
+    its step, so the third stays unresolved although its own p (≈ 0.047) is below 0.05. Rows at w ≠ 0,
+    with other values, must not enter the verdict."""
+    from scipy import stats
+
+    acc = {"adsorption": (0.80, 0.82, 0.81), "adsorption-nolateral": (0.60, 0.62, 0.61),
+           "ddpm-matched": (0.705 - spread, 0.705, 0.705 + spread)}
+    rows = [_row(m, s, acc[m][s], 20.0 + s) for m in acc for s in range(3)]
+    rows += [_row(m, s, 0.1 * (s + 1), 50.0 - s) | {"guidance": 2.0} for m in acc for s in range(3)]
+    prim = sorted((c for c in im.verdict_entries(rows)["comparisons"] if c["role"] == "primary"), key=lambda c: c["p"])
+    ps = [stats.ttest_ind(acc[c["a"]], acc[c["b"]], equal_var=False).pvalue for c in prim]
+    assert [c["p"] for c in prim] == pytest.approx(ps, rel=1e-6)
+    assert [(c["a"], c["b"]) for c in prim] == [("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm-matched"),
+                                               ("adsorption-nolateral", "ddpm-matched")]
+    # α/3, α/2, α while each earlier step rejected; the first retained step keeps its level, later ones α/3
+    levels = [0.05 / 3, 0.05 / 2, 0.05] if resolved == 3 else [0.05 / 3, 0.05 / 2, 0.05 / 3]
+    assert [c["alpha_step"] for c in prim] == pytest.approx(levels)
+    if resolved == 1:
+        assert ps[1] > 0.025 and ps[2] < 0.05  # the stopping rule, not p alone, leaves the third unresolved
+    for k, c in enumerate(prim):
+        a, b = acc[c["a"]], acc[c["b"]]
+        va, vb = np.var(a, ddof=1) / 3, np.var(b, ddof=1) / 3
+        dof = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 2)
+        half = stats.t.ppf(1 - c["alpha_step"] / 2, dof) * math.sqrt(va + vb)
+        assert (c["low"], c["high"]) == pytest.approx((np.mean(a) - np.mean(b) - half, np.mean(a) - np.mean(b) + half))
+        winner = c["a"] if np.mean(a) > np.mean(b) else c["b"]
+        assert c["outcome"] == (f"{winner} is better" if k < resolved else "not resolved with 3 seeds")
 
 
 def test_generated_digits_round_trip_and_refuse_bad_images(tmp_path):
@@ -335,3 +372,11 @@ def test_generated_digits_round_trip_and_refuse_bad_images(tmp_path):
     assert np.array_equal(gx, x) and np.array_equal(gy, y) and gx.dtype == np.uint8
     with pytest.raises(ValueError, match="images must be"):
         im.save_generated(tmp_path / "h.npz", 2 * x.astype(int) - 1, y)
+    with pytest.raises(ValueError, match="images must be"):
+        im.save_generated(tmp_path / "h.npz", x[:0], y[:0])
+    with pytest.raises(ValueError, match="images must be"):
+        im.save_generated(tmp_path / "h.npz", x, y[:-1])
+    for bad in (-1, 10):
+        with pytest.raises(ValueError, match="prompts must be digit classes 0–9"):
+            im.save_generated(tmp_path / "h.npz", x, np.where(y == 3, bad, y))
+    assert not (tmp_path / "h.npz").exists()

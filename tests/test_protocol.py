@@ -282,10 +282,18 @@ def test_snapshot_steps_log_spaced(tmp_path):
             3.0: ensembles.sample_ensemble(8, 3.0, 20, method="wolff", seed=2).configs}
     model = build("adsorption", 8, K=4, base=4, depth=1, emb_dim=8)
     cfg = dict(steps=6, batch=8, lr=0.01, val_every=6, ckpt_every=3, snapshot_steps=[1, 2, 5], seed=0)
-    tr.fit(model, data, cfg, tmp_path, progress=False)
+    seen = {}  # the live weights right after each step (no EMA here: the snapshot is the live model)
+    tr.fit(model, data, cfg, tmp_path, progress=False,
+           callback=lambda step, loss: seen.__setitem__(step, {k: v.clone() for k, v in model.state_dict().items()}))
     snaps = sorted(tmp_path.glob("snap-*.pt"))
     assert [int(p.stem.split("-")[1]) for p in snaps] == [1, 2, 5]
-    assert [torch.load(p, weights_only=True)["step"] for p in snaps] == [1, 2, 5]
+    got = [torch.load(p, weights_only=True) for p in snaps]
+    assert [g["step"] for g in got] == [1, 2, 5]
+    for g in got:
+        assert g["model"].keys() == seen[g["step"]].keys()
+        assert all(torch.equal(g["model"][k], seen[g["step"]][k]) for k in g["model"]), g["step"]
+    # the steps really differ, so the comparison above can tell one step's weights from another's
+    assert not all(torch.equal(got[0]["model"][k], got[2]["model"][k]) for k in got[0]["model"])
     both = tr.TrainConfig(steps=12, snapshot_every=4, snapshot_steps=[1, 2, 4, 9])
     assert both.snapshot_schedule() == [1, 2, 4, 8, 9, 12]
     for bad in ([2, 1], [0, 3], [3, 3], [1, 7], [1.5]):

@@ -283,8 +283,11 @@ def save_generated(path: Path | str, images, prompts) -> Path:
     from ..study.store import save_npz
 
     x, y = np.asarray(images), np.asarray(prompts, dtype=np.int64)
-    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE) or len(x) != len(y) or not np.isin(x, (0, 1)).all():
-        raise ValueError(f"images must be (n, {SIDE}, {SIDE}) in {{0, 1}} with one prompt each; got {x.shape}, {y.shape}")
+    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE) or len(x) < 1 or y.shape != (len(x),) or not np.isin(x, (0, 1)).all():
+        raise ValueError(f"images must be (n ≥ 1, {SIDE}, {SIDE}) in {{0, 1}} with one prompt each; "
+                         f"got {x.shape}, prompts {y.shape}")
+    if not ((y >= 0) & (y <= 9)).all():
+        raise ValueError(f"prompts must be digit classes 0–9; got values from {y.min()} to {y.max()}")
     return save_npz(path, {"images": x.astype(np.uint8), "prompts": y})
 
 
@@ -440,9 +443,7 @@ def read_images_csv(path: Path | str) -> list[dict]:
 def seed_summary(rows: Sequence[Mapping], model: str, key: str, guidance: float = 0.0) -> dict[str, float]:
     """Mean over the training seeds of ``key`` for ``model`` at guidance w, the seed spread (standard
     deviation, ddof 1; nan with one seed), the number of seeds, and the mean bootstrap error."""
-    sel = [r for r in rows if r["model"] == model and abs(r["guidance"] - guidance) < 1e-9 and np.isfinite(r[key])]
-    v = np.array([r[key] for r in sel], float)
-    e = np.array([r.get(f"{key}_err", math.nan) for r in sel], float)
+    v, e = seed_values(rows, model, key, guidance)
     return {"mean": float(v.mean()) if v.size else math.nan,
             "spread": float(v.std(ddof=1)) if v.size > 1 else math.nan,
             "seeds": int(v.size), "err": float(np.nanmean(e)) if v.size and np.isfinite(e).any() else math.nan}
@@ -477,7 +478,7 @@ def _image_claim(rows, a: str, b: str, key: str, role: str) -> dict:
             "lower_is_better": key != "acc", "difference": d}
 
 
-def verdict_entries(rows: Sequence[Mapping], alpha: float = 0.05) -> dict:
+def verdict_entries(rows: Sequence[Mapping], alpha: float = 0.05, steps: int | None = None) -> dict:
     """The image verdict for ``verdict.json`` (key "images"), from the rows of ``images.csv``.
 
     Per model (w = 0): mean ± seed spread of prompt accuracy, Fréchet distance, nearest-neighbour
@@ -487,9 +488,14 @@ def verdict_entries(rows: Sequence[Mapping], alpha: float = 0.05) -> dict:
     Welch's interval of the difference a − b over the seeds, Holm's correction at ``alpha``; words
     from ``adsorbstudy.analysis.decision.family``), then the secondary comparisons (the Fréchet distance
     of the decisive pairs, both metrics of :data:`SECONDARY_IMAGE_PAIRS`) with 95 % intervals and
-    ``outcome`` "secondary". Pairs with a model missing from ``rows`` are left out.
+    ``outcome`` "secondary". Pairs with a model missing from ``rows`` are left out. ``steps``: the
+    optimizer steps every compared model was trained for (recorded as "steps", so that the words say
+    at which budget the verdict holds; None: not stated).
     """
     from ..analysis.decision import family
+
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be an integer ≥ 1 (optimizer steps) or None; got {steps!r}")
 
     keys = ("acc", "fd", "nn_hamming", "copies", "diversity", "nll_test_bits", "nll_train_bits", "nfe",
             "seconds_per_1000")
@@ -498,7 +504,7 @@ def verdict_entries(rows: Sequence[Mapping], alpha: float = 0.05) -> dict:
     out: dict = {"references": {m: {k: r[k] for k in keys + ("acc_err", "fd_err", "nll_test_bits_err")
                                     if np.isfinite(r.get(k, math.nan))} for m, r in ref.items()},
                  "models": {m: {k: seed_summary(rows, m, k) for k in keys} for m in models},
-                 "comparisons": []}
+                 "comparisons": [], "steps": steps}
     ws = sorted({r["guidance"] for r in rows if r["kind"] != "reference"})
     out["guidance"] = {m: {f"{w:g}": seed_summary(rows, m, "acc", w)["mean"] for w in ws
                            if seed_summary(rows, m, "acc", w)["seeds"]} for m in models}
@@ -532,6 +538,8 @@ def verdict_markdown(v: Mapping) -> str:
     for c in v["comparisons"]:
         what = METRIC_NAMES[c["metric"]] + (" (higher is better)" if c["metric"] == "acc" else " (lower is better)")
         seeds = f"{c['n_a']} seeds each" if c["n_a"] == c["n_b"] else f"{c['n_a']} and {c['n_b']} seeds"
+        if v.get("steps"):
+            seeds += f", at {v['steps']} optimizer steps"
         if c["role"] == "primary":
             level = (f"Holm-corrected over the declared family of {c['family_size']}, level "
                      f"{1 - c['alpha_step']:.4g}")
