@@ -132,6 +132,24 @@ def test_family_words_and_pooled_difference():
     assert flip[0]["outcome"] == "B is better"
 
 
+def test_seeds_that_agree_exactly_give_no_interval_and_no_claim():
+    """A coarse metric (an accuracy over few images) can give every seed of both arms the same value: the
+    seeds then carry no spread to build an interval from. That is no claim, like one seed, never a
+    zero-width interval that would call any difference "better"; the words say why."""
+    from adsorbstudy.analysis.wording import fmt_interval
+
+    d = difference([0.10, 0.10, 0.10], [0.09, 0.09, 0.09])
+    assert d["diff"] == pytest.approx(0.01) and all(math.isnan(d[k]) for k in ("low", "high", "p", "se"))
+    (c,) = family([{"name": "acc", "a": "A", "b": "B", "difference": d, "lower_is_better": False}])
+    assert c["outcome"] == "not resolved with 3 seeds"
+    shown = {"diff": c["diff"], "low": None, "high": None, "n_a": 3, "n_b": 3}
+    assert fmt_interval(shown) == "+0.01 (no interval: every seed of each arm gave the same value)"
+    assert fmt_interval(shown | {"n_a": 1}) == "+0.01 (no interval: one seed)"
+    # one arm with spread is enough for Welch's interval
+    half = difference([0.10, 0.10, 0.10], [0.08, 0.09, 0.10])
+    assert half["low"] < half["diff"] < half["high"] and half["dof"] == pytest.approx(2.0)
+
+
 def test_bad_input_names_the_field():
     with pytest.raises(ValueError, match="temperatures"):
         difference({1.5: [1, 2]}, {2.0: [1, 2]})

@@ -81,7 +81,8 @@ def difference(a, b, a_err=None, b_err=None, level: float = 0.95) -> dict:
     - ``diff``: mean over seeds of a's per-seed region means minus b's (metric units);
     - ``se``, ``dof``: Welch's standard error and Welch–Satterthwaite degrees of freedom;
     - ``low``, ``high``: the two-sided ``level`` interval diff ± t_{dof} se; ``p``: the two-sided Welch
-      p-value for "no difference"; all nan when an arm has one seed (no seed spread: no claim);
+      p-value for "no difference"; all nan (no claim) when an arm has one seed, or when every seed of
+      each arm gave the same value (no seed spread to build an interval from);
     - ``n_a``, ``n_b``: seeds per arm; ``per_T``: (..., n_T) differences of the seed means at each T;
       ``T``: the temperatures when mappings were given, else None;
     - ``sampling_share_a``, ``sampling_share_b``: the mean squared sampling error of a per-seed region
@@ -106,10 +107,14 @@ def difference(a, b, a_err=None, b_err=None, level: float = 0.95) -> dict:
         wa, wb = va / na, vb / nb
         se = np.sqrt(wa + wb)
         dof = (wa + wb) ** 2 / (wa**2 / (na - 1) + wb**2 / (nb - 1))
-        # both arms without spread (identical seeds): no t distribution; the difference is then exact
-        dof = np.where(se == 0, na + nb - 2.0, dof)
+        # both arms without spread (every seed of each arm gave the same value, as a coarse metric can at
+        # few seeds): the seeds then say nothing about how far another seed would fall, so no interval
+        # (nan, like one seed) rather than a zero-width one that would call any difference "better"
+        # (tested on the values, not on se: the variance of equal floats can come out at 1e-35, not 0)
+        flat = (np.ptp(ma, axis=-1) == 0) & (np.ptp(mb, axis=-1) == 0)
+        se = np.where(flat, np.nan, se)
         tq = stats.t.ppf(0.5 + level / 2, dof)
-        p = np.where(se == 0, np.where(diff == 0, 1.0, 0.0), 2 * stats.t.sf(np.abs(diff) / se, dof))
+        p = 2 * stats.t.sf(np.abs(diff) / se, dof)
         low, high = diff - tq * se, diff + tq * se
 
         def share(err, X, v):

@@ -50,7 +50,8 @@ def fmt_interval(c: Mapping) -> str:
     if c.get("diff") is None:
         return "n/a"
     if c.get("low") is None or c.get("high") is None:
-        return f"{c['diff']:+.3g} (no interval: one seed)"
+        why = "one seed" if min(c.get("n_a", 1), c.get("n_b", 1)) < 2 else "every seed of each arm gave the same value"
+        return f"{c['diff']:+.3g} (no interval: {why})"
     width = max(c["high"] - c["low"], 1e-12)
     d = max(0, 2 - int(math.floor(math.log10(width))))
     return f"{c['diff']:+.{d}f} [{c['low']:+.{d}f}, {c['high']:+.{d}f}]"
