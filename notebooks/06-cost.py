@@ -588,7 +588,8 @@ if kl_rows:
                 + ("; fewer than two sizes gave a bound > 0, so no trend is fitted or extrapolated" if kl_fit is None else
                    (f"; fitted over L = {', '.join(map(str, kl_fit['fit_L']))} ∝ L^q with "
                     f"q = {wording.fmt_pm(kl_fit['p'], kl_fit['p_err'])}, an **extrapolation** beyond L = {max(kl_fit['fit_L'])}"
-                    + (f" (left out, bound ≤ 0: L = {', '.join(map(str, kl_fit['dropped_L']))})" if kl_fit["dropped_L"] else "")
+                    + (f" (left out, bound ≤ 0 or not finite: L = {', '.join(map(str, kl_fit['dropped_L']))}; a bound ≤ 0 "
+                       "says the KL there is small, so leaving it out biases the fit upward)" if kl_fit["dropped_L"] else "")
                     + ("" if kl_fit["p"] > -2 else " (q ≤ −2: a total KL that does not grow with L; no crossover drawn from it)"))))
 zm, zw = mc_fits["MC metropolis"]["z"], mc_fits["MC wolff"]["z"]
 scaling_text = (

@@ -325,7 +325,7 @@ def test_verdict_is_welch_with_holm_over_the_declared_family():
     text = im.verdict_markdown(v)
     assert text.count(": adsorption is better.") == 1 and text.count("is better.") == 1
     assert text.count("never called better") == len(sec)
-    assert text.count("at 400 optimizer steps") == len(prim) + len(sec)  # the budget the verdict holds at
+    assert text.count("trained for 400 optimizer steps") == len(prim) + len(sec)  # the budget the verdict holds at
     assert "optimizer steps" not in im.verdict_markdown(im.verdict_entries(rows))
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="steps must be an integer ≥ 1"):
@@ -344,7 +344,9 @@ def test_verdict_holm_steps_past_the_first_and_reads_only_w0(spread, resolved):
            "ddpm-matched": (0.705 - spread, 0.705, 0.705 + spread)}
     rows = [_row(m, s, acc[m][s], 20.0 + s) for m in acc for s in range(3)]
     rows += [_row(m, s, 0.1 * (s + 1), 50.0 - s) | {"guidance": 2.0} for m in acc for s in range(3)]
-    prim = sorted((c for c in im.verdict_entries(rows)["comparisons"] if c["role"] == "primary"), key=lambda c: c["p"])
+    v = im.verdict_entries(rows)
+    assert {m: v["models"][m]["acc"]["mean"] for m in acc} == pytest.approx({m: np.mean(acc[m]) for m in acc})
+    prim = sorted((c for c in v["comparisons"] if c["role"] == "primary"), key=lambda c: c["p"])
     ps = [stats.ttest_ind(acc[c["a"]], acc[c["b"]], equal_var=False).pvalue for c in prim]
     assert [c["p"] for c in prim] == pytest.approx(ps, rel=1e-6)
     assert [(c["a"], c["b"]) for c in prim] == [("adsorption", "adsorption-nolateral"), ("adsorption", "ddpm-matched"),

@@ -195,11 +195,15 @@ def test_kl_trend_recovers_a_power_law_and_refuses_one_size():
 def test_kl_trend_leaves_out_bounds_at_or_below_zero():
     """A Monte Carlo KL bound can come out ≤ 0 (or nan) at a well-trained size: the power law is fitted
     over the other sizes, exactly as if the bad size had not been measured; below two sizes, no trend."""
+    from adsorbstudy.physics.observables import fit_power_law
+
     L = np.array([8.0, 12.0, 16.0, 24.0])
-    kl = 3e-3 * L ** -0.7
-    for bad in (0.0, -2e-4, float("nan")):
-        got = scaling.kl_trend(L, np.where(L == 12, bad, kl), 1e-5 * np.ones(4))
-        want = scaling.kl_trend(L[L != 12], kl[L != 12], 1e-5 * np.ones(3))
+    err = np.array([1e-5, 2e-5, 3e-4, 5e-5])  # unequal, so errors shifted against their sizes would show
+    kl = 3e-3 * L ** -0.7 * np.array([1.02, 1.0, 0.97, 1.01])
+    for bad_kl, bad_err in ((0.0, 2e-5), (-2e-4, 2e-5), (float("nan"), 2e-5), (2e-3, float("nan"))):
+        got = scaling.kl_trend(L, np.where(L == 12, bad_kl, kl), np.where(L == 12, bad_err, err))
+        keep = L != 12
+        want = fit_power_law(L[keep], kl[keep], err[keep])  # the fit itself, on the kept sizes
         assert got["fit_L"] == [8, 16, 24] and got["dropped_L"] == [12]
         assert (got["A"], got["p"], got["p_err"]) == pytest.approx((want["A"], want["p"], want["p_err"]), rel=1e-12)
     assert scaling.kl_trend([8, 16], [1e-3, -1e-4], [1e-5, 1e-5]) is None

@@ -352,14 +352,16 @@ def kl_trend(Ls, kl, kl_err) -> dict | None:
     "p" = q, "cov" of (ln A, q)). Beyond the largest measured L it is an extrapolation.
 
     ``Ls`` must hold ≥ 2 distinct sizes (else ValueError: a configuration error). The bound is a Monte
-    Carlo estimate, so at a well-trained size it can come out ≤ 0 (or nan); such sizes cannot enter a
-    power law and are left out, listed in "dropped_L"; "fit_L" lists the sizes fitted. Returns None when
-    fewer than 2 sizes are left: then there is no trend to extrapolate.
+    Carlo estimate, so at a well-trained size it can come out ≤ 0 (or nan, or with a nan error); such
+    sizes cannot enter a power law and are left out, listed in "dropped_L"; "fit_L" lists the sizes
+    fitted. A bound ≤ 0 says the KL there is small, so leaving it out biases A and q upward (the
+    crossover drawn from the fit is then pessimistic for the generator). Returns None when fewer than 2
+    sizes are left: then there is no trend to extrapolate.
     """
     Ls, kl, kl_err = (np.asarray(v, float) for v in (Ls, kl, kl_err))
     if len(set(Ls.tolist())) < 2:
         raise ValueError(f"kl_trend: the KL bound must be measured at ≥ 2 lattice sizes; got L = {Ls.tolist()}")
-    ok = np.isfinite(kl) & (kl > 0)
+    ok = np.isfinite(kl) & (kl > 0) & np.isfinite(kl_err) & (kl_err >= 0)
     if len(set(Ls[ok].tolist())) < 2:
         return None
     fit = observables.fit_power_law(Ls[ok], kl[ok], kl_err[ok])

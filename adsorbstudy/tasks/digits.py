@@ -490,7 +490,8 @@ def verdict_entries(rows: Sequence[Mapping], alpha: float = 0.05, steps: int | N
     of the decisive pairs, both metrics of :data:`SECONDARY_IMAGE_PAIRS`) with 95 % intervals and
     ``outcome`` "secondary". Pairs with a model missing from ``rows`` are left out. ``steps``: the
     optimizer steps every compared model was trained for (recorded as "steps", so that the words say
-    at which budget the verdict holds; None: not stated).
+    at which training budget the verdict holds; the model compared is the checkpoint its selection rule
+    picked within that budget, and a GAN's steps are generator steps; None: not stated).
     """
     from ..analysis.decision import family
 
@@ -539,7 +540,7 @@ def verdict_markdown(v: Mapping) -> str:
         what = METRIC_NAMES[c["metric"]] + (" (higher is better)" if c["metric"] == "acc" else " (lower is better)")
         seeds = f"{c['n_a']} seeds each" if c["n_a"] == c["n_b"] else f"{c['n_a']} and {c['n_b']} seeds"
         if v.get("steps"):
-            seeds += f", at {v['steps']} optimizer steps"
+            seeds += f", trained for {v['steps']} optimizer steps"
         if c["role"] == "primary":
             level = (f"Holm-corrected over the declared family of {c['family_size']}, level "
                      f"{1 - c['alpha_step']:.4g}")
